@@ -1,0 +1,194 @@
+package adosim
+
+import (
+	"encoding/json"
+	"net/http"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// stats counts requests per endpoint and faults served.
+type stats struct {
+	mu sync.Mutex
+	n  map[string]int64
+}
+
+func newStats() *stats { return &stats{n: map[string]int64{}} }
+
+func (st *stats) register(name string) {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	if _, ok := st.n[name]; !ok {
+		st.n[name] = 0
+	}
+}
+
+func (st *stats) count(name string) {
+	st.mu.Lock()
+	st.n[name]++
+	st.mu.Unlock()
+}
+
+func (st *stats) reset() {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for k := range st.n {
+		st.n[k] = 0
+	}
+}
+
+// Stats is the answer of GET /_sim/stats.
+type Stats struct {
+	Org      string           `json:"org"`
+	Now      time.Time        `json:"now"`
+	Counts   Counts           `json:"counts"`
+	Requests map[string]int64 `json:"requests"` // "total" and one entry per endpoint
+	Faults   map[string]int64 `json:"faults"`   // 429, 5xx, cut, delay, expired_token, auth_401, auth_403
+}
+
+// Counts are the live entities of the organization, as a full sync should
+// find them.
+type Counts struct {
+	Users             int `json:"users"`              // human accounts (aad, msa, …), not service accounts
+	ServiceAccounts   int `json:"service_accounts"`   // svc. build service identities
+	ServicePrincipals int `json:"service_principals"` // aadsp. service principals and managed identities
+	Groups            int `json:"groups"`             // vssgp. and aadgp., including team groups
+	Memberships       int `json:"memberships"`        // direct container→member edges
+	Projects          int `json:"projects"`
+	Teams             int `json:"teams"`
+	TeamMembers       int `json:"team_members"` // direct members summed over teams
+	Repositories      int `json:"repositories"`
+	Entitlements      int `json:"entitlements"` // user entitlements (human accounts)
+	GroupRules        int `json:"group_rules"`
+	AuditEntries      int `json:"audit_entries"` // visible and within retention
+}
+
+// Stats reports counts, requests and faults.
+func (s *Server) Stats() Stats {
+	o := s.org
+	o.mu.RLock()
+	counts := o.counts()
+	o.mu.RUnlock()
+	st := Stats{Org: o.Name, Now: s.clock.Now(), Counts: counts, Requests: map[string]int64{}, Faults: map[string]int64{}}
+	s.stats.mu.Lock()
+	defer s.stats.mu.Unlock()
+	var total int64
+	for k, v := range s.stats.n {
+		switch k {
+		case "fault_429", "fault_5xx", "fault_cut", "fault_delay", "fault_expired_token", "auth_401", "auth_403":
+			st.Faults[strings.TrimPrefix(k, "fault_")] = v
+		default:
+			st.Requests[k] = v
+			total += v
+		}
+	}
+	st.Requests["total"] = total
+	return st
+}
+
+func (o *Org) counts() Counts {
+	var c Counts
+	for _, s := range o.subjects {
+		if s.Deleted {
+			continue
+		}
+		switch {
+		case s.Kind == KindGroup:
+			c.Groups++
+			for _, m := range o.members[s.seq] {
+				if !o.subjects[m].Deleted {
+					c.Memberships++
+				}
+			}
+		case s.Kind == KindServicePrincipal:
+			c.ServicePrincipals++
+		case s.Type == "svc":
+			c.ServiceAccounts++
+		default:
+			c.Users++
+			if s.Ent != nil {
+				c.Entitlements++
+			}
+		}
+	}
+	for _, p := range o.projects {
+		if !p.Deleted {
+			c.Projects++
+		}
+	}
+	for _, t := range o.teams {
+		if !t.Deleted {
+			c.Teams++
+			c.TeamMembers += len(o.directMembers(t.Group))
+		}
+	}
+	for _, r := range o.repos {
+		if !r.Deleted {
+			c.Repositories++
+		}
+	}
+	for _, r := range o.groupRules {
+		if !r.Deleted {
+			c.GroupRules++
+		}
+	}
+	c.AuditEntries = len(o.visibleAudit(o.clock.Now()))
+	return c
+}
+
+// serveAdmin answers the /_sim/ endpoints. They need no credential: the
+// simulator listens on loopback and they hold no secrets.
+func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
+	switch r.Method + " " + r.URL.Path {
+	case "GET /_sim/stats":
+		writeJSON(w, http.StatusOK, s.Stats())
+	case "POST /_sim/stats/reset":
+		s.stats.reset()
+		writeJSON(w, http.StatusOK, s.Stats())
+	case "GET /_sim/faults":
+		writeJSON(w, http.StatusOK, s.faults.get())
+	case "POST /_sim/faults":
+		var f Faults
+		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: " + err.Error()})
+			return
+		}
+		s.faults.set(f)
+		writeJSON(w, http.StatusOK, f)
+	case "POST /_sim/advance":
+		var body struct {
+			By string `json:"by"`
+		}
+		if err := json.NewDecoder(r.Body).Decode(&body); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `advance: want {"by": "72h"}: ` + err.Error()})
+			return
+		}
+		d, err := ParseDuration(body.By)
+		if err != nil || d < 0 {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": `advance: "by" must be a positive duration such as "36h" or "100d"`})
+			return
+		}
+		s.clock.Advance(d)
+		writeJSON(w, http.StatusOK, map[string]any{"now": s.clock.Now()})
+	case "POST /_sim/mutate":
+		var req MutateRequest
+		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "mutate: " + err.Error()})
+			return
+		}
+		res, err := s.Mutate(req)
+		if err != nil {
+			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			return
+		}
+		writeJSON(w, http.StatusOK, res)
+	case "GET /_sim/", "GET /_sim/help":
+		eps := []string{"GET /_sim/stats", "POST /_sim/stats/reset", "GET /_sim/faults", "POST /_sim/faults", "POST /_sim/advance", "POST /_sim/mutate"}
+		sort.Strings(eps)
+		writeJSON(w, http.StatusOK, map[string]any{"endpoints": eps})
+	default:
+		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such admin endpoint; GET /_sim/help lists them"})
+	}
+}

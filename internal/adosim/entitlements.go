@@ -1,0 +1,368 @@
+package adosim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strings"
+	"time"
+)
+
+// Member entitlements (vsaex): user entitlements paged 100 at a time with
+// the continuation token in the response body (not a header), group rules,
+// and service principal entitlements.
+
+const entitlementPageSize = 100
+
+func (s *Server) entitlementRoutes() []*route {
+	const r, w = "vso.memberentitlementmanagement", "vso.memberentitlementmanagement_write"
+	h := hostVSAEX
+	return []*route{
+		newRoute(h, http.MethodGet, "_apis/userentitlements", "entitlements.users.search", r, s.searchUserEntitlements),
+		newRoute(h, http.MethodPost, "_apis/userentitlements", "entitlements.users.add", w, s.addUserEntitlement),
+		newRoute(h, http.MethodGet, "_apis/userentitlements/{id}", "entitlements.users.get", r, s.getUserEntitlement),
+		newRoute(h, http.MethodPatch, "_apis/userentitlements/{id}", "entitlements.users.update", w, s.updateUserEntitlement),
+		newRoute(h, http.MethodDelete, "_apis/userentitlements/{id}", "entitlements.users.delete", w, s.deleteUserEntitlement),
+		newRoute(h, http.MethodGet, "_apis/groupentitlements", "entitlements.groups.list", r, s.listGroupEntitlements),
+		newRoute(h, http.MethodGet, "_apis/groupentitlements/{id}", "entitlements.groups.get", r, s.getGroupEntitlement),
+		newRoute(h, http.MethodGet, "_apis/groupentitlements/{id}/members", "entitlements.groups.members", r, s.groupEntitlementMembers),
+		newRoute(h, http.MethodGet, "_apis/serviceprincipalentitlements/{id}", "entitlements.serviceprincipals.get", r, s.getServicePrincipalEntitlement),
+	}
+}
+
+// adoTime formats a date the way the service does; the zero time is the
+// service's "never", 0001-01-01T00:00:00Z.
+func adoTime(t time.Time) string {
+	if t.IsZero() {
+		return "0001-01-01T00:00:00Z"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.0000000Z")
+}
+
+type accessLevelJSON struct {
+	LicensingSource    string `json:"licensingSource"`
+	AccountLicenseType string `json:"accountLicenseType"`
+	MsdnLicenseType    string `json:"msdnLicenseType"`
+	LicenseDisplayName string `json:"licenseDisplayName"`
+	Status             string `json:"status"`
+	StatusMessage      string `json:"statusMessage"`
+	AssignmentSource   string `json:"assignmentSource"`
+}
+
+func accessLevel(e *Entitlement) accessLevelJSON {
+	return accessLevelJSON{
+		LicensingSource: e.LicensingSource, AccountLicenseType: e.AccountLicenseType, MsdnLicenseType: e.MsdnLicenseType,
+		LicenseDisplayName: e.LicenseDisplayName(), Status: e.Status, AssignmentSource: e.AssignmentSource,
+	}
+}
+
+// entitlementJSON renders a UserEntitlement (or, with key
+// "servicePrincipal", a ServicePrincipalEntitlement).
+func (s *Server) entitlementJSON(sub *Subject, key string) map[string]any {
+	e := sub.Ent
+	assignments := []any{}
+	if e.GroupRuleID != "" {
+		if g := s.org.byID[e.GroupRuleID]; g != nil {
+			for _, r := range s.org.groupRules {
+				if r.ID == e.GroupRuleID && !r.Deleted {
+					assignments = append(assignments, map[string]any{"id": r.ID, "group": json.RawMessage(s.subjectJSON(g)), "licenseRule": accessLevel(&r.License)})
+				}
+			}
+		}
+	}
+	return map[string]any{
+		"id":                  sub.ID,
+		key:                   json.RawMessage(s.subjectJSON(sub)),
+		"accessLevel":         accessLevel(e),
+		"lastAccessedDate":    adoTime(e.LastAccessed),
+		"dateCreated":         adoTime(e.DateCreated),
+		"projectEntitlements": []any{},
+		"extensions":          []any{},
+		"groupAssignments":    assignments,
+	}
+}
+
+// licenseID is the $filter name of an access level: Account-Express, Msdn-Enterprise, …
+func licenseID(e *Entitlement) string {
+	if e.LicensingSource == "msdn" {
+		return "Msdn-" + capitalize(e.MsdnLicenseType)
+	}
+	return "Account-" + capitalize(e.AccountLicenseType)
+}
+
+// searchUserEntitlements pages through the users that have an entitlement,
+// with $filter and $orderBy as the service documents them.
+func (s *Server) searchUserEntitlements(c *call) {
+	filter, err := parseEntitlementFilter(c.query("$filter"))
+	if err != nil {
+		writeError(c.w, http.StatusBadRequest, "InvalidFilterException", "The $filter is not valid: "+err.Error())
+		return
+	}
+	order := strings.Fields(strings.ToLower(c.query("$orderBy")))
+	list := "userentitlements:" + strings.Join(order, " ") + ":" + c.query("$filter")
+	pos, ok := c.position(list, c.query("continuationToken"))
+	if !ok {
+		return
+	}
+	o := c.o
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	var users []*Subject
+	for _, sub := range o.subjects {
+		if !sub.Deleted && sub.Kind == KindUser && sub.Ent != nil && filter(sub) {
+			users = append(users, sub)
+		}
+	}
+	if len(order) > 0 {
+		desc := len(order) > 1 && order[1] == "desc"
+		var key func(*Subject) string
+		switch order[0] {
+		case "datecreated":
+			key = func(u *Subject) string { return adoTime(u.Ent.DateCreated) }
+		case "lastaccessed", "lastaccesseddate":
+			key = func(u *Subject) string { return adoTime(u.Ent.LastAccessed) }
+		case "name":
+			key = func(u *Subject) string { return strings.ToLower(u.DisplayName) }
+		default:
+			writeError(c.w, http.StatusBadRequest, "InvalidOrderByException", "The $orderBy property "+order[0]+" is not supported; use dateCreated, lastAccessed or name.")
+			return
+		}
+		sort.SliceStable(users, func(i, j int) bool {
+			if desc {
+				return key(users[i]) > key(users[j])
+			}
+			return key(users[i]) < key(users[j])
+		})
+	}
+	end := min(pos+entitlementPageSize, len(users))
+	members := make([]map[string]any, 0, entitlementPageSize)
+	for _, u := range users[min(pos, len(users)):end] {
+		members = append(members, s.entitlementJSON(u, "user"))
+	}
+	var tok any
+	if end < len(users) {
+		tok = s.token(list, end)
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"members": members, "continuationToken": tok, "totalCount": len(users), "items": members})
+}
+
+// entitledUser finds a live user with an entitlement by storage key.
+func (c *call) entitledUser(kind SubjectKind) *Subject {
+	sub := c.o.byID[strings.ToLower(c.param("id"))]
+	if sub == nil || sub.Deleted || sub.Ent == nil || sub.Kind != kind {
+		writeError(c.w, http.StatusNotFound, "UserEntitlementNotFoundException", "VS403283: Could not find user with id "+c.param("id")+".")
+		return nil
+	}
+	return sub
+}
+
+func (s *Server) getUserEntitlement(c *call) {
+	c.o.mu.RLock()
+	defer c.o.mu.RUnlock()
+	if u := c.entitledUser(KindUser); u != nil {
+		writeJSON(c.w, http.StatusOK, s.entitlementJSON(u, "user"))
+	}
+}
+
+func (s *Server) getServicePrincipalEntitlement(c *call) {
+	c.o.mu.RLock()
+	defer c.o.mu.RUnlock()
+	if sp := c.entitledUser(KindServicePrincipal); sp != nil {
+		writeJSON(c.w, http.StatusOK, s.entitlementJSON(sp, "servicePrincipal"))
+	}
+}
+
+// licenseFromJSON reads an accessLevel object of a request.
+func licenseFromJSON(a accessLevelJSON) (Entitlement, error) {
+	e := Entitlement{AccountLicenseType: a.AccountLicenseType, LicensingSource: a.LicensingSource, MsdnLicenseType: a.MsdnLicenseType, Status: strings.ToLower(a.Status)}
+	if e.LicensingSource == "" {
+		e.LicensingSource = "account"
+	}
+	if e.MsdnLicenseType == "" {
+		e.MsdnLicenseType = "none"
+	}
+	switch e.AccountLicenseType {
+	case "express", "stakeholder", "advanced", "professional", "earlyAdopter", "none":
+	case "":
+		if e.LicensingSource != "msdn" {
+			return e, fmt.Errorf("accessLevel.accountLicenseType is required")
+		}
+		e.AccountLicenseType = "none"
+	default:
+		return e, fmt.Errorf("accessLevel.accountLicenseType %q is not a known license", e.AccountLicenseType)
+	}
+	return e, nil
+}
+
+func (s *Server) addUserEntitlement(c *call) {
+	var body struct {
+		AccessLevel accessLevelJSON `json:"accessLevel"`
+		User        struct {
+			PrincipalName string `json:"principalName"`
+			SubjectKind   string `json:"subjectKind"`
+		} `json:"user"`
+	}
+	if !c.decode(&body) {
+		return
+	}
+	lic, err := licenseFromJSON(body.AccessLevel)
+	if err != nil || body.User.PrincipalName == "" {
+		if err == nil {
+			err = fmt.Errorf("user.principalName is required")
+		}
+		writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", err.Error())
+		return
+	}
+	o := c.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for _, sub := range o.subjects {
+		if !sub.Deleted && sub.Ent != nil && strings.EqualFold(sub.PrincipalName, body.User.PrincipalName) {
+			writeJSON(c.w, http.StatusOK, map[string]any{"isSuccess": false, "userEntitlement": nil, "operationResult": map[string]any{
+				"isSuccess": false, "userId": sub.ID, "errors": []any{map[string]any{"key": 5032, "value": "The user " + sub.PrincipalName + " is already in the organization."}},
+			}})
+			return
+		}
+	}
+	login, domain, _ := strings.Cut(body.User.PrincipalName, "@")
+	u := o.AddUser(o.admin, userKind{Type: "aad", Guest: domain != "" && !strings.HasSuffix(domain, "fabrikam.example")}, login, login, lic)
+	u.PrincipalName, u.Mail = body.User.PrincipalName, body.User.PrincipalName
+	ent := s.entitlementJSON(u, "user")
+	writeJSON(c.w, http.StatusCreated, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResult": map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}})
+}
+
+// updateUserEntitlement applies a JSON patch replacing /accessLevel.
+func (s *Server) updateUserEntitlement(c *call) {
+	var ops []struct {
+		Op    string          `json:"op"`
+		Path  string          `json:"path"`
+		Value json.RawMessage `json:"value"`
+	}
+	if !c.decode(&ops) {
+		return
+	}
+	o := c.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := c.entitledUser(KindUser)
+	if u == nil {
+		return
+	}
+	for _, op := range ops {
+		if !strings.EqualFold(op.Path, "/accessLevel") || !strings.EqualFold(op.Op, "replace") {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "Only {\"op\":\"replace\",\"path\":\"/accessLevel\"} is supported, got "+op.Op+" "+op.Path+".")
+			return
+		}
+		var a accessLevelJSON
+		if err := json.Unmarshal(op.Value, &a); err != nil {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "accessLevel: "+err.Error())
+			return
+		}
+		lic, err := licenseFromJSON(a)
+		if err != nil {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", err.Error())
+			return
+		}
+		_ = o.SetLicense(o.admin, u, lic)
+	}
+	ent := s.entitlementJSON(u, "user")
+	writeJSON(c.w, http.StatusOK, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResults": []any{map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}}})
+}
+
+func (s *Server) deleteUserEntitlement(c *call) {
+	o := c.o
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	u := c.entitledUser(KindUser)
+	if u == nil {
+		return
+	}
+	_ = o.RemoveUser(o.admin, u)
+	c.w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *Server) groupRuleJSON(r *GroupRule) map[string]any {
+	members := 0
+	for _, m := range s.org.members[r.Group.seq] {
+		if !s.org.subjects[m].Deleted {
+			members++
+		}
+	}
+	return map[string]any{
+		"id": r.ID, "group": json.RawMessage(s.subjectJSON(r.Group)), "licenseRule": accessLevel(&r.License),
+		"projectEntitlements": []any{}, "extensionRules": []any{}, "status": "applied", "lastExecuted": adoTime(r.LastExecuted),
+		"memberCount": members,
+	}
+}
+
+func (s *Server) listGroupEntitlements(c *call) {
+	o := c.o
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	items := []any{}
+	for _, r := range o.groupRules {
+		if !r.Deleted {
+			items = append(items, s.groupRuleJSON(r))
+		}
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"count": len(items), "value": items})
+}
+
+func (c *call) groupRule() *GroupRule {
+	for _, r := range c.o.groupRules {
+		if !r.Deleted && strings.EqualFold(r.ID, c.param("id")) {
+			return r
+		}
+	}
+	writeError(c.w, http.StatusNotFound, "GroupEntitlementNotFoundException", "VS403286: Could not find group entitlement "+c.param("id")+".")
+	return nil
+}
+
+func (s *Server) getGroupEntitlement(c *call) {
+	c.o.mu.RLock()
+	defer c.o.mu.RUnlock()
+	if r := c.groupRule(); r != nil {
+		writeJSON(c.w, http.StatusOK, s.groupRuleJSON(r))
+	}
+}
+
+// groupEntitlementMembers pages the members of a group rule's group
+// (maxResults, pagingToken); the token is in the body.
+func (s *Server) groupEntitlementMembers(c *call) {
+	max := 100
+	if v := c.query("maxResults"); v != "" {
+		if _, err := fmt.Sscan(v, &max); err != nil || max < 1 {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "maxResults must be a positive number.")
+			return
+		}
+	}
+	max = min(max, 500)
+	o := c.o
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	r := c.groupRule()
+	if r == nil {
+		return
+	}
+	pos, ok := c.position("rulemembers:"+r.ID, c.query("pagingToken"))
+	if !ok {
+		return
+	}
+	var users []*Subject
+	for _, m := range o.directMembers(r.Group) {
+		if m.Ent != nil {
+			users = append(users, m)
+		}
+	}
+	end := min(pos+max, len(users))
+	members := []map[string]any{}
+	for _, u := range users[min(pos, len(users)):end] {
+		members = append(members, s.entitlementJSON(u, "user"))
+	}
+	var tok any
+	if end < len(users) {
+		tok = s.token("rulemembers:"+r.ID, end)
+	}
+	writeJSON(c.w, http.StatusOK, map[string]any{"members": members, "continuationToken": tok})
+}

@@ -1,0 +1,599 @@
+package adosim
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// Options configure a simulator. The zero value serves the "small" preset
+// of organization "fabrikam" with seed 1.
+type Options struct {
+	Org    string // organization name (default "fabrikam")
+	Preset string // small, medium or large (default small); ignored when Spec is set
+	Spec   *Spec
+	Seed   uint64 // default 1
+	// OnPrem makes discovery answer as Azure DevOps Server does: no resource
+	// areas, every API under the organization URL.
+	OnPrem bool
+	Faults Faults
+	// AuditRetention is how long Audit Log entries are kept (default 90 days).
+	AuditRetention time.Duration
+	// AuditLag delays the visibility of each new audit entry by a random
+	// duration up to this value, like late-arriving entries on the service.
+	AuditLag time.Duration
+	// GeneratedAt is when the generated history ends (default: today, 00:00 UTC).
+	GeneratedAt time.Time
+	// Now is the wall clock (default time.Now); /_sim/advance adds to it.
+	Now func() time.Time
+	// Credentials replace the default set (see DefaultCredentials).
+	Credentials []Credential
+	Logger      *slog.Logger
+}
+
+// Server is a simulated Azure DevOps organization served over HTTP.
+type Server struct {
+	opts   Options
+	org    *Org
+	clock  *clock
+	creds  map[string]*Credential // by token
+	cnames []Credential
+	faults *faultState
+	stats  *stats
+	routes []*route
+	log    *slog.Logger
+
+	mu   sync.Mutex
+	base string // http://host:port, set by Start
+	hs   *http.Server
+	ln   net.Listener
+}
+
+// New generates the organization and prepares the server; Start serves it.
+func New(opts Options) (*Server, error) {
+	if opts.Org == "" {
+		opts.Org = "fabrikam"
+	}
+	if strings.ContainsAny(opts.Org, "/?#% ") || strings.HasPrefix(opts.Org, "_") {
+		return nil, fmt.Errorf("organization name %q: must not contain '/', '?', '#', '%%' or spaces, nor start with '_'", opts.Org)
+	}
+	spec, err := resolveSpec(opts)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Seed == 0 {
+		opts.Seed = 1
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.AuditRetention <= 0 {
+		opts.AuditRetention = 90 * 24 * time.Hour
+	}
+	clk := &clock{now: opts.Now}
+	ref := opts.GeneratedAt
+	if ref.IsZero() {
+		ref = clk.Now().Truncate(24 * time.Hour)
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	s := &Server{opts: opts, clock: clk, log: log, stats: newStats()}
+	s.org = generate(strings.ToLower(opts.Org), spec, opts.Seed, ref, clk)
+	s.org.Name = opts.Org
+	s.org.retention = opts.AuditRetention
+	s.org.auditLag = opts.AuditLag
+	s.faults = newFaultState(opts.Faults, opts.Seed)
+	creds := opts.Credentials
+	if creds == nil {
+		creds = DefaultCredentials()
+	}
+	s.creds = map[string]*Credential{}
+	for i := range creds {
+		c := creds[i]
+		s.creds[c.Token] = &c
+		s.cnames = append(s.cnames, c)
+	}
+	s.routes = s.allRoutes()
+	for _, r := range s.routes {
+		s.stats.register(r.name)
+	}
+	return s, nil
+}
+
+func resolveSpec(opts Options) (Spec, error) {
+	if opts.Spec != nil {
+		return *opts.Spec, nil
+	}
+	name := opts.Preset
+	if name == "" {
+		name = "small"
+	}
+	spec, ok := Presets[name]
+	if !ok {
+		return Spec{}, fmt.Errorf("unknown preset %q (want small, medium or large)", name)
+	}
+	return spec, nil
+}
+
+// Start listens on addr ("127.0.0.1:0" picks a free port) and serves in the
+// background until Close.
+func (s *Server) Start(addr string) error {
+	if addr == "" {
+		addr = "127.0.0.1:0"
+	}
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", addr, err)
+	}
+	s.mu.Lock()
+	s.ln = ln
+	s.base = "http://" + ln.Addr().String()
+	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	s.mu.Unlock()
+	go func() { _ = s.hs.Serve(ln) }()
+	return nil
+}
+
+// Close stops the server.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	hs := s.hs
+	s.mu.Unlock()
+	if hs == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	return hs.Shutdown(ctx)
+}
+
+// BaseURL is the scheme, host and port the server listens on.
+func (s *Server) BaseURL() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.base
+}
+
+// URL is the organization URL a client connects to: http://host:port/{org}.
+func (s *Server) URL() string { return s.BaseURL() + "/" + s.org.Name }
+
+// MicrosoftGraphURL is the base of the simulated Microsoft Graph (v1.0).
+func (s *Server) MicrosoftGraphURL() string { return s.BaseURL() + "/_msgraph/v1.0" }
+
+// Org gives tests direct access to the simulated state.
+func (s *Server) Org() *Org { return s.org }
+
+// Credential returns the token of a named default credential ("readwrite",
+// "readonly", "noaudit", "expired", "bearer", "msgraph", "msgraph-noperm").
+func (s *Server) Credential(name string) string {
+	for _, c := range s.cnames {
+		if c.Name == name {
+			return c.Token
+		}
+	}
+	return ""
+}
+
+// Credentials lists the credentials the server accepts.
+func (s *Server) Credentials() []Credential { return append([]Credential(nil), s.cnames...) }
+
+// Advance moves the simulated clock forward.
+func (s *Server) Advance(d time.Duration) { s.clock.Advance(d) }
+
+// Now is the simulated time.
+func (s *Server) Now() time.Time { return s.clock.Now() }
+
+// SetFaults replaces the fault configuration.
+func (s *Server) SetFaults(f Faults) { s.faults.set(f) }
+
+// host is which Azure DevOps service answers a route in the cloud.
+type host uint8
+
+const (
+	hostOrg     host = iota // dev.azure.com/{org}: core, git, security, location
+	hostVSSPS               // vssps.dev.azure.com/{org}: graph, identities
+	hostVSAEX               // vsaex.dev.azure.com/{org}: member entitlements
+	hostAudit               // auditservice.dev.azure.com/{org}
+	hostApp                 // app.vssps.visualstudio.com: accounts, profiles
+	hostMSGraph             // graph.microsoft.com
+)
+
+// hostPrefix is where each service lives on this one server.
+var hostPrefix = map[host]string{hostVSSPS: "/_vssps", hostVSAEX: "/_vsaex", hostAudit: "/_audit", hostApp: "/_app", hostMSGraph: "/_msgraph"}
+
+// hostURL is the base URL of a service for this organization.
+func (s *Server) hostURL(h host) string {
+	base := s.BaseURL()
+	switch {
+	case h == hostApp || h == hostMSGraph:
+		return base + hostPrefix[h]
+	case s.opts.OnPrem || h == hostOrg:
+		return base + "/" + s.org.Name
+	default:
+		return base + hostPrefix[h] + "/" + s.org.Name
+	}
+}
+
+// route is one URL pattern and method of the API.
+type route struct {
+	host   host
+	method string
+	segs   []string // lower-case literals, or "{name}" parameters
+	name   string   // endpoint name in /_sim/stats
+	scope  string   // the scope a credential needs
+	handle func(*call)
+}
+
+func newRoute(h host, method, pattern, name, scope string, fn func(*call)) *route {
+	segs := strings.Split(strings.Trim(pattern, "/"), "/")
+	for i, sg := range segs {
+		if !strings.HasPrefix(sg, "{") {
+			segs[i] = strings.ToLower(sg)
+		}
+	}
+	return &route{host: h, method: method, segs: segs, name: name, scope: scope, handle: fn}
+}
+
+func (rt *route) match(segs []string) (map[string]string, bool) {
+	if len(segs) != len(rt.segs) {
+		return nil, false
+	}
+	var params map[string]string
+	for i, want := range rt.segs {
+		if strings.HasPrefix(want, "{") {
+			if segs[i] == "" {
+				return nil, false
+			}
+			if params == nil {
+				params = map[string]string{}
+			}
+			params[strings.Trim(want, "{}")] = segs[i]
+			continue
+		}
+		if !strings.EqualFold(segs[i], want) {
+			return nil, false
+		}
+	}
+	return params, true
+}
+
+func (s *Server) allRoutes() []*route {
+	var rs []*route
+	rs = append(rs, s.discoveryRoutes()...)
+	rs = append(rs, s.graphRoutes()...)
+	rs = append(rs, s.entitlementRoutes()...)
+	rs = append(rs, s.coreRoutes()...)
+	rs = append(rs, s.gitRoutes()...)
+	rs = append(rs, s.auditRoutes()...)
+	rs = append(rs, s.accountRoutes()...)
+	rs = append(rs, s.identityRoutes()...)
+	rs = append(rs, s.securityRoutes()...)
+	rs = append(rs, s.msgraphRoutes()...)
+	return rs
+}
+
+// call is one API request on its way through a handler.
+type call struct {
+	s      *Server
+	o      *Org
+	w      http.ResponseWriter
+	r      *http.Request
+	params map[string]string
+	cred   *Credential
+	host   host
+}
+
+// param returns a route parameter, unescaped.
+func (c *call) param(name string) string {
+	v := c.params[name]
+	if u, err := url.PathUnescape(v); err == nil {
+		return u
+	}
+	return v
+}
+
+// query returns a query parameter; names match case-insensitively, as on the service.
+func (c *call) query(name string) string {
+	for k, v := range c.r.URL.Query() {
+		if strings.EqualFold(k, name) && len(v) > 0 {
+			return v[0]
+		}
+	}
+	return ""
+}
+
+// base is the URL of the service answering this call, for links.
+func (c *call) base() string { return c.s.hostURL(c.host) }
+
+// ServeHTTP routes a request: admin endpoints, discovery, then the API.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	path := r.URL.EscapedPath()
+	if strings.HasPrefix(path, "/_sim/") {
+		s.serveAdmin(w, r)
+		return
+	}
+	h, rest, ok := s.splitHost(path)
+	if !ok {
+		writeError(w, http.StatusNotFound, "VssResourceNotFoundException", fmt.Sprintf("VS800075: The organization or path %q was not found.", path))
+		return
+	}
+	segs := strings.Split(strings.Trim(rest, "/"), "/")
+	var matched *route
+	var params map[string]string
+	methodSeen := false
+	for _, rt := range s.routes {
+		if !s.serves(h, rt.host) {
+			continue
+		}
+		p, ok := rt.match(segs)
+		if !ok {
+			continue
+		}
+		methodSeen = true
+		if rt.method == r.Method || (rt.method == http.MethodGet && r.Method == http.MethodHead && !s.hasRoute(h, http.MethodHead, segs)) {
+			matched, params = rt, p
+			break
+		}
+	}
+	if matched == nil {
+		s.stats.count("unrouted")
+		if methodSeen {
+			writeError(w, http.StatusMethodNotAllowed, "VssMethodNotAllowedException", fmt.Sprintf("The requested resource does not support http method '%s'.", r.Method))
+			return
+		}
+		writeError(w, http.StatusNotFound, "VssResourceNotFoundException", fmt.Sprintf("API resource location was not found for %s %s.", r.Method, path))
+		return
+	}
+	s.stats.count(matched.name)
+	c := &call{s: s, o: s.org, w: w, r: r, params: params, host: h}
+	s.serveAPI(c, matched)
+}
+
+func (s *Server) hasRoute(h host, method string, segs []string) bool {
+	for _, rt := range s.routes {
+		if rt.method == method && s.serves(h, rt.host) {
+			if _, ok := rt.match(segs); ok {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// serves reports whether a request that arrived at host h may reach a route
+// of host want: strictly the same service in the cloud; everything at the
+// organization URL on-prem.
+func (s *Server) serves(h, want host) bool {
+	if h == want {
+		return true
+	}
+	return s.opts.OnPrem && h == hostOrg && want != hostApp && want != hostMSGraph
+}
+
+// splitHost finds which service a path addresses and returns the rest.
+func (s *Server) splitHost(path string) (host, string, bool) {
+	for h, prefix := range hostPrefix {
+		if path == prefix || strings.HasPrefix(path, prefix+"/") {
+			rest := strings.TrimPrefix(path, prefix)
+			if h == hostApp || h == hostMSGraph {
+				return h, rest, true
+			}
+			org, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
+			if !strings.EqualFold(org, s.org.Name) {
+				return 0, "", false
+			}
+			return h, after, true
+		}
+	}
+	org, after, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	if !strings.EqualFold(org, s.org.Name) {
+		return 0, "", false
+	}
+	return hostOrg, after, true
+}
+
+// serveAPI applies the cross-cutting behaviour of the service in order:
+// latency, authentication, throttling and other faults, api-version, then
+// the handler.
+func (s *Server) serveAPI(c *call, rt *route) {
+	w := c.w
+	w.Header().Set("Date", s.clock.Now().Format(http.TimeFormat))
+	w.Header().Set("X-TFS-Session", c.r.Header.Get("X-TFS-Session"))
+	w.Header().Set("ActivityId", uuid.NewString())
+	f := s.faults.get()
+	if f.Latency.D() > 0 && f.applies(c.r.URL.Path) {
+		select {
+		case <-time.After(f.Latency.D()):
+		case <-c.r.Context().Done():
+			return
+		}
+	}
+	if rt.scope != "" {
+		cred, status := s.authenticate(c.r)
+		if status != 0 {
+			s.stats.count("auth_401")
+			c.deny(status, authMessage(cred))
+			return
+		}
+		c.cred = cred
+		if !cred.has(rt.scope) {
+			s.stats.count("auth_403")
+			c.deny(http.StatusForbidden, scopeMessage(rt.scope))
+			return
+		}
+	}
+	if s.injectFault(c, f) {
+		return
+	}
+	if c.r.Method != http.MethodOptions && rt.host != hostMSGraph && apiVersion(c.r) == "" {
+		writeError(w, http.StatusBadRequest, "VssVersionNotSpecifiedException", fmt.Sprintf(`No api-version was supplied for the "%s" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. '?api-version=1.0').`, c.r.Method))
+		return
+	}
+	rt.handle(c)
+}
+
+// apiVersion reads the api-version from the Accept header or the query.
+func apiVersion(r *http.Request) string {
+	for _, part := range strings.Split(r.Header.Get("Accept"), ";") {
+		if k, v, ok := strings.Cut(strings.TrimSpace(part), "="); ok && strings.EqualFold(k, "api-version") {
+			return v
+		}
+	}
+	return r.URL.Query().Get("api-version")
+}
+
+// writeJSON writes v as the response body.
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	b, err := json.Marshal(v)
+	if err != nil {
+		writeError(w, http.StatusInternalServerError, "InternalServerError", err.Error())
+		return
+	}
+	writeRaw(w, status, b)
+}
+
+func writeRaw(w http.ResponseWriter, status int, body []byte) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8; api-version=7.1")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	_, _ = w.Write(body)
+}
+
+// writeList writes the service's collection envelope around pre-encoded items.
+func writeList(w http.ResponseWriter, items [][]byte) {
+	n := 32
+	for _, it := range items {
+		n += len(it) + 1
+	}
+	b := make([]byte, 0, n)
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(len(items)), 10)
+	b = append(b, `,"value":[`...)
+	for i, it := range items {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, it...)
+	}
+	b = append(b, "]}"...)
+	writeRaw(w, http.StatusOK, b)
+}
+
+// writeError writes the service's error body, which the v7 client turns
+// into an azuredevops.WrappedError carrying the status code.
+func writeError(w http.ResponseWriter, status int, typeKey, message string) {
+	writeJSON(w, status, map[string]any{
+		"$id":            "1",
+		"innerException": nil,
+		"message":        message,
+		"typeName":       "Microsoft.VisualStudio.Services.WebApi." + typeKey + ", Microsoft.VisualStudio.Services.WebApi",
+		"typeKey":        typeKey,
+		"errorCode":      0,
+		"eventId":        3000,
+	})
+}
+
+// deny answers 401 or 403 in the body format of the service called.
+func (c *call) deny(status int, message string) {
+	if c.host == hostMSGraph {
+		code := "InvalidAuthenticationToken"
+		if status == http.StatusForbidden {
+			code, message = "Authorization_RequestDenied", "Insufficient privileges to complete the operation."
+		}
+		writeGraphError(c.w, status, code, message)
+		return
+	}
+	if status == http.StatusUnauthorized {
+		c.w.Header().Set("WWW-Authenticate", `Bearer authorization_uri=https://login.microsoftonline.com/common, Basic realm="https://dev.azure.com/"`)
+		writeError(c.w, status, "VssUnauthorizedException", message)
+		return
+	}
+	writeError(c.w, status, "UnauthorizedRequestException", message)
+}
+
+// fail maps a change error to the status the service answers.
+func (c *call) fail(err error) {
+	switch {
+	case errors.Is(err, errNotFound):
+		writeError(c.w, http.StatusNotFound, "ResourceNotFoundException", err.Error())
+	case errors.Is(err, errConflict):
+		writeError(c.w, http.StatusConflict, "ResourceConflictException", err.Error())
+	default:
+		writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", err.Error())
+	}
+}
+
+func (c *call) decode(v any) bool {
+	if err := json.NewDecoder(c.r.Body).Decode(v); err != nil {
+		writeError(c.w, http.StatusBadRequest, "VssRequestContentException", "The request body could not be read: "+err.Error())
+		return false
+	}
+	return true
+}
+
+// Continuation tokens are opaque to clients; inside they carry the list
+// they belong to, the position to resume at, and when they were issued
+// (so the simulator can expire them).
+func (s *Server) token(list string, pos int) string {
+	raw := fmt.Sprintf("%s|%d|%d", list, pos, time.Now().UnixNano())
+	return base64.RawURLEncoding.EncodeToString([]byte(raw))
+}
+
+// position decodes a continuation token of the given list. It writes the
+// service's 400 and returns false for a malformed or expired token.
+func (c *call) position(list, tok string) (int, bool) {
+	if tok == "" {
+		return 0, true
+	}
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	parts := strings.Split(string(raw), "|")
+	if err != nil || len(parts) != 3 || parts[0] != list {
+		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token is not valid.")
+		return 0, false
+	}
+	pos, err1 := strconv.Atoi(parts[1])
+	issued, err2 := strconv.ParseInt(parts[2], 10, 64)
+	if err1 != nil || err2 != nil || pos < 0 {
+		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token is not valid.")
+		return 0, false
+	}
+	if c.s.faults.expireToken(c.r.URL.Path, time.Unix(0, issued)) {
+		c.s.stats.count("fault_expired_token")
+		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token has expired. Start the query again without a continuation token.")
+		return 0, false
+	}
+	return pos, true
+}
+
+// randomToken returns a URL-safe random secret.
+func randomToken(n int) string {
+	b := make([]byte, n)
+	if _, err := rand.Read(b); err != nil {
+		panic(err)
+	}
+	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b))
+}
+
+// mustJSON encodes values that always encode (maps of strings and numbers).
+func mustJSON(v any) []byte {
+	b, err := json.Marshal(v)
+	if err != nil {
+		panic(err)
+	}
+	return b
+}
