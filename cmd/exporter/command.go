@@ -34,6 +34,8 @@ type Command struct {
 // here would be an initialization cycle.
 var commands = []func() *Command{
 	newVersionCmd,
+	newSimCmd,
+	newDemoCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

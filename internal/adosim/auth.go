@@ -41,10 +41,10 @@ func DefaultCredentials() []Credential {
 		}
 	}
 	return []Credential{
-		{Name: "readwrite", Token: randomToken(39), Scopes: writeScopes},
-		{Name: "readonly", Token: randomToken(39), Scopes: readScopes},
-		{Name: "noaudit", Token: randomToken(39), Scopes: noAudit},
-		{Name: "expired", Token: randomToken(39), Scopes: writeScopes, Expired: true},
+		{Name: "readwrite", Token: randomToken(32), Scopes: writeScopes},
+		{Name: "readonly", Token: randomToken(32), Scopes: readScopes},
+		{Name: "noaudit", Token: randomToken(32), Scopes: noAudit},
+		{Name: "expired", Token: randomToken(32), Scopes: writeScopes, Expired: true},
 		{Name: "bearer", Token: "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + randomToken(48), Bearer: true, Scopes: writeScopes},
 		{Name: "msgraph", Token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjEifQ." + randomToken(48), Bearer: true, Scopes: []string{"GroupMember.ReadWrite.All"}},
 		{Name: "msgraph-noperm", Token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjIifQ." + randomToken(48), Bearer: true, Scopes: []string{"User.Read.All"}},

@@ -3,6 +3,7 @@ package adosim
 import (
 	"context"
 	"crypto/rand"
+	"encoding/base32"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -580,13 +581,14 @@ func (c *call) position(list, tok string) (int, bool) {
 	return pos, true
 }
 
-// randomToken returns a URL-safe random secret.
+// randomToken returns a random secret of lower-case letters and digits,
+// the alphabet of the service's PATs (32 bytes give 52 characters).
 func randomToken(n int) string {
 	b := make([]byte, n)
 	if _, err := rand.Read(b); err != nil {
 		panic(err)
 	}
-	return strings.ToLower(base64.RawURLEncoding.EncodeToString(b))
+	return strings.ToLower(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(b))
 }
 
 // mustJSON encodes values that always encode (maps of strings and numbers).

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/ado-access/ado-access/internal/adosim"
+)
+
+func newSimCmd() *Command {
+	var (
+		opts             adosim.Options
+		listen, specFile string
+		seed             uint64
+		burst            string
+		retention, lag   durationValue
+		latency, retry   durationValue
+		tokenTTL         durationValue
+		printSpec        bool
+	)
+	return &Command{
+		Name:    "sim",
+		Summary: "serve a simulated Azure DevOps organization",
+		Usage: `
+Usage: exporter sim [--preset small|medium|large] [--seed N] [--listen ADDR] [fault flags]
+
+Serve a simulated Azure DevOps organization until interrupted. The real
+Azure DevOps REST clients work against it unchanged: discovery, Graph,
+member entitlements, core, Git, Audit Log, identities, security ACLs and
+Microsoft Graph for Entra groups, with paging, continuation tokens,
+PAT and bearer authentication, and injected faults.
+
+On start it prints, one per line, for scripts to pick up:
+
+  ADO_ORG_URL=http://127.0.0.1:PORT/ORG    the organization URL
+  ADO_PAT=…                                a read/write PAT
+  ADO_PAT_READONLY=…                       a read-only PAT (with Audit Log: Read)
+  ADO_PAT_NOAUDIT=…                        a read-only PAT without Audit Log: Read
+  ADO_BEARER_TOKEN=…                       an Entra access token for Azure DevOps
+  MSGRAPH_URL=…  MSGRAPH_TOKEN=…           the simulated Microsoft Graph
+  SIM_ADMIN_URL=http://127.0.0.1:PORT/_sim the admin endpoints
+
+These credentials exist only inside this simulator.
+
+Admin endpoints (no credential needed, loopback only):
+  GET  /_sim/stats          counts per entity kind, requests per endpoint, faults served
+  POST /_sim/mutate         {"count":N,"seed":S,"kinds":[…]}: N random changes, each audited
+  GET|POST /_sim/faults     read or replace the fault configuration (JSON)
+  POST /_sim/advance        {"by":"100d"}: move the simulated clock forward
+  POST /_sim/stats/reset    zero the request counters
+
+Presets: small (demo, ~50 users), medium (~5k users), large (50k users,
+10k groups, 1,000 projects, ~600k direct memberships). --spec FILE takes
+a JSON spec instead (the fields of a preset; see 'exporter sim --print-spec').
+
+Examples:
+  exporter sim
+  exporter sim --preset large --listen 127.0.0.1:8080 --latency 20ms
+  exporter sim --fault-429 0.05 --retry-after 2s --fault-5xx 0.01 --fault-cut 0.01
+  exporter sim --burst-429 100/10      # every 100 requests, 10 answered 429
+`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.StringVar(&opts.Preset, "preset", "small", "organization size: small, medium or large")
+			fs.StringVar(&specFile, "spec", "", "JSON file with a custom spec (overrides --preset)")
+			fs.BoolVar(&printSpec, "print-spec", false, "print the spec of --preset as JSON and exit (a starting point for --spec)")
+			fs.Uint64Var(&seed, "seed", 1, "generator seed: the same seed gives the same organization")
+			fs.StringVar(&opts.Org, "org", "fabrikam", "organization name")
+			fs.StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
+			fs.BoolVar(&opts.OnPrem, "on-prem", false, "answer discovery as Azure DevOps Server: every API under the organization URL")
+			fs.Var(&latency, "latency", "latency added to every API request, e.g. 20ms")
+			fs.Float64Var(&opts.Faults.Rate429, "fault-429", 0, "share of API requests answered 429 Too Many Requests (0..1)")
+			fs.StringVar(&burst, "burst-429", "", "bursts of 429: EVERY/LEN, e.g. 100/10")
+			fs.Var(&retry, "retry-after", "Retry-After on 429 answers (default 1s)")
+			fs.Float64Var(&opts.Faults.Rate5xx, "fault-5xx", 0, "share of API requests answered 500 or 503 (0..1)")
+			fs.Float64Var(&opts.Faults.RateCut, "fault-cut", 0, "share of API connections cut (0..1)")
+			fs.Float64Var(&opts.Faults.RateExpireToken, "fault-expire-token", 0, "share of continuation tokens refused as expired (0..1)")
+			fs.Var(&tokenTTL, "token-ttl", "continuation tokens older than this are refused, e.g. 30s")
+			fs.Var(&retention, "audit-retention", "how long Audit Log entries are kept (default 90d)")
+			fs.Var(&lag, "audit-lag", "new audit entries become visible up to this late, e.g. 2m")
+		},
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unexpected argument %q", args[0])
+			}
+			if printSpec {
+				spec, ok := adosim.Presets[opts.Preset]
+				if !ok {
+					return usageErrorf("unknown preset %q (want small, medium or large)", opts.Preset)
+				}
+				b, _ := json.MarshalIndent(spec, "", "  ")
+				fmt.Fprintln(env.Stdout, string(b))
+				return nil
+			}
+			opts.Seed = seed
+			opts.Faults.Latency = adosim.Duration(latency)
+			opts.Faults.RetryAfter = adosim.Duration(retry)
+			opts.Faults.TokenTTL = adosim.Duration(tokenTTL)
+			opts.AuditRetention = time.Duration(retention)
+			opts.AuditLag = time.Duration(lag)
+			if burst != "" {
+				every, length, ok := strings.Cut(burst, "/")
+				e, err1 := strconv.Atoi(every)
+				l, err2 := strconv.Atoi(length)
+				if !ok || err1 != nil || err2 != nil || e <= 0 || l <= 0 || l > e {
+					return usageErrorf("--burst-429 %q: want EVERY/LEN with 0 < LEN <= EVERY, e.g. 100/10", burst)
+				}
+				opts.Faults.Burst429Every, opts.Faults.Burst429Len = e, l
+			}
+			for name, r := range map[string]float64{"--fault-429": opts.Faults.Rate429, "--fault-5xx": opts.Faults.Rate5xx, "--fault-cut": opts.Faults.RateCut, "--fault-expire-token": opts.Faults.RateExpireToken} {
+				if r < 0 || r > 1 {
+					return usageErrorf("%s %v: a rate is a share between 0 and 1", name, r)
+				}
+			}
+			if specFile != "" {
+				spec, err := readSpec(specFile)
+				if err != nil {
+					return err
+				}
+				opts.Spec = &spec
+			}
+			opts.Logger = env.Logger
+			start := time.Now()
+			sim, err := adosim.New(opts)
+			if err != nil {
+				return usageErrorf("%v", err)
+			}
+			if err := sim.Start(listen); err != nil {
+				return err
+			}
+			defer sim.Close()
+			c := sim.Stats().Counts
+			env.Logger.Info("simulated organization ready", "org", opts.Org, "preset", opts.Preset, "seed", seed,
+				"users", c.Users, "groups", c.Groups, "memberships", c.Memberships, "projects", c.Projects,
+				"generated_in", time.Since(start).Round(time.Millisecond))
+			printSimEnv(env, sim)
+			<-ctx.Done()
+			env.Logger.Info("simulator stopped", "requests", sim.Stats().Requests["total"])
+			return nil
+		},
+	}
+}
+
+// printSimEnv prints the lines scripts pick up (KEY=VALUE on stdout).
+func printSimEnv(env *Env, sim *adosim.Server) {
+	fmt.Fprintf(env.Stdout, "ADO_ORG_URL=%s\n", sim.URL())
+	fmt.Fprintf(env.Stdout, "ADO_PAT=%s\n", sim.Credential("readwrite"))
+	fmt.Fprintf(env.Stdout, "ADO_PAT_READONLY=%s\n", sim.Credential("readonly"))
+	fmt.Fprintf(env.Stdout, "ADO_PAT_NOAUDIT=%s\n", sim.Credential("noaudit"))
+	fmt.Fprintf(env.Stdout, "ADO_BEARER_TOKEN=%s\n", sim.Credential("bearer"))
+	fmt.Fprintf(env.Stdout, "MSGRAPH_URL=%s\n", sim.MicrosoftGraphURL())
+	fmt.Fprintf(env.Stdout, "MSGRAPH_TOKEN=%s\n", sim.Credential("msgraph"))
+	fmt.Fprintf(env.Stdout, "SIM_ADMIN_URL=%s/_sim\n", sim.BaseURL())
+}
+
+// readSpec reads a JSON spec, refusing unknown fields so typos are caught.
+func readSpec(path string) (adosim.Spec, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return adosim.Spec{}, fmt.Errorf("read spec: %w", err)
+	}
+	defer f.Close()
+	var spec adosim.Spec
+	dec := json.NewDecoder(f)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&spec); err != nil {
+		return adosim.Spec{}, fmt.Errorf("spec %s: %w", path, err)
+	}
+	return spec, nil
+}
+
+// durationValue is a flag for durations that also accepts days ("90d").
+type durationValue time.Duration
+
+func (d *durationValue) String() string {
+	if d == nil || *d == 0 {
+		return ""
+	}
+	return time.Duration(*d).String()
+}
+
+func (d *durationValue) Set(s string) error {
+	v, err := adosim.ParseDuration(s)
+	if err != nil || v < 0 {
+		return fmt.Errorf("want a duration such as 250ms, 2m or 90d")
+	}
+	*d = durationValue(v)
+	return nil
+}
