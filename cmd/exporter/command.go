@@ -36,6 +36,9 @@ var commands = []func() *Command{
 	newVersionCmd,
 	newSimCmd,
 	newDemoCmd,
+	newSyncCmd,
+	newRunsCmd,
+	newShowCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

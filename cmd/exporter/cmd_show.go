@@ -1,0 +1,189 @@
+package main
+
+import (
+	"context"
+	"database/sql"
+	"flag"
+	"fmt"
+	"slices"
+	"strings"
+
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+// showKind is one thing 'exporter show' can list: a named query, its
+// arguments, and the columns worth a terminal table (JSON and CSV get all).
+type showKind struct {
+	query    string
+	args     []any
+	needsArg string // "GROUP" or "SUBJECT" when the kind takes one
+	table    []string
+}
+
+var showKinds = map[string]showKind{
+	"users":              {query: "accounts", args: []any{sql.Named("kind", "user")}, table: []string{"display_name", "principal_name", "subject_type", "meta_type", "license", "status", "last_accessed", "direct_groups"}},
+	"service-accounts":   {query: "accounts", args: []any{sql.Named("kind", "service_account")}, table: []string{"display_name", "principal_name", "subject_type", "direct_groups"}},
+	"service-principals": {query: "accounts", args: []any{sql.Named("kind", "service_principal")}, table: []string{"display_name", "application_id", "meta_type", "license", "status", "last_accessed", "direct_groups"}},
+	"groups":             {query: "groups", table: []string{"principal_name", "subject_type", "project", "entra_managed", "direct_members"}},
+	"memberships":        {query: "memberships", table: []string{"group_name", "member_name", "member_kind"}},
+	"members":            {query: "members", needsArg: "GROUP", table: []string{"display_name", "principal_name", "kind"}},
+	"access":             {query: "access", needsArg: "SUBJECT", table: []string{"group_name", "via", "path"}},
+	"projects":           {query: "projects", table: []string{"name", "state", "visibility", "repositories", "teams"}},
+	"teams":              {query: "teams", table: []string{"project", "name", "members", "admins"}},
+	"repos":              {query: "repos", table: []string{"project", "name", "default_branch", "is_disabled"}},
+}
+
+func showKindNames() []string {
+	var names []string
+	for k := range showKinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	return names
+}
+
+func newShowCmd() *Command {
+	var (
+		sf     storeFlags
+		run    int64
+		format = newChoice("table", "table", "json", "csv")
+	)
+	return &Command{
+		Name:    "show",
+		Summary: "print part of a snapshot (users, groups, memberships, access, …)",
+		Usage: `
+Usage: exporter show KIND [ARG] [--run N] [--format table|json|csv] [--db FILE] [--org URL]
+
+Print one kind of entity as it was in a run's snapshot (the latest complete
+run unless --run is given). KIND is one of:
+
+  users                human accounts, with access level and last access
+  service-accounts     service identities (svc.)
+  service-principals   Entra service principals and managed identities
+  groups               Azure DevOps and Entra groups, with direct member counts
+  memberships          every direct membership (group_descriptor, member_descriptor)
+  members GROUP        the direct members of one group
+  access SUBJECT       every group a user (or group) belongs to, directly or
+                       through nested groups, with the path
+  projects, teams, repos
+
+GROUP and SUBJECT may be a descriptor, a principal name, a mail address or
+a display name. CSV and JSON carry every column (entities with a descriptor
+have a 'descriptor' column); the table shows the main ones. Table cells
+show control characters escaped (\n, \t) so one row stays one line.
+
+Examples:
+  exporter show users
+  exporter show access alice@fabrikam.com
+  exporter show members "[fabrikam]\Project Collection Administrators"
+  exporter show memberships --format csv > memberships.csv
+`,
+		Flags: func(fs *flag.FlagSet) {
+			sf.register(fs)
+			fs.Int64Var(&run, "run", 0, "run to read (default: the latest complete run)")
+			fs.Var(format, "format", "output format")
+		},
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("what to show? one of %s", strings.Join(showKindNames(), ", "))
+			}
+			kind, ok := showKinds[args[0]]
+			if !ok {
+				return usageErrorf("unknown kind %q (want one of %s)", args[0], strings.Join(showKindNames(), ", "))
+			}
+			switch {
+			case kind.needsArg != "" && len(args) != 2:
+				return usageErrorf("show %s needs one %s argument", args[0], kind.needsArg)
+			case kind.needsArg == "" && len(args) != 1:
+				return usageErrorf("unexpected argument %q", args[1])
+			}
+			st, err := sf.openForReading(ctx, env)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := pickRun(ctx, st, run, sf.org)
+			if err != nil {
+				return err
+			}
+			qargs := append([]any{sql.Named("run", r.ID)}, kind.args...)
+			if kind.needsArg != "" {
+				d, err := findSubject(ctx, st, r.ID, args[1])
+				if err != nil {
+					return err
+				}
+				qargs = append(qargs, sql.Named("group", d), sql.Named("subject", d))
+			}
+			return printQuery(ctx, env, st, kind, format.String(), qargs)
+		},
+	}
+}
+
+// pickRun returns run id (which must be complete) or the latest complete run.
+func pickRun(ctx context.Context, st *snapshot.Store, id int64, org string) (snapshot.Run, error) {
+	if id != 0 {
+		return st.CompleteRun(ctx, id)
+	}
+	return st.LatestRun(ctx, org)
+}
+
+// findSubject resolves a name given on the command line to one descriptor.
+func findSubject(ctx context.Context, st *snapshot.Store, run int64, name string) (string, error) {
+	type cand struct{ descriptor, display, principal string }
+	var found []cand
+	err := st.Rows(ctx, "find_subject", []any{sql.Named("run", run), sql.Named("name", name)}, nil, func(v []any) error {
+		found = append(found, cand{cell(v[0]), cell(v[1]), cell(v[2])})
+		return nil
+	})
+	if err != nil {
+		return "", err
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no account or group named %q in run %d (try a descriptor, principal name or mail address)", name, run)
+	case 1:
+		return found[0].descriptor, nil
+	}
+	var lines []string
+	for _, c := range found[:min(len(found), 10)] {
+		lines = append(lines, fmt.Sprintf("  %s  %q (%s)", c.descriptor, c.display, c.principal))
+	}
+	return "", fmt.Errorf("%q matches %d subjects in run %d; name one by descriptor:\n%s", name, len(found), run, strings.Join(lines, "\n"))
+}
+
+// printQuery streams a named query in the chosen format; the terminal table
+// shows the kind's main columns only.
+func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind, format string, args []any) error {
+	var w rowWriter
+	var pick []int
+	header := func(cols []string) error {
+		shown := cols
+		if format == "table" {
+			shown = kind.table
+			for _, c := range kind.table {
+				i := slices.Index(cols, c)
+				if i < 0 {
+					return fmt.Errorf("query %s has no column %s", kind.query, c)
+				}
+				pick = append(pick, i)
+			}
+		}
+		var err error
+		w, err = newRowWriter(env.Stdout, format, shown)
+		return err
+	}
+	err := st.Rows(ctx, kind.query, args, header, func(vals []any) error {
+		if pick != nil {
+			sel := make([]any, len(pick))
+			for i, j := range pick {
+				sel[i] = vals[j]
+			}
+			vals = sel
+		}
+		return w.Row(vals)
+	})
+	if err != nil {
+		return err
+	}
+	return w.Close()
+}

@@ -1,0 +1,226 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
+
+	"github.com/ado-access/ado-access/internal/collect"
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+func newSyncCmd() *Command {
+	var (
+		sf          storeFlags
+		patFile     string
+		auth        = newChoice("auto", "auto", "pat", "entra", "bearer")
+		concurrency int
+		noTeams     bool
+		wait        bool
+	)
+	return &Command{
+		Name:    "sync",
+		Summary: "read an organization into the snapshot store",
+		Usage: `
+Usage: exporter sync [--org URL] [--db FILE] [--concurrency N] [--auth MODE] [--wait]
+
+Read every identity, group, membership, license, project, team and
+repository of an Azure DevOps organization and commit them to the SQLite
+store as one run. Rows get a new version only when they change, so an
+unchanged organization writes nothing. The run is visible only once it
+commits: an interrupted sync leaves the previous snapshot intact, and the
+next sync marks the interrupted run failed.
+
+Credentials:
+  --auth pat      a personal access token from ADO_PAT or --pat-file
+  --auth entra    Microsoft Entra ID through azidentity: a client secret
+                  (AZURE_TENANT_ID, AZURE_CLIENT_ID, AZURE_CLIENT_SECRET),
+                  workload identity (AZURE_FEDERATED_TOKEN_FILE) or a
+                  managed identity
+  --auth bearer   an access token from ADO_BEARER_TOKEN, used as is
+  --auth auto     the first of these that is configured (default)
+
+The PAT needs these scopes (all read): Graph, Identity, Member Entitlement
+Management, Project and Team, Code; and Audit Log for incremental syncs.
+
+Examples:
+  ADO_PAT=… exporter sync --org https://dev.azure.com/fabrikam
+  exporter sync --org https://dev.azure.com/fabrikam --auth entra --db /data/fabrikam.db
+`,
+		Flags: func(fs *flag.FlagSet) {
+			sf.register(fs)
+			fs.StringVar(&patFile, "pat-file", "", "read the PAT from this file instead of ADO_PAT")
+			fs.Var(auth, "auth", "how to authenticate")
+			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
+			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
+			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
+		},
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) > 0 {
+				return usageErrorf("unexpected argument %q", args[0])
+			}
+			sf.resolve(env)
+			if sf.org == "" {
+				return usageErrorf("no organization: pass --org https://dev.azure.com/ORG or set ADO_ORG_URL")
+			}
+			if concurrency < 1 || concurrency > 64 {
+				return usageErrorf("--concurrency %d: want 1 to 64", concurrency)
+			}
+			cred, err := credential(env, auth.String(), patFile)
+			if err != nil {
+				return err
+			}
+			st, err := snapshot.Open(ctx, sf.db)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			client, err := collect.Dial(ctx, sf.org, cred, collect.Options{Concurrency: concurrency, Logger: env.Logger})
+			if err != nil {
+				return err
+			}
+			prog := collect.NewProgress()
+			stop := showProgress(env, prog, client.Stats)
+			start := time.Now()
+			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{Teams: !noTeams, Wait: wait, Progress: prog})
+			stop()
+			if err != nil {
+				return err
+			}
+			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)))
+			return nil
+		},
+	}
+}
+
+// credential picks how to authenticate. Nothing here ever prints a secret.
+func credential(env *Env, mode, patFile string) (collect.Credential, error) {
+	pat := env.Getenv("ADO_PAT")
+	if patFile != "" {
+		b, err := os.ReadFile(patFile)
+		if err != nil {
+			return collect.Credential{}, fmt.Errorf("read --pat-file: %w", err)
+		}
+		pat = strings.TrimSpace(string(b))
+		if pat == "" {
+			return collect.Credential{}, fmt.Errorf("--pat-file %s is empty", patFile)
+		}
+	}
+	bearer := env.Getenv("ADO_BEARER_TOKEN")
+	entraConfigured := env.Getenv("AZURE_CLIENT_ID") != "" || env.Getenv("AZURE_FEDERATED_TOKEN_FILE") != "" || env.Getenv("IDENTITY_ENDPOINT") != ""
+	if mode == "auto" {
+		switch {
+		case pat != "":
+			mode = "pat"
+		case bearer != "":
+			mode = "bearer"
+		case entraConfigured:
+			mode = "entra"
+		default:
+			return collect.Credential{}, errors.New("no credential: set ADO_PAT (or --pat-file), ADO_BEARER_TOKEN, or configure Entra ID (AZURE_CLIENT_ID …) and use --auth entra")
+		}
+	}
+	switch mode {
+	case "pat":
+		if pat == "" {
+			return collect.Credential{}, errors.New("--auth pat: set ADO_PAT or pass --pat-file")
+		}
+		return collect.Credential{PAT: pat}, nil
+	case "bearer":
+		if bearer == "" {
+			return collect.Credential{}, errors.New("--auth bearer: set ADO_BEARER_TOKEN")
+		}
+		return collect.Credential{Tokens: collect.StaticToken(bearer)}, nil
+	}
+	cred, err := azidentity.NewDefaultAzureCredential(nil)
+	if err != nil {
+		return collect.Credential{}, fmt.Errorf("--auth entra: %w", err)
+	}
+	return collect.Credential{Tokens: collect.EntraTokens(cred)}, nil
+}
+
+// isTerminal reports whether w is a terminal, where a live progress line
+// makes sense; elsewhere (CI logs, container logs) progress is logged.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// showProgress reports a running sync until the returned stop is called.
+func showProgress(env *Env, prog *collect.Progress, stats *collect.Stats) (stop func()) {
+	done := make(chan struct{})
+	finished := make(chan struct{})
+	tty := isTerminal(env.Stderr)
+	every := 10 * time.Second
+	if tty {
+		every = 250 * time.Millisecond
+	}
+	go func() {
+		defer close(finished)
+		tick := time.NewTicker(every)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				if tty {
+					fmt.Fprint(env.Stderr, "\r\033[K")
+				}
+				return
+			case <-tick.C:
+				line := progressLine(prog, stats)
+				if tty {
+					fmt.Fprintf(env.Stderr, "\r\033[K%s", line)
+				} else {
+					env.Logger.Info("sync progress", "phase", prog.Phase(), "read", line)
+				}
+			}
+		}
+	}()
+	return func() { close(done); <-finished }
+}
+
+func progressLine(prog *collect.Progress, stats *collect.Stats) string {
+	names, counts := prog.Counts()
+	var parts []string
+	for i, n := range names {
+		if counts[i] > 0 {
+			parts = append(parts, fmt.Sprintf("%s %s", thousands(counts[i]), n))
+		}
+	}
+	total, _ := stats.Requests()
+	return fmt.Sprintf("%s: %s · %s requests (%d retries)", prog.Phase(), strings.Join(parts, " · "), thousands(total), stats.Retries())
+}
+
+func summary(run snapshot.Run, prog *collect.Progress, d time.Duration) string {
+	names, counts := prog.Counts()
+	var parts []string
+	for i, n := range names {
+		parts = append(parts, fmt.Sprintf("%s %s", thousands(counts[i]), n))
+	}
+	return fmt.Sprintf("run %d (%s) of %s complete in %s: %s; %s versions written (%s added, %s closed); %s requests, %d retries",
+		run.ID, run.Kind, run.Org, d.Round(100*time.Millisecond), strings.Join(parts, ", "),
+		thousands(run.VersionsWritten), thousands(run.VersionsAdded), thousands(run.VersionsClosed), thousands(run.APIRequests), run.Retries)
+}
+
+// thousands formats 1234567 as 1,234,567.
+func thousands(n int64) string {
+	s := fmt.Sprint(n)
+	if n < 0 {
+		return "-" + thousands(-n)
+	}
+	for i := len(s) - 3; i > 0; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
+}

@@ -1,0 +1,127 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+)
+
+// rowWriter writes rows of named columns as a table, JSON or CSV. JSON and
+// CSV stream; the table buffers to align its columns.
+type rowWriter interface {
+	Row(vals []any) error
+	Close() error
+}
+
+func newRowWriter(w io.Writer, format string, cols []string) (rowWriter, error) {
+	switch format {
+	case "table":
+		tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+		fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
+		return &tableWriter{tw: tw}, nil
+	case "json":
+		return &jsonWriter{w: w, cols: cols}, nil
+	case "csv":
+		cw := csv.NewWriter(w)
+		if err := cw.Write(cols); err != nil {
+			return nil, err
+		}
+		return &csvWriter{cw: cw}, nil
+	}
+	return nil, fmt.Errorf("unknown format %q (want table, json or csv)", format)
+}
+
+// cell renders a value as text.
+func cell(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	case int64:
+		return strconv.FormatInt(x, 10)
+	case []byte:
+		return string(x)
+	}
+	return fmt.Sprint(v)
+}
+
+type tableWriter struct{ tw *tabwriter.Writer }
+
+// displayEscaper keeps one entity on one line of a terminal table: names
+// from Azure DevOps may hold tabs, newlines and other control characters.
+var displayEscaper = strings.NewReplacer("\n", `\n`, "\r", `\r`, "\t", `\t`, "\x1b", `\e`)
+
+func (t *tableWriter) Row(vals []any) error {
+	parts := make([]string, len(vals))
+	for i, v := range vals {
+		parts[i] = displayEscaper.Replace(cell(v))
+		if parts[i] == "" {
+			parts[i] = "-"
+		}
+	}
+	_, err := fmt.Fprintln(t.tw, strings.Join(parts, "\t"))
+	return err
+}
+
+func (t *tableWriter) Close() error { return t.tw.Flush() }
+
+type jsonWriter struct {
+	w    io.Writer
+	cols []string
+	n    int
+}
+
+func (j *jsonWriter) Row(vals []any) error {
+	sep := ",\n  "
+	if j.n == 0 {
+		sep = "[\n  "
+	}
+	j.n++
+	var b strings.Builder
+	b.WriteString(sep + "{")
+	for i, c := range j.cols {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		k, _ := json.Marshal(c)
+		v, err := json.Marshal(vals[i])
+		if err != nil {
+			return err
+		}
+		b.Write(k)
+		b.WriteString(": ")
+		b.Write(v)
+	}
+	b.WriteString("}")
+	_, err := io.WriteString(j.w, b.String())
+	return err
+}
+
+func (j *jsonWriter) Close() error {
+	if j.n == 0 {
+		_, err := io.WriteString(j.w, "[]\n")
+		return err
+	}
+	_, err := io.WriteString(j.w, "\n]\n")
+	return err
+}
+
+type csvWriter struct{ cw *csv.Writer }
+
+func (c *csvWriter) Row(vals []any) error {
+	rec := make([]string, len(vals))
+	for i, v := range vals {
+		rec[i] = cell(v)
+	}
+	return c.cw.Write(rec)
+}
+
+func (c *csvWriter) Close() error {
+	c.cw.Flush()
+	return c.cw.Error()
+}

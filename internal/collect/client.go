@@ -1,0 +1,270 @@
+package collect
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/audit"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/core"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/git"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
+)
+
+// Credential is how the collector authenticates: a PAT or an Entra token source.
+type Credential struct {
+	PAT    string
+	Tokens TokenSource
+}
+
+func (c Credential) header() (func(context.Context) (string, error), error) {
+	switch {
+	case c.PAT != "":
+		h := azuredevops.CreateBasicAuthHeaderValue("", c.PAT)
+		return func(context.Context) (string, error) { return h, nil }, nil
+	case c.Tokens != nil:
+		return func(ctx context.Context) (string, error) {
+			tok, err := c.Tokens.Token(ctx)
+			if err != nil {
+				return "", err
+			}
+			return "Bearer " + tok, nil
+		}, nil
+	}
+	return nil, errNoCredential
+}
+
+// Options tune a Client.
+type Options struct {
+	Concurrency int // requests in flight (default 8)
+	Retry       RetryPolicy
+	Logger      *slog.Logger
+	// Transport is the base transport (default: a clone of http.DefaultTransport).
+	Transport http.RoundTripper
+}
+
+// Client is a connection to one organization: the v7 clients of every area
+// the product reads, all sharing one HTTP client.
+type Client struct {
+	Org   string
+	Stats *Stats
+	conc  int // requests in flight
+	log   *slog.Logger
+	http  *http.Client
+
+	Graph    graph.Client
+	Identity identity.Client
+	Core     core.Client
+	Git      git.Client
+	Audit    audit.Client
+	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
+}
+
+// Area ids of the resource areas the collector uses.
+var (
+	areaGraph        = uuid.MustParse("bb1e7ec9-e901-4b68-999a-de7012b920f8")
+	areaIdentity     = uuid.MustParse("8a3d49b8-91f0-46ef-b33d-dda338c25db3")
+	areaEntitlements = uuid.MustParse("68ddce18-2501-45f1-a17b-7931a9922690")
+	areaCore         = uuid.MustParse("79134c72-4a58-4b42-976c-04e7115f32bf")
+	areaGit          = uuid.MustParse("4e080c62-fa21-4fbc-8fef-2a10a2b38049")
+	areaAudit        = uuid.MustParse("94ff054d-5ee1-413d-9341-3f4a7827de2e")
+)
+
+// Dial connects to an organization: it builds the transport chain, asks the
+// organization where each area lives (resource areas: cloud services have
+// their own hosts; an empty answer means Azure DevOps Server, where all
+// live under the organization URL) and creates the clients.
+func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*Client, error) {
+	u, err := url.Parse(orgURL)
+	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+		return nil, fmt.Errorf("organization URL %q: want https://dev.azure.com/ORG (or an Azure DevOps Server collection URL)", orgURL)
+	}
+	header, err := cred.header()
+	if err != nil {
+		return nil, err
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	log := opts.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	base := opts.Transport
+	if base == nil {
+		t := http.DefaultTransport.(*http.Transport).Clone()
+		t.MaxIdleConnsPerHost = opts.Concurrency * 2
+		t.ResponseHeaderTimeout = 2 * time.Minute
+		base = t
+	}
+	stats := &Stats{byArea: map[string]int64{}}
+	rt := &authTransport{
+		header: header,
+		next: &retryTransport{
+			policy: opts.Retry.withDefaults(),
+			stats:  stats,
+			log:    log.Debug,
+			next: &countTransport{stats: stats, next: &limitTransport{
+				sem: make(chan struct{}, opts.Concurrency), next: base,
+			}},
+		},
+	}
+	hc := &http.Client{Transport: rt}
+	// The connection carries no credential: authTransport adds it.
+	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
+	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
+	clientAt := func(u string) *azuredevops.Client {
+		return azuredevops.NewClientWithOptions(conn, strings.ToLower(strings.TrimRight(u, "/")), azuredevops.WithHTTPClient(hc))
+	}
+	root := clientAt(conn.BaseUrl)
+	areas, err := root.GetResourceAreas(ctx)
+	if err != nil {
+		return nil, describe("discover the organization's services", "", err)
+	}
+	where := map[uuid.UUID]string{}
+	for _, a := range *areas {
+		if a.Id != nil && a.LocationUrl != nil {
+			where[*a.Id] = *a.LocationUrl
+		}
+	}
+	area := func(id uuid.UUID, name string) (*azuredevops.Client, error) {
+		if len(*areas) == 0 {
+			return root, nil // Azure DevOps Server: everything under the collection URL
+		}
+		u, ok := where[id]
+		if !ok {
+			return nil, fmt.Errorf("the organization does not offer the %s API (resource area %s)", name, id)
+		}
+		return clientAt(u), nil
+	}
+	for _, a := range []struct {
+		id   uuid.UUID
+		name string
+		set  func(*azuredevops.Client)
+	}{
+		{areaGraph, "Graph", func(x *azuredevops.Client) { c.Graph = &graph.ClientImpl{Client: *x} }},
+		{areaIdentity, "Identities", func(x *azuredevops.Client) { c.Identity = &identity.ClientImpl{Client: *x} }},
+		{areaEntitlements, "Member Entitlement Management", func(x *azuredevops.Client) { c.vsaex = x }},
+		{areaCore, "Core", func(x *azuredevops.Client) { c.Core = &core.ClientImpl{Client: *x} }},
+		{areaGit, "Git", func(x *azuredevops.Client) { c.Git = &git.ClientImpl{Client: *x} }},
+		{areaAudit, "Audit", func(x *azuredevops.Client) { c.Audit = &audit.ClientImpl{Client: *x} }},
+	} {
+		x, err := area(a.id, a.name)
+		if err != nil {
+			return nil, err
+		}
+		a.set(x)
+	}
+	return c, nil
+}
+
+// sendJSON calls an endpoint the v7 client does not wrap usefully and
+// decodes the answer into out.
+func sendJSON(ctx context.Context, cl *azuredevops.Client, method string, location uuid.UUID, version string, route map[string]string, query url.Values, out any) error {
+	resp, err := cl.Send(ctx, method, location, version, route, query, nil, "", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return err
+	}
+	b = []byte(strings.TrimPrefix(string(b), "\ufeff"))
+	return json.Unmarshal(b, out)
+}
+
+// Scope hints: which PAT scope (and portal name) each area needs to read.
+var scopeHints = map[string]string{
+	"graph":        "Graph (Read), vso.graph",
+	"identity":     "Identity (Read), vso.identity",
+	"entitlements": "Member Entitlement Management (Read), vso.memberentitlementmanagement",
+	"core":         "Project and Team (Read), vso.project",
+	"git":          "Code (Read), vso.code",
+	"audit":        "Audit Log (Read), vso.auditlog",
+}
+
+// Error kinds a caller may decide on.
+var (
+	ErrUnauthorized = errors.New("authentication failed")
+	ErrForbidden    = errors.New("permission denied")
+)
+
+// statusOf extracts the HTTP status of a v7 client error (which comes as
+// a WrappedError value or pointer), or 0.
+func statusOf(err error) (int, string) {
+	var we azuredevops.WrappedError
+	if errors.As(err, &we) && we.StatusCode != nil {
+		return *we.StatusCode, deref(we.Message)
+	}
+	var wp *azuredevops.WrappedError
+	if errors.As(err, &wp) && wp.StatusCode != nil {
+		return *wp.StatusCode, deref(wp.Message)
+	}
+	return 0, ""
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
+}
+
+// describe turns a client error into one line that says what was being
+// done and, for 401 and 403, what to fix. It never includes a credential.
+func describe(doing, area string, err error) error {
+	status, msg := statusOf(err)
+	switch status {
+	case http.StatusUnauthorized:
+		return fmt.Errorf("%w while trying to %s (HTTP 401): the PAT or token is not valid for this organization or has expired", ErrUnauthorized, doing)
+	case http.StatusForbidden:
+		hint := ""
+		if h := scopeHints[area]; h != "" {
+			hint = "; the credential needs " + h
+		}
+		return fmt.Errorf("%w while trying to %s (HTTP 403)%s. The service said: %s", ErrForbidden, doing, hint, oneLine(msg))
+	case 0:
+		var ne net.Error
+		if errors.As(err, &ne) {
+			return fmt.Errorf("%s: network error: %w", doing, err)
+		}
+		return fmt.Errorf("%s: %w", doing, err)
+	}
+	return fmt.Errorf("%s: HTTP %d: %s", doing, status, oneLine(msg))
+}
+
+func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
+
+// isExpiredToken reports whether err is the service refusing a
+// continuation token (expired or invalid): the listing must start over.
+func isExpiredToken(err error) bool {
+	status, msg := statusOf(err)
+	return status == http.StatusBadRequest && strings.Contains(strings.ToLower(msg), "continuation token")
+}
+
+// groupSID is the SID inside a group descriptor (vssgp./aadgp.), from which
+// the legacy identity descriptor the Identities API uses is formed.
+func groupSID(descriptor string) string {
+	_, enc, ok := strings.Cut(descriptor, ".")
+	if !ok {
+		return ""
+	}
+	b, err := base64.RawURLEncoding.DecodeString(enc)
+	if err != nil {
+		return ""
+	}
+	return string(b)
+}

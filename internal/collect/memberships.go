@@ -1,0 +1,248 @@
+package collect
+
+import (
+	"context"
+	"net/http"
+	"strings"
+	"sync"
+
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
+
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+// Memberships are read in bulk where the bulk answer is complete, and one
+// group at a time where it is not:
+//
+//   - Azure DevOps groups (vssgp): the Identities API returns the direct
+//     members of up to identityBatch groups per call, named by legacy
+//     identity descriptors that are then resolved to subject descriptors.
+//   - Entra groups (aadgp): the Identities API is known to leave out members
+//     who never signed in and to cut the list at 99 (vsts-rest-api-specs
+//     #459), so these go through Graph memberships, which is complete.
+//
+// Anything the bulk path cannot resolve falls back to Graph for that group.
+
+const identityBatch = 100
+
+const legacyGroupPrefix = "Microsoft.TeamFoundation.Identity;"
+
+var directionDown = graph.GraphTraversalDirectionValues.Down
+
+func readMemberships(ctx context.Context, e *env) error {
+	e.mu.Lock()
+	seen := map[string]bool{}
+	var vss, entra []string
+	for _, g := range e.groups {
+		if seen[g.descriptor] {
+			continue
+		}
+		seen[g.descriptor] = true
+		e.ids.learn(g.descriptor, "", legacyGroupPrefix+groupSID(g.descriptor))
+		if g.subjectType == "aadgp" {
+			entra = append(entra, g.descriptor)
+		} else {
+			vss = append(vss, g.descriptor)
+		}
+	}
+	e.mu.Unlock()
+	conc := e.c.conc
+	err := forEach(ctx, conc, chunks(vss, identityBatch), func(ctx context.Context, batch []string) error {
+		return e.readGroupBatch(ctx, batch)
+	})
+	if err != nil {
+		return err
+	}
+	return forEach(ctx, conc, entra, e.readGroupViaGraph)
+}
+
+// readGroupBatch reads the direct members of a batch of Azure DevOps groups
+// through the Identities API.
+func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
+	ids, err := e.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
+		SubjectDescriptors: &batch, QueryMembership: &queryDirect,
+	}})
+	if err != nil {
+		return describe("read group members through the Identities API", "identity", err)
+	}
+	members := map[string][]string{}
+	var legacies []string
+	for _, id := range deref2(ids) {
+		g := str(id.SubjectDescriptor)
+		if g == "" {
+			continue
+		}
+		key := ""
+		if id.Id != nil {
+			key = id.Id.String()
+		}
+		if err := e.out.identity(ctx, g, key, str(id.Descriptor)); err != nil {
+			return err
+		}
+		members[g] = deref2(id.Members)
+		legacies = append(legacies, members[g]...)
+	}
+	resolved, err := e.ids.resolve(ctx, legacies)
+	if err != nil {
+		return err
+	}
+	for _, g := range batch {
+		ms, ok := members[g]
+		if !ok {
+			// Not answered (removed meanwhile, or not visible): ask Graph.
+			if err := e.readGroupViaGraph(ctx, g); err != nil {
+				return err
+			}
+			continue
+		}
+		rows := make([]snapshot.Row, 0, len(ms))
+		complete := true
+		for _, l := range ms {
+			d, ok := resolved[l]
+			if !ok {
+				complete = false
+				break
+			}
+			rows = append(rows, snapshot.Row{g, d})
+		}
+		if !complete {
+			if err := e.readGroupViaGraph(ctx, g); err != nil {
+				return err
+			}
+			continue
+		}
+		if err := e.out.replace(ctx, snapshot.Memberships, "memberships", g, rows); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// readGroupViaGraph reads one group's direct members through Graph.
+func (e *env) readGroupViaGraph(ctx context.Context, group string) error {
+	ms, err := e.c.Graph.ListMemberships(ctx, graph.ListMembershipsArgs{SubjectDescriptor: &group, Direction: &directionDown})
+	if status, _ := statusOf(err); status == http.StatusNotFound {
+		return nil // deleted since it was listed; the full sync closes its rows
+	}
+	if err != nil {
+		return describe("read the members of group "+group, "graph", err)
+	}
+	rows := make([]snapshot.Row, 0, len(deref2(ms)))
+	for _, m := range deref2(ms) {
+		if d := str(m.MemberDescriptor); d != "" {
+			rows = append(rows, snapshot.Row{group, d})
+		}
+	}
+	return e.out.replace(ctx, snapshot.Memberships, "memberships", group, rows)
+}
+
+// resolver names one subject three ways: subject descriptor (Graph), legacy
+// identity descriptor (Identities API, ACLs) and storage key (entitlements,
+// audit entries). What it learns is kept in the store, so each identity is
+// resolved through the API once, not once per sync.
+type resolver struct {
+	c   *Client
+	out *sink
+
+	mu       sync.Mutex
+	byLegacy map[string]string // legacy → descriptor
+	keyOf    map[string]string // descriptor → storage key
+}
+
+func newResolver(c *Client) *resolver {
+	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}}
+}
+
+// learn records what is known of a subject.
+func (r *resolver) learn(descriptor, storageKey, legacy string) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if legacy != "" {
+		r.byLegacy[legacy] = descriptor
+	}
+	if storageKey != "" {
+		r.keyOf[descriptor] = strings.ToLower(storageKey)
+	}
+	return nil
+}
+
+// resolve maps legacy descriptors to subject descriptors, asking the
+// Identities API for the ones not known yet. Unresolvable ones are absent.
+func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]string, error) {
+	out := make(map[string]string, len(legacies))
+	var unknown []string
+	r.mu.Lock()
+	for _, l := range legacies {
+		if d, ok := r.byLegacy[l]; ok {
+			out[l] = d
+		} else if _, dup := out[l]; !dup {
+			out[l] = ""
+			unknown = append(unknown, l)
+		}
+	}
+	r.mu.Unlock()
+	for _, l := range unknown {
+		delete(out, l)
+	}
+	for _, batch := range chunks(unknown, identityBatch) {
+		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
+			Descriptors: &batch, QueryMembership: &queryNone,
+		}})
+		if err != nil {
+			return nil, describe("resolve group members through the Identities API", "identity", err)
+		}
+		for _, id := range deref2(ids) {
+			d, l := str(id.SubjectDescriptor), str(id.Descriptor)
+			if d == "" || l == "" {
+				continue
+			}
+			key := ""
+			if id.Id != nil {
+				key = id.Id.String()
+			}
+			r.learn(d, key, l)
+			out[l] = d
+			if err := r.out.identity(ctx, d, key, l); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+// storageKeys maps subject descriptors to storage keys, asking the
+// Identities API for the ones not known yet.
+func (r *resolver) storageKeys(ctx context.Context, descriptors []string) (map[string]string, error) {
+	out := make(map[string]string, len(descriptors))
+	var unknown []string
+	r.mu.Lock()
+	for _, d := range descriptors {
+		if k, ok := r.keyOf[d]; ok {
+			out[d] = k
+		} else {
+			unknown = append(unknown, d)
+		}
+	}
+	r.mu.Unlock()
+	for _, batch := range chunks(unknown, identityBatch) {
+		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
+			SubjectDescriptors: &batch, QueryMembership: &queryNone,
+		}})
+		if err != nil {
+			return nil, describe("read storage keys through the Identities API", "identity", err)
+		}
+		for _, id := range deref2(ids) {
+			d := str(id.SubjectDescriptor)
+			if d == "" || id.Id == nil {
+				continue
+			}
+			r.learn(d, id.Id.String(), str(id.Descriptor))
+			out[d] = strings.ToLower(id.Id.String())
+			if err := r.out.identity(ctx, d, id.Id.String(), str(id.Descriptor)); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,146 @@
+package collect
+
+import (
+	"context"
+	"strconv"
+
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/core"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/git"
+
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+// Projects, teams, team members and repositories.
+
+// projectPage asks for many projects per call; the service's continuation
+// token (the next $skip) says whether more remain, whatever it caps $top at.
+const projectPage = 1000
+
+// teamPage is the documented default page of the team APIs. They have no
+// continuation token, so a page shorter than this is the last one; asking
+// for more than the default could be capped silently and end the list early.
+const teamPage = 100
+
+func readProjects(ctx context.Context, e *env) error {
+	var token *int
+	top := projectPage
+	for {
+		page, err := e.c.Core.GetProjects(ctx, core.GetProjectsArgs{Top: &top, ContinuationToken: token})
+		if err != nil {
+			return describe("list projects", "core", err)
+		}
+		for _, p := range page.Value {
+			if p.Id == nil {
+				continue
+			}
+			state, vis := "", ""
+			if p.State != nil {
+				state = string(*p.State)
+			}
+			if p.Visibility != nil {
+				vis = string(*p.Visibility)
+			}
+			row := snapshot.Row{p.Id.String(), str(p.Name), str(p.Description), state, vis}
+			if err := e.out.put(ctx, snapshot.Projects, "projects", row); err != nil {
+				return err
+			}
+		}
+		if page.ContinuationToken == "" {
+			return nil
+		}
+		n, err := strconv.Atoi(page.ContinuationToken)
+		if err != nil {
+			return describe("list projects", "core", err)
+		}
+		token = &n
+	}
+}
+
+func readRepositories(ctx context.Context, e *env) error {
+	repos, err := e.c.Git.GetRepositories(ctx, git.GetRepositoriesArgs{})
+	if err != nil {
+		return describe("list repositories", "git", err)
+	}
+	for _, r := range deref2(repos) {
+		if r.Id == nil {
+			continue
+		}
+		project := ""
+		if r.Project != nil && r.Project.Id != nil {
+			project = r.Project.Id.String()
+		}
+		row := snapshot.Row{r.Id.String(), project, str(r.Name), str(r.DefaultBranch), flag(r.IsDisabled)}
+		if err := e.out.put(ctx, snapshot.Repositories, "repositories", row); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// teamRef is what the team members collector needs of a team.
+type teamRef struct{ id, project string }
+
+func readTeams(ctx context.Context, e *env) error {
+	top := teamPage
+	for skip := 0; ; {
+		teams, err := e.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
+		if err != nil {
+			return describe("list teams", "core", err)
+		}
+		for _, t := range deref2(teams) {
+			if t.Id == nil {
+				continue
+			}
+			ref := teamRef{id: t.Id.String()}
+			if t.ProjectId != nil {
+				ref.project = t.ProjectId.String()
+			}
+			e.mu.Lock()
+			e.teams = append(e.teams, ref)
+			e.mu.Unlock()
+			row := snapshot.Row{ref.id, ref.project, str(t.Name), str(t.Description)}
+			if err := e.out.put(ctx, snapshot.Teams, "teams", row); err != nil {
+				return err
+			}
+		}
+		if len(deref2(teams)) < top {
+			return nil
+		}
+		skip += len(deref2(teams))
+	}
+}
+
+func readTeamMembers(ctx context.Context, e *env) error {
+	e.mu.Lock()
+	teams := e.teams
+	e.mu.Unlock()
+	return forEach(ctx, e.c.conc, teams, e.readTeam)
+}
+
+// readTeam reads one team's members with their administrator flag.
+func (e *env) readTeam(ctx context.Context, t teamRef) error {
+	top := teamPage
+	var rows []snapshot.Row
+	for skip := 0; ; {
+		ms, err := e.c.Core.GetTeamMembersWithExtendedProperties(ctx, core.GetTeamMembersWithExtendedPropertiesArgs{
+			ProjectId: &t.project, TeamId: &t.id, Top: &top, Skip: &skip,
+		})
+		if status, _ := statusOf(err); status == 404 {
+			return nil // deleted since it was listed
+		}
+		if err != nil {
+			return describe("read the members of team "+t.id, "core", err)
+		}
+		for _, m := range deref2(ms) {
+			if m.Identity == nil || m.Identity.Descriptor == nil {
+				continue
+			}
+			rows = append(rows, snapshot.Row{t.id, *m.Identity.Descriptor, flag(m.IsTeamAdmin)})
+		}
+		if len(deref2(ms)) < top {
+			break
+		}
+		skip += len(deref2(ms))
+	}
+	return e.out.replace(ctx, snapshot.TeamMembers, "team members", t.id, rows)
+}

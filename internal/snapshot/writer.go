@@ -1,0 +1,434 @@
+package snapshot
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Writer writes one run. Every change is in one transaction: nothing is
+// visible until Commit, and a crash at any moment leaves the previous
+// snapshot as it was. A Writer is used from one goroutine.
+//
+// A row gets a new version only when its content changes: Put compares the
+// content hash with the current version, closes it (valid_to = this run)
+// and inserts the new one. In a full sync, StartFull/EndFull bracket a
+// table: rows (or scopes) not put in between are closed as gone.
+type Writer struct {
+	s                                *Store
+	ctx                              context.Context
+	tx                               *sql.Tx
+	run                              Run
+	stmts                            map[*Table]*tableStmts
+	full                             map[*Table]bool
+	setAccess, setIdentity, markSeen *sql.Stmt
+
+	rowsSeen, added, closed int64
+}
+
+// Begin starts a run of org. The run is recorded as 'running' at once (so
+// a crash is visible afterwards) and its data goes into a transaction that
+// Commit makes visible. Take the writer lock first.
+func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
+	org = NormalizeOrg(org)
+	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (org, kind, status, started_at) VALUES (?, ?, 'running', ?)`, org, kind, formatTime(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("record run: %w", err)
+	}
+	id, _ := res.LastInsertId()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		s.markFailed(id, err)
+		return nil, fmt.Errorf("begin run %d: %w", id, err)
+	}
+	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, full: map[*Table]bool{}}
+	w.run, _ = s.Run(ctx, id)
+	if err := w.prepare(); err != nil {
+		tx.Rollback()
+		s.markFailed(id, err)
+		return nil, fmt.Errorf("begin run %d: %w", id, err)
+	}
+	return w, nil
+}
+
+// ID is the run's id.
+func (w *Writer) ID() int64 { return w.run.ID }
+
+// Run describes the run being written.
+func (w *Writer) Run() Run { return w.run }
+
+type tableStmts struct {
+	current, insert, rewrite, close, remove, scope *sql.Stmt
+	keyExpr, scopeExpr                             string
+}
+
+func (w *Writer) prepare() error {
+	if _, err := w.tx.ExecContext(w.ctx, `CREATE TEMP TABLE IF NOT EXISTS seen (tbl TEXT NOT NULL, k TEXT NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID`); err != nil {
+		return err
+	}
+	if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM temp.seen`); err != nil {
+		return err
+	}
+	var err error
+	prep := func(q string) *sql.Stmt {
+		if err != nil {
+			return nil
+		}
+		var st *sql.Stmt
+		st, err = w.tx.PrepareContext(w.ctx, q)
+		return st
+	}
+	for _, t := range Tables {
+		keyWhere := equalsAll(t.Key)
+		cols := t.Columns()
+		ts := &tableStmts{
+			keyExpr:   joinExpr(t.Key),
+			scopeExpr: joinExpr(t.Key[:max(t.Scope, 1)]),
+		}
+		ts.current = prep(`SELECT valid_from, hash FROM ` + t.Name + ` WHERE ` + keyWhere + ` AND valid_to IS NULL`)
+		ts.insert = prep(`INSERT INTO ` + t.Name + ` (` + strings.Join(cols, ", ") + `, valid_from, hash) VALUES (` + placeholders(len(cols)+2) + `)`)
+		if len(t.Attrs) > 0 {
+			ts.rewrite = prep(`UPDATE ` + t.Name + ` SET ` + strings.Join(suffixAll(t.Attrs, " = ?"), ", ") + `, hash = ? WHERE ` + keyWhere + ` AND valid_from = ?`)
+		} else {
+			ts.rewrite = prep(`UPDATE ` + t.Name + ` SET hash = ? WHERE ` + keyWhere + ` AND valid_from = ?`)
+		}
+		ts.close = prep(`UPDATE ` + t.Name + ` SET valid_to = ? WHERE ` + keyWhere + ` AND valid_to IS NULL`)
+		ts.remove = prep(`DELETE FROM ` + t.Name + ` WHERE ` + keyWhere + ` AND valid_from = ?`)
+		if t.Scope > 0 {
+			ts.scope = prep(`SELECT ` + strings.Join(t.Key[t.Scope:], ", ") + `, valid_from, hash FROM ` + t.Name + ` WHERE ` + equalsAll(t.Key[:t.Scope]) + ` AND valid_to IS NULL`)
+		}
+		w.stmts[t] = ts
+	}
+	w.setAccess = prep(`INSERT INTO access_dates (descriptor, last_accessed, run) VALUES (?, ?, ?)
+		ON CONFLICT (descriptor) DO UPDATE SET last_accessed = excluded.last_accessed, run = excluded.run
+		WHERE access_dates.last_accessed IS NOT excluded.last_accessed`)
+	w.setIdentity = prep(`INSERT INTO identity_keys (descriptor, storage_key, legacy) VALUES (?, ?, ?)
+		ON CONFLICT (descriptor) DO UPDATE SET
+			storage_key = CASE WHEN excluded.storage_key != '' THEN excluded.storage_key ELSE identity_keys.storage_key END,
+			legacy      = CASE WHEN excluded.legacy      != '' THEN excluded.legacy      ELSE identity_keys.legacy      END
+		WHERE (excluded.storage_key != '' AND excluded.storage_key != identity_keys.storage_key)
+		   OR (excluded.legacy != '' AND excluded.legacy != identity_keys.legacy)`)
+	w.markSeen = prep(`INSERT OR IGNORE INTO temp.seen (tbl, k) VALUES (?, ?)`)
+	return err
+}
+
+func equalsAll(cols []string) string { return strings.Join(suffixAll(cols, " = ?"), " AND ") }
+
+func suffixAll(cols []string, suffix string) []string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = c + suffix
+	}
+	return out
+}
+
+func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
+
+// joinExpr is the SQL form of Row.key: the columns joined by U+001F.
+func joinExpr(cols []string) string { return strings.Join(cols, " || char(31) || ") }
+
+// StartFull begins a full read of t: every row (or scope) still current at
+// EndFull that was not put in between is closed.
+func (w *Writer) StartFull(t *Table) { w.full[t] = true }
+
+// EndFull closes the rows of t that the full read did not see.
+func (w *Writer) EndFull(t *Table) error {
+	if !w.full[t] {
+		return fmt.Errorf("snapshot: EndFull(%s) without StartFull", t.Name)
+	}
+	delete(w.full, t)
+	ts := w.stmts[t]
+	expr, tag := ts.keyExpr, t.Name
+	if t.Scope > 0 {
+		expr, tag = ts.scopeExpr, t.Name+"#scope"
+	}
+	res, err := w.tx.ExecContext(w.ctx, `UPDATE `+t.Name+` SET valid_to = ? WHERE valid_to IS NULL AND `+expr+` NOT IN (SELECT k FROM temp.seen WHERE tbl = ?)`, w.run.ID, tag)
+	if err != nil {
+		return fmt.Errorf("close rows of %s not seen: %w", t.Name, err)
+	}
+	n, _ := res.RowsAffected()
+	w.closed += n
+	_, err = w.tx.ExecContext(w.ctx, `DELETE FROM temp.seen WHERE tbl = ?`, tag)
+	return err
+}
+
+func (w *Writer) seen(tag, key string) error {
+	_, err := w.markSeen.ExecContext(w.ctx, tag, key)
+	return err
+}
+
+// Put writes the current state of one entity.
+func (w *Writer) Put(t *Table, row Row) error {
+	if len(row) != len(t.Key)+len(t.Attrs) {
+		return fmt.Errorf("snapshot: %s row has %d values, want %d", t.Name, len(row), len(t.Key)+len(t.Attrs))
+	}
+	w.rowsSeen++
+	if err := w.upsert(t, row, contentHash(row[len(t.Key):])); err != nil {
+		return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
+	}
+	if w.full[t] {
+		if t.Scope > 0 {
+			return w.seen(t.Name+"#scope", row.key(t.Scope))
+		}
+		return w.seen(t.Name, row.key(len(t.Key)))
+	}
+	return nil
+}
+
+// upsert compares row with the current version and writes what changed.
+func (w *Writer) upsert(t *Table, row Row, h int64) error {
+	ts := w.stmts[t]
+	key := row[:len(t.Key)]
+	var from, old int64
+	err := ts.current.QueryRowContext(w.ctx, key...).Scan(&from, &old)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return w.insert(t, row, h)
+	case err != nil:
+		return err
+	case old == h:
+		return nil
+	case from == w.run.ID: // already written by this run: rewrite in place
+		args := append(append(append([]any{}, row[len(t.Key):]...), h), key...)
+		_, err = ts.rewrite.ExecContext(w.ctx, append(args, from)...)
+		return err
+	}
+	if _, err := ts.close.ExecContext(w.ctx, append([]any{w.run.ID}, key...)...); err != nil {
+		return err
+	}
+	w.closed++
+	return w.insert(t, row, h)
+}
+
+func (w *Writer) insert(t *Table, row Row, h int64) error {
+	args := append(append([]any{}, row...), w.run.ID, h)
+	if _, err := w.stmts[t].insert.ExecContext(w.ctx, args...); err != nil {
+		return err
+	}
+	w.added++
+	return nil
+}
+
+// Delete records that an entity is gone.
+func (w *Writer) Delete(t *Table, key ...any) error {
+	if len(key) != len(t.Key) {
+		return fmt.Errorf("snapshot: %s key has %d values, want %d", t.Name, len(key), len(t.Key))
+	}
+	if err := w.end(t, key); err != nil {
+		return fmt.Errorf("delete %s %v: %w", t.Name, key, err)
+	}
+	return nil
+}
+
+// end closes the current version of key, or drops it if this run wrote it.
+func (w *Writer) end(t *Table, key []any) error {
+	ts := w.stmts[t]
+	var from, h int64
+	err := ts.current.QueryRowContext(w.ctx, key...).Scan(&from, &h)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+		return nil
+	case err != nil:
+		return err
+	case from == w.run.ID:
+		if _, err := ts.remove.ExecContext(w.ctx, append(append([]any{}, key...), from)...); err != nil {
+			return err
+		}
+		w.added--
+		return nil
+	}
+	if _, err := ts.close.ExecContext(w.ctx, append([]any{w.run.ID}, key...)...); err != nil {
+		return err
+	}
+	w.closed++
+	return nil
+}
+
+// ReplaceScope makes rows the complete current content of one scope of t
+// (for memberships: every member of one container). Each row carries its
+// full key, scope columns first.
+func (w *Writer) ReplaceScope(t *Table, scope []any, rows []Row) error {
+	if t.Scope == 0 || len(scope) != t.Scope {
+		return fmt.Errorf("snapshot: %s is not replaced by scopes of %d columns", t.Name, len(scope))
+	}
+	ts := w.stmts[t]
+	type version struct{ from, hash int64 }
+	current := map[string]version{}
+	cur, err := ts.scope.QueryContext(w.ctx, scope...)
+	if err != nil {
+		return fmt.Errorf("read %s of %v: %w", t.Name, scope, err)
+	}
+	rest := len(t.Key) - t.Scope
+	for cur.Next() {
+		vals := make([]any, rest+2)
+		ptrs := make([]any, rest+2)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := cur.Scan(ptrs...); err != nil {
+			cur.Close()
+			return err
+		}
+		current[Row(vals[:rest]).key(rest)] = version{vals[rest].(int64), vals[rest+1].(int64)}
+	}
+	cur.Close()
+	if err := cur.Err(); err != nil {
+		return err
+	}
+	kept := make(map[string]bool, len(rows))
+	for _, row := range rows {
+		if len(row) != len(t.Key)+len(t.Attrs) {
+			return fmt.Errorf("snapshot: %s row has %d values, want %d", t.Name, len(row), len(t.Key)+len(t.Attrs))
+		}
+		w.rowsSeen++
+		k := Row(row[t.Scope:len(t.Key)]).key(rest)
+		if kept[k] {
+			continue // the same member twice in one answer
+		}
+		kept[k] = true
+		h := contentHash(row[len(t.Key):])
+		if v, ok := current[k]; ok && v.hash == h {
+			continue
+		}
+		if err := w.upsert(t, row, h); err != nil {
+			return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
+		}
+	}
+	for k := range current {
+		if kept[k] {
+			continue
+		}
+		key := append(append([]any{}, scope...), splitKey(k, rest)...)
+		if err := w.end(t, key); err != nil {
+			return fmt.Errorf("close %s %v: %w", t.Name, key, err)
+		}
+	}
+	if w.full[t] {
+		return w.seen(t.Name+"#scope", Row(scope).key(t.Scope))
+	}
+	return nil
+}
+
+func splitKey(k string, n int) []any {
+	parts := strings.SplitN(k, "\x1f", n)
+	out := make([]any, len(parts))
+	for i, p := range parts {
+		out[i] = p
+	}
+	return out
+}
+
+// DeleteScope closes every current row of one scope (a deleted group's
+// memberships).
+func (w *Writer) DeleteScope(t *Table, scope ...any) error {
+	return w.ReplaceScope(t, scope, nil)
+}
+
+// SetLastAccess records an account's last access in place (nil: never).
+// It is a volatile fact: it changes no row version.
+func (w *Writer) SetLastAccess(descriptor string, last *time.Time) error {
+	var v any
+	if last != nil && !last.IsZero() {
+		v = formatTime(*last)
+	}
+	_, err := w.setAccess.ExecContext(w.ctx, descriptor, v, w.run.ID)
+	return err
+}
+
+// SetIdentityKeys records how a subject is named across the APIs; empty
+// values leave what is known.
+func (w *Writer) SetIdentityKeys(descriptor, storageKey, legacy string) error {
+	_, err := w.setIdentity.ExecContext(w.ctx, descriptor, strings.ToLower(storageKey), legacy)
+	return err
+}
+
+// Current streams the current rows of t as this run sees them (its own
+// writes included).
+func (w *Writer) Current(t *Table, fn func(Row) error) error {
+	return scanRows(w.ctx, w.tx, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE valid_to IS NULL`, nil, fn)
+}
+
+// IdentityKeys streams every known identity key.
+func (w *Writer) IdentityKeys(fn func(descriptor, storageKey, legacy string) error) error {
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT descriptor, storage_key, legacy FROM identity_keys`)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var d, k, l string
+		if err := rows.Scan(&d, &k, &l); err != nil {
+			return err
+		}
+		if err := fn(d, k, l); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// RunStats are the figures a run records when it commits.
+type RunStats struct {
+	SnapshotTime    time.Time
+	AuditCursorTime time.Time // zero: no cursor
+	AuditCursorID   string
+	APIRequests     int64
+	RequestsByArea  map[string]int64
+	Retries         int64
+	Note            string
+}
+
+// Progress reports rows seen and versions added and closed so far.
+func (w *Writer) Progress() (rowsSeen, added, closed int64) { return w.rowsSeen, w.added, w.closed }
+
+// Commit makes the run visible as complete.
+func (w *Writer) Commit(st RunStats) (Run, error) {
+	for t := range w.full {
+		return w.run, fmt.Errorf("snapshot: commit with a full read of %s still open", t.Name)
+	}
+	areas, _ := json.Marshal(st.RequestsByArea)
+	if st.RequestsByArea == nil {
+		areas = []byte("{}")
+	}
+	var snap, cursorTime any
+	if !st.SnapshotTime.IsZero() {
+		snap = formatTime(st.SnapshotTime)
+	}
+	if !st.AuditCursorTime.IsZero() {
+		cursorTime = formatTime(st.AuditCursorTime)
+	}
+	_, err := w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
+		audit_cursor_time = ?, audit_cursor_id = ?, api_requests = ?, requests_by_area = ?, retries = ?,
+		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ? WHERE id = ?`,
+		formatTime(time.Now()), snap, cursorTime, st.AuditCursorID, st.APIRequests, string(areas), st.Retries,
+		w.rowsSeen, w.added, w.closed, st.Note, w.run.ID)
+	if err != nil {
+		w.Abort(err)
+		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+	}
+	if err := w.tx.Commit(); err != nil {
+		w.s.markFailed(w.run.ID, err)
+		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+	}
+	return w.s.Run(context.WithoutCancel(w.ctx), w.run.ID)
+}
+
+// Abort discards the run's changes and records why it failed.
+func (w *Writer) Abort(cause error) {
+	_ = w.tx.Rollback()
+	w.s.markFailed(w.run.ID, cause)
+}
+
+func (s *Store) markFailed(id int64, cause error) {
+	msg := "aborted"
+	if cause != nil {
+		msg = cause.Error()
+	}
+	// The caller's context may be the reason for the failure; record it anyway.
+	_, _ = s.db.ExecContext(context.Background(), `UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
+		formatTime(time.Now()), msg, id)
+}
