@@ -69,7 +69,8 @@ func run(args []string, env *Env) int {
 		return topUsageError(env, fmt.Errorf("unknown command %q", name))
 	}
 	fs := cmd.flagSet()
-	if err := fs.Parse(rest[1:]); err != nil {
+	positional, err := parseInterspersed(fs, rest[1:])
+	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printCommandHelp(env.Stdout, cmd)
 			return exitOK
@@ -88,9 +89,30 @@ func run(args []string, env *Env) int {
 
 	start := time.Now()
 	env.Logger.Debug("command started", "command", cmd.Name)
-	err := cmd.Run(ctx, env, fs.Args())
+	err = cmd.Run(ctx, env, positional)
 	env.Logger.Debug("command finished", "command", cmd.Name, "duration", time.Since(start), "ok", err == nil)
 	return report(env, cmd.Name, ctx, err)
+}
+
+// parseInterspersed parses flags wherever they appear among the arguments
+// ("show users --format csv" as well as "show --format csv users"); after
+// "--" everything is an argument.
+func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		rest := fs.Args()
+		if len(rest) == 0 {
+			return positional, nil
+		}
+		if len(args) > len(rest) && args[len(args)-len(rest)-1] == "--" {
+			return append(positional, rest...), nil
+		}
+		positional = append(positional, rest[0])
+		args = rest[1:]
+	}
 }
 
 // topUsageError reports a mistake made before a command was chosen.

@@ -226,6 +226,10 @@ func deref(s *string) string {
 // describe turns a client error into one line that says what was being
 // done and, for 401 and 403, what to fix. It never includes a credential.
 func describe(doing, area string, err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		err = ue.Err // the transport's own message names the request without its query
+	}
 	status, msg := statusOf(err)
 	switch status {
 	case http.StatusUnauthorized:

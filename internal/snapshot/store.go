@@ -58,7 +58,7 @@ func open(ctx context.Context, p string, create bool) (*Store, error) {
 	// WAL lets readers see the last committed snapshot while a sync writes;
 	// the busy timeout covers short writes by other processes.
 	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?mode=" + mode +
-		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_txlock=immediate"
+		"&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=busy_timeout(10000)&_pragma=foreign_keys(ON)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
 		return nil, fmt.Errorf("open store %s: %w", p, err)
