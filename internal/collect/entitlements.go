@@ -69,7 +69,6 @@ func entitlementRow(descriptor string, a *licensing.AccessLevel, rules *[]member
 	return snapshot.Row{descriptor, lt, src, msdn, name, status, assign, rule, date}
 }
 
-
 // readUserEntitlements pages through every user entitlement: the access
 // level (versioned), the last access (volatile) and the storage key.
 func readUserEntitlements(ctx context.Context, e *env) error {

@@ -206,4 +206,3 @@ func TestAreaOf(t *testing.T) {
 		}
 	}
 }
-
