@@ -57,6 +57,9 @@ func run(args []string, env *Env) int {
 		return topUsageError(env, err)
 	}
 	env.Logger = newLogger(env.Stderr, opts.logFormat.String(), opts.logLevel.String())
+	if stop := startProfile(env); stop != nil {
+		defer stop()
+	}
 
 	rest := global.Args()
 	if len(rest) == 0 {

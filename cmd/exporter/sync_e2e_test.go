@@ -175,7 +175,7 @@ var (
 
 // exporterBinary builds the exporter once per test run, for tests that need
 // a real process (to kill it).
-func exporterBinary(t *testing.T) string {
+func exporterBinary(t testing.TB) string {
 	t.Helper()
 	binOnce.Do(func() {
 		dir, err := os.MkdirTemp("", "exporter-bin")

@@ -199,9 +199,38 @@ func fullTables(teams bool) []*snapshot.Table {
 	return ts
 }
 
-// runPhases reads everything: first the lists (accounts, groups, projects,
-// …), then what depends on them (memberships of each group, members of
-// each team, entitlements of service principals).
+// step is one reader of a sync and the steps whose results it needs.
+type step struct {
+	name  string
+	after []string
+	run   func(context.Context, *env) error
+}
+
+// steps lists the readers. Lists come first; memberships need the groups,
+// team members the teams, service principal entitlements the principals.
+// Each step starts as soon as what it needs is done, so the long chains of
+// continuation-token pages (users, entitlements) overlap with the rest.
+func steps(teams bool) []step {
+	s := []step{
+		{name: "users", run: readUsers},
+		{name: "service principals", run: readServicePrincipals},
+		{name: "entitlements", run: readUserEntitlements},
+		{name: "groups", run: readGroups},
+		{name: "group rules", run: readGroupRules},
+		{name: "projects", run: readProjects},
+		{name: "repositories", run: readRepositories},
+		{name: "memberships", after: []string{"groups"}, run: readMemberships},
+		{name: "service principal entitlements", after: []string{"service principals"}, run: readServicePrincipalEntitlements},
+	}
+	if teams {
+		s = append(s,
+			step{name: "teams", run: readTeams},
+			step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
+	}
+	return s
+}
+
+// runPhases brackets the full read of every table and runs the steps.
 func runPhases(ctx context.Context, e *env) error {
 	tables := fullTables(e.opts.Teams)
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
@@ -212,28 +241,8 @@ func runPhases(ctx context.Context, e *env) error {
 	}); err != nil {
 		return err
 	}
-	phase := func(name string, steps ...func(context.Context, *env) error) error {
-		e.out.prog.setPhase(name)
-		g, gctx := errgroup.WithContext(ctx)
-		for _, step := range steps {
-			g.Go(func() error { return step(gctx, e) })
-		}
-		return g.Wait()
-	}
-	first := []func(context.Context, *env) error{
-		readUsers, readServicePrincipals, readUserEntitlements, readGroups, readGroupRules, readProjects, readRepositories,
-	}
-	if e.opts.Teams {
-		first = append(first, readTeams)
-	}
-	if err := phase("listing", first...); err != nil {
-		return err
-	}
-	second := []func(context.Context, *env) error{readMemberships, readServicePrincipalEntitlements}
-	if e.opts.Teams {
-		second = append(second, readTeamMembers)
-	}
-	if err := phase("memberships", second...); err != nil {
+	e.out.prog.setPhase("reading")
+	if err := runSteps(ctx, e, steps(e.opts.Teams)); err != nil {
 		return err
 	}
 	e.out.prog.setPhase("committing")
@@ -245,6 +254,35 @@ func runPhases(ctx context.Context, e *env) error {
 		}
 		return nil
 	})
+}
+
+// runSteps runs every step once its prerequisites are done, stopping all at
+// the first error.
+func runSteps(ctx context.Context, e *env, steps []step) error {
+	done := map[string]chan struct{}{}
+	for _, st := range steps {
+		done[st.name] = make(chan struct{})
+	}
+	g, gctx := errgroup.WithContext(ctx)
+	for _, st := range steps {
+		g.Go(func() error {
+			for _, dep := range st.after {
+				select {
+				case <-done[dep]:
+				case <-gctx.Done():
+					return gctx.Err()
+				}
+			}
+			start := time.Now()
+			if err := st.run(gctx, e); err != nil {
+				return err
+			}
+			e.c.log.Debug("read", "step", st.name, "duration", time.Since(start).Round(time.Millisecond))
+			close(done[st.name])
+			return nil
+		})
+	}
+	return g.Wait()
 }
 
 // forEach runs fn over items with at most n at once, stopping at the first

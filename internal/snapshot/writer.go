@@ -19,13 +19,15 @@ import (
 // and inserts the new one. In a full sync, StartFull/EndFull bracket a
 // table: rows (or scopes) not put in between are closed as gone.
 type Writer struct {
-	s                                *Store
-	ctx                              context.Context
-	tx                               *sql.Tx
-	run                              Run
-	stmts                            map[*Table]*tableStmts
-	full                             map[*Table]bool
-	setAccess, setIdentity, markSeen *sql.Stmt
+	s     *Store
+	ctx   context.Context
+	tx    *sql.Tx
+	run   Run
+	stmts map[*Table]*tableStmts
+	// seen holds, for each table under a full read, the keys (or scopes)
+	// put so far; EndFull closes the current rows not among them.
+	seen                   map[*Table]map[string]struct{}
+	setAccess, setIdentity *sql.Stmt
 
 	rowsSeen, added, closed int64
 }
@@ -45,7 +47,7 @@ func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
 		s.markFailed(id, err)
 		return nil, fmt.Errorf("begin run %d: %w", id, err)
 	}
-	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, full: map[*Table]bool{}}
+	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, seen: map[*Table]map[string]struct{}{}}
 	w.run, _ = s.Run(ctx, id)
 	if err := w.prepare(); err != nil {
 		tx.Rollback()
@@ -62,17 +64,14 @@ func (w *Writer) ID() int64 { return w.run.ID }
 func (w *Writer) Run() Run { return w.run }
 
 type tableStmts struct {
-	current, insert, rewrite, close, remove, scope *sql.Stmt
-	keyExpr, scopeExpr                             string
+	current, insert, insertMany, rewrite, close, remove, scope, closeScope *sql.Stmt
 }
 
+// insertBatch is how many rows one multi-row INSERT carries when a scope
+// brings many new rows at once (a first sync of a large group).
+const insertBatch = 64
+
 func (w *Writer) prepare() error {
-	if _, err := w.tx.ExecContext(w.ctx, `CREATE TEMP TABLE IF NOT EXISTS seen (tbl TEXT NOT NULL, k TEXT NOT NULL, PRIMARY KEY (tbl, k)) WITHOUT ROWID`); err != nil {
-		return err
-	}
-	if _, err := w.tx.ExecContext(w.ctx, `DELETE FROM temp.seen`); err != nil {
-		return err
-	}
 	var err error
 	prep := func(q string) *sql.Stmt {
 		if err != nil {
@@ -85,12 +84,12 @@ func (w *Writer) prepare() error {
 	for _, t := range Tables {
 		keyWhere := equalsAll(t.Key)
 		cols := t.Columns()
-		ts := &tableStmts{
-			keyExpr:   joinExpr(t.Key),
-			scopeExpr: joinExpr(t.Key[:max(t.Scope, 1)]),
-		}
+		row := "(" + placeholders(len(cols)+2) + ")"
+		ts := &tableStmts{}
 		ts.current = prep(`SELECT valid_from, hash FROM ` + t.Name + ` WHERE ` + keyWhere + ` AND valid_to IS NULL`)
-		ts.insert = prep(`INSERT INTO ` + t.Name + ` (` + strings.Join(cols, ", ") + `, valid_from, hash) VALUES (` + placeholders(len(cols)+2) + `)`)
+		insert := `INSERT INTO ` + t.Name + ` (` + strings.Join(cols, ", ") + `, valid_from, hash) VALUES `
+		ts.insert = prep(insert + row)
+		ts.insertMany = prep(insert + strings.TrimSuffix(strings.Repeat(row+", ", insertBatch), ", "))
 		if len(t.Attrs) > 0 {
 			ts.rewrite = prep(`UPDATE ` + t.Name + ` SET ` + strings.Join(suffixAll(t.Attrs, " = ?"), ", ") + `, hash = ? WHERE ` + keyWhere + ` AND valid_from = ?`)
 		} else {
@@ -99,7 +98,9 @@ func (w *Writer) prepare() error {
 		ts.close = prep(`UPDATE ` + t.Name + ` SET valid_to = ? WHERE ` + keyWhere + ` AND valid_to IS NULL`)
 		ts.remove = prep(`DELETE FROM ` + t.Name + ` WHERE ` + keyWhere + ` AND valid_from = ?`)
 		if t.Scope > 0 {
-			ts.scope = prep(`SELECT ` + strings.Join(t.Key[t.Scope:], ", ") + `, valid_from, hash FROM ` + t.Name + ` WHERE ` + equalsAll(t.Key[:t.Scope]) + ` AND valid_to IS NULL`)
+			scopeWhere := equalsAll(t.Key[:t.Scope])
+			ts.scope = prep(`SELECT ` + strings.Join(t.Key[t.Scope:], ", ") + `, valid_from, hash FROM ` + t.Name + ` WHERE ` + scopeWhere + ` AND valid_to IS NULL`)
+			ts.closeScope = prep(`UPDATE ` + t.Name + ` SET valid_to = ? WHERE ` + scopeWhere + ` AND valid_to IS NULL`)
 		}
 		w.stmts[t] = ts
 	}
@@ -112,7 +113,6 @@ func (w *Writer) prepare() error {
 			legacy      = CASE WHEN excluded.legacy      != '' THEN excluded.legacy      ELSE identity_keys.legacy      END
 		WHERE (excluded.storage_key != '' AND excluded.storage_key != identity_keys.storage_key)
 		   OR (excluded.legacy != '' AND excluded.legacy != identity_keys.legacy)`)
-	w.markSeen = prep(`INSERT OR IGNORE INTO temp.seen (tbl, k) VALUES (?, ?)`)
 	return err
 }
 
@@ -128,37 +128,60 @@ func suffixAll(cols []string, suffix string) []string {
 
 func placeholders(n int) string { return strings.TrimSuffix(strings.Repeat("?, ", n), ", ") }
 
-// joinExpr is the SQL form of Row.key: the columns joined by U+001F.
-func joinExpr(cols []string) string { return strings.Join(cols, " || char(31) || ") }
-
 // StartFull begins a full read of t: every row (or scope) still current at
 // EndFull that was not put in between is closed.
-func (w *Writer) StartFull(t *Table) { w.full[t] = true }
+func (w *Writer) StartFull(t *Table) { w.seen[t] = map[string]struct{}{} }
 
-// EndFull closes the rows of t that the full read did not see.
+// EndFull closes the rows of t (or, for a scoped table, the scopes) that
+// the full read did not see.
 func (w *Writer) EndFull(t *Table) error {
-	if !w.full[t] {
+	seen := w.seen[t]
+	if seen == nil {
 		return fmt.Errorf("snapshot: EndFull(%s) without StartFull", t.Name)
 	}
-	delete(w.full, t)
-	ts := w.stmts[t]
-	expr, tag := ts.keyExpr, t.Name
+	delete(w.seen, t)
+	n := len(t.Key)
 	if t.Scope > 0 {
-		expr, tag = ts.scopeExpr, t.Name+"#scope"
+		n = t.Scope
 	}
-	res, err := w.tx.ExecContext(w.ctx, `UPDATE `+t.Name+` SET valid_to = ? WHERE valid_to IS NULL AND `+expr+` NOT IN (SELECT k FROM temp.seen WHERE tbl = ?)`, w.run.ID, tag)
+	rows, err := w.tx.QueryContext(w.ctx, `SELECT DISTINCT `+strings.Join(t.Key[:n], ", ")+` FROM `+t.Name+` WHERE valid_to IS NULL`)
 	if err != nil {
-		return fmt.Errorf("close rows of %s not seen: %w", t.Name, err)
+		return fmt.Errorf("find rows of %s not seen: %w", t.Name, err)
 	}
-	n, _ := res.RowsAffected()
-	w.closed += n
-	_, err = w.tx.ExecContext(w.ctx, `DELETE FROM temp.seen WHERE tbl = ?`, tag)
-	return err
-}
-
-func (w *Writer) seen(tag, key string) error {
-	_, err := w.markSeen.ExecContext(w.ctx, tag, key)
-	return err
+	var gone [][]any
+	for rows.Next() {
+		vals := make([]any, n)
+		ptrs := make([]any, n)
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			rows.Close()
+			return err
+		}
+		if _, ok := seen[Row(vals).key(n)]; !ok {
+			gone = append(gone, vals)
+		}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for _, key := range gone {
+		if t.Scope > 0 {
+			res, err := w.stmts[t].closeScope.ExecContext(w.ctx, append([]any{w.run.ID}, key...)...)
+			if err != nil {
+				return fmt.Errorf("close %s of %v: %w", t.Name, key, err)
+			}
+			closed, _ := res.RowsAffected()
+			w.closed += closed
+			continue
+		}
+		if err := w.end(t, key); err != nil {
+			return fmt.Errorf("close %s %v: %w", t.Name, key, err)
+		}
+	}
+	return nil
 }
 
 // Put writes the current state of one entity.
@@ -170,11 +193,12 @@ func (w *Writer) Put(t *Table, row Row) error {
 	if err := w.upsert(t, row, contentHash(row[len(t.Key):])); err != nil {
 		return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
 	}
-	if w.full[t] {
+	if seen := w.seen[t]; seen != nil {
+		n := len(t.Key)
 		if t.Scope > 0 {
-			return w.seen(t.Name+"#scope", row.key(t.Scope))
+			n = t.Scope
 		}
-		return w.seen(t.Name, row.key(len(t.Key)))
+		seen[row.key(n)] = struct{}{}
 	}
 	return nil
 }
@@ -280,6 +304,8 @@ func (w *Writer) ReplaceScope(t *Table, scope []any, rows []Row) error {
 		return err
 	}
 	kept := make(map[string]bool, len(rows))
+	var fresh []Row // rows with no current version: inserted in batches
+	var freshHashes []int64
 	for _, row := range rows {
 		if len(row) != len(t.Key)+len(t.Attrs) {
 			return fmt.Errorf("snapshot: %s row has %d values, want %d", t.Name, len(row), len(t.Key)+len(t.Attrs))
@@ -291,12 +317,20 @@ func (w *Writer) ReplaceScope(t *Table, scope []any, rows []Row) error {
 		}
 		kept[k] = true
 		h := contentHash(row[len(t.Key):])
-		if v, ok := current[k]; ok && v.hash == h {
-			continue
+		v, ok := current[k]
+		switch {
+		case !ok:
+			fresh = append(fresh, row)
+			freshHashes = append(freshHashes, h)
+		case v.hash == h:
+		default:
+			if err := w.upsert(t, row, h); err != nil {
+				return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
+			}
 		}
-		if err := w.upsert(t, row, h); err != nil {
-			return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
-		}
+	}
+	if err := w.insertAll(t, fresh, freshHashes); err != nil {
+		return fmt.Errorf("write %s of %v: %w", t.Name, scope, err)
 	}
 	for k := range current {
 		if kept[k] {
@@ -307,8 +341,31 @@ func (w *Writer) ReplaceScope(t *Table, scope []any, rows []Row) error {
 			return fmt.Errorf("close %s %v: %w", t.Name, key, err)
 		}
 	}
-	if w.full[t] {
-		return w.seen(t.Name+"#scope", Row(scope).key(t.Scope))
+	if seen := w.seen[t]; seen != nil {
+		seen[Row(scope).key(t.Scope)] = struct{}{}
+	}
+	return nil
+}
+
+// insertAll inserts rows known to have no current version, many per
+// statement.
+func (w *Writer) insertAll(t *Table, rows []Row, hashes []int64) error {
+	ts := w.stmts[t]
+	for len(rows) >= insertBatch {
+		args := make([]any, 0, insertBatch*(len(rows[0])+2))
+		for i, r := range rows[:insertBatch] {
+			args = append(append(args, r...), w.run.ID, hashes[i])
+		}
+		if _, err := ts.insertMany.ExecContext(w.ctx, args...); err != nil {
+			return err
+		}
+		w.added += insertBatch
+		rows, hashes = rows[insertBatch:], hashes[insertBatch:]
+	}
+	for i, r := range rows {
+		if err := w.insert(t, r, hashes[i]); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -387,7 +444,7 @@ func (w *Writer) Progress() (rowsSeen, added, closed int64) { return w.rowsSeen,
 
 // Commit makes the run visible as complete.
 func (w *Writer) Commit(st RunStats) (Run, error) {
-	for t := range w.full {
+	for t := range w.seen {
 		return w.run, fmt.Errorf("snapshot: commit with a full read of %s still open", t.Name)
 	}
 	areas, _ := json.Marshal(st.RequestsByArea)

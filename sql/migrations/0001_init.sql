@@ -148,17 +148,10 @@ CREATE TABLE repositories (
     PRIMARY KEY (id, valid_from)
 ) WITHOUT ROWID;
 
--- Current rows are found by key; diffs by the run that opened or closed a version.
-CREATE UNIQUE INDEX accounts_current     ON accounts     (descriptor)       WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX entitlements_current ON entitlements (descriptor)       WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX groups_current       ON groups       (descriptor)       WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX group_rules_current  ON group_rules  (group_descriptor) WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX memberships_current  ON memberships  (container, member) WHERE valid_to IS NULL;
-CREATE INDEX        memberships_member   ON memberships  (member, container) WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX projects_current     ON projects     (id)               WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX teams_current        ON teams        (id)               WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX team_members_current ON team_members (team_id, member)  WHERE valid_to IS NULL;
-CREATE UNIQUE INDEX repositories_current ON repositories (id)               WHERE valid_to IS NULL;
+-- Current rows are found through the primary key (key columns, then
+-- valid_from: a key has few versions); diffs by the run that opened or
+-- closed a version; access queries walk memberships upwards by member.
+CREATE INDEX memberships_member ON memberships (member, container) WHERE valid_to IS NULL;
 
 CREATE INDEX accounts_from     ON accounts     (valid_from);
 CREATE INDEX accounts_to       ON accounts     (valid_to) WHERE valid_to IS NOT NULL;

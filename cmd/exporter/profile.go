@@ -1,0 +1,39 @@
+package main
+
+import (
+	"os"
+	"runtime/debug"
+	"runtime/pprof"
+)
+
+func init() {
+	// Keep the Go heap of a long sync well inside a container's memory:
+	// above this the garbage collector works harder instead of growing.
+	// GOMEMLIMIT, when set, wins.
+	if os.Getenv("GOMEMLIMIT") == "" {
+		debug.SetMemoryLimit(384 << 20)
+	}
+}
+
+// startProfile writes a CPU profile to the file named by
+// EXPORTER_CPUPROFILE, for diagnosing a slow sync; nil when unset.
+func startProfile(env *Env) func() {
+	path := env.Getenv("EXPORTER_CPUPROFILE")
+	if path == "" {
+		return nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		env.Logger.Warn("cannot write the CPU profile", "err", err)
+		return nil
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		env.Logger.Warn("cannot start the CPU profile", "err", err)
+		f.Close()
+		return nil
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
