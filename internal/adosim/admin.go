@@ -6,37 +6,68 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
-// stats counts requests per endpoint and faults served.
+// stats counts requests per endpoint and faults served. Every request
+// counts, so the names known in advance are lock-free counters; others
+// (none today) fall back to a locked map.
 type stats struct {
-	mu sync.Mutex
-	n  map[string]int64
+	known map[string]*atomic.Int64 // written only before serving
+	mu    sync.Mutex
+	other map[string]int64
 }
 
-func newStats() *stats { return &stats{n: map[string]int64{}} }
+// faultCounters are the names injectFault, position and serveAPI count.
+var faultCounters = []string{"unrouted", "fault_429", "fault_5xx", "fault_cut", "fault_delay", "fault_expired_token", "auth_401", "auth_403"}
 
+func newStats() *stats {
+	st := &stats{known: map[string]*atomic.Int64{}, other: map[string]int64{}}
+	for _, name := range faultCounters {
+		st.register(name)
+	}
+	return st
+}
+
+// register adds a counter; only before the server serves.
 func (st *stats) register(name string) {
-	st.mu.Lock()
-	defer st.mu.Unlock()
-	if _, ok := st.n[name]; !ok {
-		st.n[name] = 0
+	if st.known[name] == nil {
+		st.known[name] = new(atomic.Int64)
 	}
 }
 
 func (st *stats) count(name string) {
+	if c := st.known[name]; c != nil {
+		c.Add(1)
+		return
+	}
 	st.mu.Lock()
-	st.n[name]++
+	st.other[name]++
 	st.mu.Unlock()
 }
 
 func (st *stats) reset() {
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	for k := range st.n {
-		st.n[k] = 0
+	for _, c := range st.known {
+		c.Store(0)
 	}
+	clear(st.other)
+}
+
+// snapshot returns every counter.
+func (st *stats) snapshot() map[string]int64 {
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	out := make(map[string]int64, len(st.known)+len(st.other))
+	for k, c := range st.known {
+		out[k] = c.Load()
+	}
+	for k, v := range st.other {
+		out[k] = v
+	}
+	return out
 }
 
 // Stats is the answer of GET /_sim/stats.
@@ -72,10 +103,8 @@ func (s *Server) Stats() Stats {
 	counts := o.counts()
 	o.mu.RUnlock()
 	st := Stats{Org: o.Name, Now: s.clock.Now(), Counts: counts, Requests: map[string]int64{}, Faults: map[string]int64{}}
-	s.stats.mu.Lock()
-	defer s.stats.mu.Unlock()
 	var total int64
-	for k, v := range s.stats.n {
+	for k, v := range s.stats.snapshot() {
 		switch k {
 		case "fault_429", "fault_5xx", "fault_cut", "fault_delay", "fault_expired_token", "auth_401", "auth_403":
 			st.Faults[strings.TrimPrefix(k, "fault_")] = v
@@ -180,7 +209,8 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 		}
 		res, err := s.Mutate(req)
 		if err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": err.Error()})
+			// Changes made before the error stay made: list them.
+			writeJSON(w, http.StatusBadRequest, map[string]any{"error": err.Error(), "applied": res.Applied})
 			return
 		}
 		writeJSON(w, http.StatusOK, res)

@@ -51,7 +51,9 @@ func parseAuditTime(v string) (time.Time, error) {
 
 func (s *Server) queryAuditLog(c *call) {
 	now := s.clock.Now()
-	start, end := time.Time{}, now
+	// Without endTime every visible entry counts, including those written
+	// at this very instant (with a frozen clock, all new ones).
+	start, end := time.Time{}, now.Add(time.Nanosecond)
 	for _, p := range []struct {
 		name string
 		into *time.Time
@@ -82,7 +84,7 @@ func (s *Server) queryAuditLog(c *call) {
 	o.mu.Unlock()
 
 	// Newest first: walk backwards from the end of the window.
-	var page []map[string]any
+	page := []map[string]any{} // an empty page is [], not null
 	hasMore := false
 	resume := after == ""
 	for i := len(entries) - 1; i >= 0; i-- {

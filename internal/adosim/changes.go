@@ -30,7 +30,7 @@ func auditCategory(action string) string {
 	switch action {
 	case "Group.CreateGroups", "Project.CreateCompleted", "Git.RepositoryCreated", "Licensing.Assigned", "Licensing.GroupRuleCreated":
 		return "create"
-	case "Group.UpdateGroups.Delete", "Project.SoftDeleteCompleted", "Project.HardDeleteCompleted", "Git.RepositoryDeleted", "Licensing.Removed", "Licensing.GroupRuleDeleted":
+	case "Group.UpdateGroups.Delete", "Project.SoftDeleteCompleted", "Project.HardDeleteCompleted", "Git.RepositoryDeleted", "Licensing.Removed", "Licensing.GroupRuleDeleted", "Security.RemovePermission":
 		return "remove"
 	}
 	return "modify"
@@ -340,6 +340,7 @@ func (o *Org) RenameProject(actor *Subject, p *Project, name string) error {
 	p.Name = name
 	p.Revision++
 	p.LastUpdate = o.clock.Now()
+	p.changed()
 	for _, seq := range o.byProject[p.ID] {
 		s := o.subjects[seq]
 		s.PrincipalName = "[" + name + `]\` + s.DisplayName

@@ -56,11 +56,44 @@ func (c *call) window() (top, skip int, ok bool) {
 	return min(top, maxTop), skip, true
 }
 
-func (s *Server) projectRef(p *Project) map[string]any {
-	return map[string]any{
-		"id": p.ID, "name": p.Name, "description": p.Description,
-		"url":   s.hostURL(hostOrg) + "/_apis/projects/" + p.ID,
-		"state": p.State, "revision": p.Revision, "visibility": p.Visibility, "lastUpdateTime": adoTime(p.LastUpdate),
+// processTypeIDs are the ids of the system processes, which a project
+// creation names in capabilities.processTemplate.templateTypeId.
+var processTypeIDs = map[string]string{
+	"Agile": "adcc42ab-9882-485e-a3ed-7678f01f66bc",
+	"Scrum": "6b724908-ef14-45cf-84f8-768b5384da45",
+	"CMMI":  "27450541-8e31-4150-9947-dc59f998fc01",
+	"Basic": "b8a3a935-7e91-48b8-a94c-606d37c3e9f2",
+}
+
+// processByTypeID names the system process with a template type id, or
+// returns "" for an unknown one.
+func processByTypeID(id string) string {
+	for name, pid := range processTypeIDs {
+		if strings.EqualFold(pid, id) {
+			return name
+		}
+	}
+	return ""
+}
+
+// projectRefJSON is the wire shape of a TeamProjectReference. A struct,
+// not a map: project lists encode a thousand of them a second.
+type projectRefJSON struct {
+	ID             string `json:"id"`
+	Name           string `json:"name"`
+	Description    string `json:"description"`
+	URL            string `json:"url"`
+	State          string `json:"state"`
+	Revision       int64  `json:"revision"`
+	Visibility     string `json:"visibility"`
+	LastUpdateTime string `json:"lastUpdateTime"`
+}
+
+func (s *Server) projectRef(p *Project) projectRefJSON {
+	return projectRefJSON{
+		ID: p.ID, Name: p.Name, Description: p.Description,
+		URL:   s.hostURL(hostOrg) + "/_apis/projects/" + p.ID,
+		State: p.State, Revision: p.Revision, Visibility: p.Visibility, LastUpdateTime: adoTime(p.LastUpdate),
 	}
 }
 
@@ -90,15 +123,24 @@ func (s *Server) listProjects(c *call) {
 			live = append(live, p)
 		}
 	}
-	var items [][]byte
-	for _, p := range live[min(skip, len(live)):min(skip+top, len(live))] {
-		items = append(items, mustJSON(s.projectRef(p)))
-	}
-	o.mu.RUnlock()
+	page := live[min(skip, len(live)):min(skip+top, len(live))]
 	if skip+top < len(live) {
 		c.w.Header().Set("X-MS-ContinuationToken", strconv.Itoa(skip+top))
 	}
-	writeList(c.w, items)
+	body := buildList(len(page), 384, func(b []byte, i int) []byte { return append(b, s.projectRefJSON(page[i])...) })
+	o.mu.RUnlock()
+	writeBuilt(c.w, body)
+}
+
+// projectRefJSON is projectRef encoded, cached on the project until it
+// changes.
+func (s *Server) projectRefJSON(p *Project) []byte {
+	if b := p.json.Load(); b != nil {
+		return *b
+	}
+	b := mustJSON(s.projectRef(p))
+	p.json.Store(&b)
+	return b
 }
 
 // project resolves the {p} parameter (id or name) or writes the 404.
@@ -118,16 +160,20 @@ func (s *Server) getProject(c *call) {
 	if p == nil {
 		return
 	}
-	out := s.projectRef(p)
+	out := struct {
+		projectRefJSON
+		Capabilities any `json:"capabilities,omitempty"`
+		DefaultTeam  any `json:"defaultTeam,omitempty"`
+	}{projectRefJSON: s.projectRef(p)}
 	if strings.EqualFold(c.query("includeCapabilities"), "true") {
-		out["capabilities"] = map[string]any{
+		out.Capabilities = map[string]any{
 			"versioncontrol":  map[string]string{"sourceControlType": "Git", "gitEnabled": "true", "tfvcEnabled": "false"},
-			"processTemplate": map[string]string{"templateName": p.Process, "templateTypeId": o.ID},
+			"processTemplate": map[string]string{"templateName": p.Process, "templateTypeId": processTypeIDs[p.Process]},
 		}
 	}
 	for _, t := range o.teams {
 		if t.ProjectID == p.ID && t.IsDefault && !t.Deleted {
-			out["defaultTeam"] = map[string]any{"id": t.ID, "name": t.Name, "url": s.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID}
+			out.DefaultTeam = map[string]any{"id": t.ID, "name": t.Name, "url": s.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID}
 		}
 	}
 	writeJSON(c.w, http.StatusOK, out)
@@ -158,10 +204,17 @@ func (s *Server) createProject(c *call) {
 		writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "VS402434: The project name is required.")
 		return
 	}
+	process := "Agile"
+	if id := body.Capabilities.ProcessTemplate.TemplateTypeID; id != "" {
+		if process = processByTypeID(id); process == "" {
+			writeError(c.w, http.StatusBadRequest, "ProcessTemplateNotFoundException", "VS402362: The process template "+id+" does not exist.")
+			return
+		}
+	}
 	o := c.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	if _, err := o.CreateProject(o.admin, body.Name, body.Description, strings.ToLower(body.Visibility), "Agile"); err != nil {
+	if _, err := o.CreateProject(o.admin, body.Name, body.Description, strings.ToLower(body.Visibility), process); err != nil {
 		c.fail(err)
 		return
 	}
@@ -257,6 +310,9 @@ func (c *call) team() *Team {
 		return nil
 	}
 	key := c.param("t")
+	if t := c.o.teamByID[strings.ToLower(key)]; t != nil && !t.Deleted && t.ProjectID == p.ID {
+		return t
+	}
 	for _, t := range c.o.teams {
 		if !t.Deleted && t.ProjectID == p.ID && (strings.EqualFold(t.ID, key) || strings.EqualFold(t.Name, key)) {
 			return t
@@ -328,20 +384,33 @@ func (s *Server) listTeamMembers(c *call) {
 	}
 	o := c.o
 	o.mu.RLock()
-	defer o.mu.RUnlock()
 	t := c.team()
 	if t == nil {
+		o.mu.RUnlock()
 		return
 	}
 	members := o.directMembers(t.Group)
-	var items [][]byte
-	for _, m := range members[min(skip, len(members)):min(skip+top, len(members))] {
-		items = append(items, mustJSON(map[string]any{
-			"isTeamAdmin": t.Admins[m.seq],
-			"identity":    s.identityRef(m),
-		}))
+	page := members[min(skip, len(members)):min(skip+top, len(members))]
+	body := buildList(len(page), 512, func(b []byte, i int) []byte {
+		b = append(b, `{"isTeamAdmin":`...)
+		b = strconv.AppendBool(b, t.Admins[page[i].seq])
+		b = append(b, `,"identity":`...)
+		b = append(b, s.identityRefJSON(page[i])...)
+		return append(b, '}')
+	})
+	o.mu.RUnlock()
+	writeBuilt(c.w, body)
+}
+
+// identityRefJSON is identityRef encoded, cached on the subject until it
+// changes, like its Graph JSON.
+func (s *Server) identityRefJSON(m *Subject) []byte {
+	if b := m.ref.Load(); b != nil {
+		return *b
 	}
-	writeList(c.w, items)
+	b := mustJSON(s.identityRef(m))
+	m.ref.Store(&b)
+	return b
 }
 
 // identityRef is the short identity shape embedded in other resources.

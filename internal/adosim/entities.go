@@ -1,6 +1,7 @@
 package adosim
 
 import (
+	"cmp"
 	"fmt"
 	"strings"
 	"time"
@@ -16,7 +17,13 @@ type userKind struct {
 	Guest bool
 }
 
+// newUser creates a user account. login is the alias the principal name is
+// made of, or, when it holds an '@', the principal name itself.
 func (o *Org) newUser(k userKind, display, login string) *Subject {
+	alias, upn := login, ""
+	if a, _, ok := strings.Cut(login, "@"); ok {
+		alias, upn = a, login
+	}
 	s := &Subject{
 		Kind:        KindUser,
 		Type:        k.Type,
@@ -28,7 +35,7 @@ func (o *Org) newUser(k userKind, display, login string) *Subject {
 	case "msa":
 		s.Origin = "msa"
 		s.OriginID = strings.ToUpper(strings.ReplaceAll(o.newGUID()[:19], "-", ""))
-		s.PrincipalName = login + "@outlook.com"
+		s.PrincipalName = cmp.Or(upn, alias+"@outlook.com")
 		s.Domain = "Windows Live ID"
 		s.Legacy = legacyClaims + ";" + s.OriginID + "@Live.com"
 	default:
@@ -39,9 +46,9 @@ func (o *Org) newUser(k userKind, display, login string) *Subject {
 			s.MetaType = "guest"
 			domain = "partner.example"
 		}
-		s.PrincipalName = login + "@" + domain
+		s.PrincipalName = cmp.Or(upn, alias+"@"+domain)
 		s.Domain = o.TenantID
-		s.DirectoryAlias = login
+		s.DirectoryAlias = alias
 		s.Legacy = legacyClaims + ";" + o.TenantID + `\` + s.PrincipalName
 	}
 	s.Mail = s.PrincipalName

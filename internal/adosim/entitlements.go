@@ -4,7 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 )
@@ -57,9 +57,23 @@ func accessLevel(e *Entitlement) accessLevelJSON {
 	}
 }
 
+// userEntitlementJSON is the wire shape of a UserEntitlement or a
+// ServicePrincipalEntitlement; a struct, as searches encode thousands.
+type userEntitlementJSON struct {
+	ID                  string          `json:"id"`
+	User                json.RawMessage `json:"user,omitempty"`
+	ServicePrincipal    json.RawMessage `json:"servicePrincipal,omitempty"`
+	AccessLevel         accessLevelJSON `json:"accessLevel"`
+	LastAccessedDate    string          `json:"lastAccessedDate"`
+	DateCreated         string          `json:"dateCreated"`
+	ProjectEntitlements []any           `json:"projectEntitlements"`
+	Extensions          []any           `json:"extensions"`
+	GroupAssignments    []any           `json:"groupAssignments"`
+}
+
 // entitlementJSON renders a UserEntitlement (or, with key
 // "servicePrincipal", a ServicePrincipalEntitlement).
-func (s *Server) entitlementJSON(sub *Subject, key string) map[string]any {
+func (s *Server) entitlementJSON(sub *Subject, key string) userEntitlementJSON {
 	e := sub.Ent
 	assignments := []any{}
 	if e.GroupRuleID != "" {
@@ -71,16 +85,16 @@ func (s *Server) entitlementJSON(sub *Subject, key string) map[string]any {
 			}
 		}
 	}
-	return map[string]any{
-		"id":                  sub.ID,
-		key:                   json.RawMessage(s.subjectJSON(sub)),
-		"accessLevel":         accessLevel(e),
-		"lastAccessedDate":    adoTime(e.LastAccessed),
-		"dateCreated":         adoTime(e.DateCreated),
-		"projectEntitlements": []any{},
-		"extensions":          []any{},
-		"groupAssignments":    assignments,
+	out := userEntitlementJSON{
+		ID: sub.ID, AccessLevel: accessLevel(e), LastAccessedDate: adoTime(e.LastAccessed), DateCreated: adoTime(e.DateCreated),
+		ProjectEntitlements: []any{}, Extensions: []any{}, GroupAssignments: assignments,
 	}
+	if key == "servicePrincipal" {
+		out.ServicePrincipal = s.subjectJSON(sub)
+	} else {
+		out.User = s.subjectJSON(sub)
+	}
+	return out
 }
 
 // licenseID is the $filter name of an access level: Account-Express, Msdn-Enterprise, …
@@ -115,28 +129,33 @@ func (s *Server) searchUserEntitlements(c *call) {
 		}
 	}
 	if len(order) > 0 {
-		desc := len(order) > 1 && order[1] == "desc"
-		var key func(*Subject) string
+		// Compare dates as times and names lowered once: formatting or
+		// lowering in every comparison made each page of an ordered search
+		// cost seconds on 5,000 users.
+		var compare func(a, b *Subject) int
 		switch order[0] {
 		case "datecreated":
-			key = func(u *Subject) string { return adoTime(u.Ent.DateCreated) }
+			compare = func(a, b *Subject) int { return a.Ent.DateCreated.Compare(b.Ent.DateCreated) }
 		case "lastaccessed", "lastaccesseddate":
-			key = func(u *Subject) string { return adoTime(u.Ent.LastAccessed) }
+			compare = func(a, b *Subject) int { return a.Ent.LastAccessed.Compare(b.Ent.LastAccessed) }
 		case "name":
-			key = func(u *Subject) string { return strings.ToLower(u.DisplayName) }
+			lower := make(map[*Subject]string, len(users))
+			for _, u := range users {
+				lower[u] = strings.ToLower(u.DisplayName)
+			}
+			compare = func(a, b *Subject) int { return strings.Compare(lower[a], lower[b]) }
 		default:
 			writeError(c.w, http.StatusBadRequest, "InvalidOrderByException", "The $orderBy property "+order[0]+" is not supported; use dateCreated, lastAccessed or name.")
 			return
 		}
-		sort.SliceStable(users, func(i, j int) bool {
-			if desc {
-				return key(users[i]) > key(users[j])
-			}
-			return key(users[i]) < key(users[j])
-		})
+		if len(order) > 1 && order[1] == "desc" {
+			asc := compare
+			compare = func(a, b *Subject) int { return asc(b, a) }
+		}
+		slices.SortStableFunc(users, compare)
 	}
 	end := min(pos+entitlementPageSize, len(users))
-	members := make([]map[string]any, 0, entitlementPageSize)
+	members := make([]userEntitlementJSON, 0, entitlementPageSize)
 	for _, u := range users[min(pos, len(users)):end] {
 		members = append(members, s.entitlementJSON(u, "user"))
 	}
@@ -226,8 +245,7 @@ func (s *Server) addUserEntitlement(c *call) {
 		}
 	}
 	login, domain, _ := strings.Cut(body.User.PrincipalName, "@")
-	u := o.AddUser(o.admin, userKind{Type: "aad", Guest: domain != "" && !strings.HasSuffix(domain, "fabrikam.example")}, login, login, lic)
-	u.PrincipalName, u.Mail = body.User.PrincipalName, body.User.PrincipalName
+	u := o.AddUser(o.admin, userKind{Type: "aad", Guest: domain != "" && !strings.HasSuffix(domain, "fabrikam.example")}, login, body.User.PrincipalName, lic)
 	ent := s.entitlementJSON(u, "user")
 	writeJSON(c.w, http.StatusCreated, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResult": map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}})
 }
@@ -356,7 +374,7 @@ func (s *Server) groupEntitlementMembers(c *call) {
 		}
 	}
 	end := min(pos+max, len(users))
-	members := []map[string]any{}
+	members := []userEntitlementJSON{}
 	for _, u := range users[min(pos, len(users)):end] {
 		members = append(members, s.entitlementJSON(u, "user"))
 	}

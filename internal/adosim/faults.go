@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -83,7 +84,9 @@ func ParseDuration(s string) (time.Duration, error) {
 }
 
 // faultState holds the live fault configuration and its random source.
+// Every request reads the configuration, so that read takes no lock.
 type faultState struct {
+	cur atomic.Pointer[Faults]
 	mu  sync.Mutex
 	f   Faults
 	rng *rand.Rand
@@ -91,20 +94,19 @@ type faultState struct {
 }
 
 func newFaultState(f Faults, seed uint64) *faultState {
-	return &faultState{f: f, rng: rand.New(rand.NewPCG(seed, 0xfa17))}
+	fs := &faultState{f: f, rng: rand.New(rand.NewPCG(seed, 0xfa17))}
+	fs.cur.Store(&f)
+	return fs
 }
 
-func (fs *faultState) get() Faults {
-	fs.mu.Lock()
-	defer fs.mu.Unlock()
-	return fs.f
-}
+func (fs *faultState) get() Faults { return *fs.cur.Load() }
 
 func (fs *faultState) set(f Faults) {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	fs.f = f
 	fs.n = 0
+	fs.cur.Store(&f)
 }
 
 // draw reports whether an event of probability p happens.
@@ -148,7 +150,7 @@ func (s *Server) injectFault(c *call, f Faults) bool {
 	}
 	fs := s.faults
 	w := c.w
-	burst := fs.inBurst()
+	burst := f.Burst429Every > 0 && f.Burst429Len > 0 && fs.inBurst()
 	if burst || fs.draw(f.Rate429) {
 		s.stats.count("fault_429")
 		retry := f.RetryAfter.D()
@@ -198,13 +200,9 @@ func (s *Server) injectFault(c *call, f Faults) bool {
 // cut drops the connection: either before any answer, or after the headers
 // and part of a body, which the client sees as an unexpected EOF.
 func (s *Server) cut(c *call, midBody bool) {
-	hj, ok := c.w.(http.Hijacker)
-	if !ok {
-		writeError(c.w, http.StatusBadGateway, "BadGateway", "connection reset")
-		return
-	}
-	conn, buf, err := hj.Hijack()
+	conn, buf, err := http.NewResponseController(c.w).Hijack()
 	if err != nil {
+		writeError(c.w, http.StatusBadGateway, "BadGateway", "connection reset")
 		return
 	}
 	defer conn.Close()

@@ -113,7 +113,9 @@ func (g *generator) builtins() {
 
 func (g *generator) genUsers() {
 	o, r, spec := g.o, g.r, g.o.spec
-	hostileUsers := min(len(hostileNames), max(4, spec.Users/8))
+	// Every hostile name goes to some user: one in seven, or closer
+	// together when there are too few users for all names to appear.
+	stride := max(1, min(7, (spec.Users-1)/len(hostileNames)))
 	for i := range spec.Users {
 		k := userKind{Type: "aad"}
 		switch x := r.Float64(); {
@@ -126,8 +128,8 @@ func (g *generator) genUsers() {
 		if i == 0 {
 			display, login = "Morgan Admin", "morgan.admin"
 			k = userKind{Type: "aad"}
-		} else if i%7 == 3 && i/7 < hostileUsers {
-			display = hostile(i / 7)
+		} else if n := i - 1; n%stride == 0 && n/stride < len(hostileNames) {
+			display = hostile(n / stride)
 		}
 		u := o.newUser(k, display, login)
 		u.Ent = g.entitlement(i == 0)

@@ -282,9 +282,9 @@ func (s *Server) createUser(c *call) {
 		return
 	}
 	name, _, _ := strings.Cut(login, "@")
-	u := o.AddUser(o.admin, userKind{Type: "aad"}, name, name, Entitlement{AccountLicenseType: "stakeholder", LicensingSource: "account", MsdnLicenseType: "none"})
-	u.PrincipalName, u.Mail = login, login
+	u := o.AddUser(o.admin, userKind{Type: "aad"}, name, login, Entitlement{AccountLicenseType: "stakeholder", LicensingSource: "account", MsdnLicenseType: "none"})
 	if body.OriginID != "" {
+		delete(o.byOriginID, u.OriginID)
 		u.OriginID = body.OriginID
 		o.byOriginID[u.OriginID] = u
 	}
@@ -407,18 +407,33 @@ func (s *Server) deleteGroup(c *call) {
 
 // membershipJSON renders a GraphMembership.
 func (s *Server) membershipJSON(container, member *Subject) []byte {
-	base := s.hostURL(hostVSSPS) + "/_apis/Graph/"
-	var b []byte
+	return s.appendMembership(make([]byte, 0, 512), container, member)
+}
+
+// appendMembership appends a GraphMembership to b. Descriptors are base64url
+// and URLs plain ASCII: nothing needs escaping.
+func (s *Server) appendMembership(b []byte, container, member *Subject) []byte {
+	base := s.hostURL(hostVSSPS)
 	b = append(b, `{"containerDescriptor":"`...)
 	b = append(b, container.Descriptor...)
 	b = append(b, `","memberDescriptor":"`...)
 	b = append(b, member.Descriptor...)
 	b = append(b, `","_links":{"self":{"href":"`...)
-	b = append(b, base+"Memberships/"+member.Descriptor+"/"+container.Descriptor...)
+	b = append(b, base...)
+	b = append(b, "/_apis/Graph/Memberships/"...)
+	b = append(b, member.Descriptor...)
+	b = append(b, '/')
+	b = append(b, container.Descriptor...)
 	b = append(b, `"},"member":{"href":"`...)
-	b = append(b, base+graphPath(member.Kind)+"/"+member.Descriptor...)
+	b = append(b, base...)
+	b = append(b, "/_apis/Graph/"...)
+	b = append(b, graphPath(member.Kind)...)
+	b = append(b, '/')
+	b = append(b, member.Descriptor...)
 	b = append(b, `"},"container":{"href":"`...)
-	b = append(b, base+"Groups/"+container.Descriptor...)
+	b = append(b, base...)
+	b = append(b, "/_apis/Graph/Groups/"...)
+	b = append(b, container.Descriptor...)
 	b = append(b, `"}}}`...)
 	return b
 }
@@ -438,22 +453,21 @@ func (s *Server) listMemberships(c *call) {
 	}
 	o := c.o
 	o.mu.RLock()
-	defer o.mu.RUnlock()
 	sub := c.lookup(c.param("d"))
 	if sub == nil {
+		o.mu.RUnlock()
 		return
 	}
-	var items [][]byte
+	var body *[]byte
 	if dir == "down" {
-		for _, m := range o.directMembers(sub) {
-			items = append(items, s.membershipJSON(sub, m))
-		}
+		members := o.directMembers(sub)
+		body = buildList(len(members), 640, func(b []byte, i int) []byte { return s.appendMembership(b, sub, members[i]) })
 	} else {
-		for _, g := range o.directContainers(sub) {
-			items = append(items, s.membershipJSON(g, sub))
-		}
+		containers := o.directContainers(sub)
+		body = buildList(len(containers), 640, func(b []byte, i int) []byte { return s.appendMembership(b, containers[i], sub) })
 	}
-	writeList(c.w, items)
+	o.mu.RUnlock()
+	writeBuilt(c.w, body)
 }
 
 // memberPair resolves {d} (member) and {c} (container).

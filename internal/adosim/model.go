@@ -60,9 +60,13 @@ type Subject struct {
 	Ent *Entitlement // users with a license (aad, msa) and service principals
 
 	json atomic.Pointer[[]byte] // cached Graph JSON, reset on change
+	ref  atomic.Pointer[[]byte] // cached IdentityRef JSON (team members), reset on change
 }
 
-func (s *Subject) changed() { s.json.Store(nil) }
+func (s *Subject) changed() {
+	s.json.Store(nil)
+	s.ref.Store(nil)
+}
 
 // IsGroup reports whether the subject can have members.
 func (s *Subject) IsGroup() bool { return s.Kind == KindGroup }
@@ -120,7 +124,11 @@ type Project struct {
 	Revision    int64
 	LastUpdate  time.Time
 	Deleted     bool
+
+	json atomic.Pointer[[]byte] // cached TeamProjectReference JSON, reset on change
 }
+
+func (p *Project) changed() { p.json.Store(nil) }
 
 // ScopeDescriptor is the Graph scope descriptor of the project.
 func (p *Project) ScopeDescriptor() string { return makeDescriptor("scp", p.ID) }

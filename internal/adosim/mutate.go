@@ -76,7 +76,7 @@ type mutator struct {
 // would write.
 func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 	if req.Count < 0 || req.Count > 1_000_000 {
-		return MutateResult{}, fmt.Errorf("mutate: count must be between 0 and 1000000, got %d", req.Count)
+		return MutateResult{Applied: []Mutation{}}, fmt.Errorf("mutate: count must be between 0 and 1000000, got %d", req.Count)
 	}
 	kinds := mutationKinds
 	if len(req.Kinds) > 0 {
@@ -84,7 +84,7 @@ func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 		for _, name := range req.Kinds {
 			i := slices.IndexFunc(mutationKinds, func(k mutationKind) bool { return k.name == name })
 			if i < 0 {
-				return MutateResult{}, fmt.Errorf("mutate: unknown kind %q (known: %v)", name, MutationKinds())
+				return MutateResult{Applied: []Mutation{}}, fmt.Errorf("mutate: unknown kind %q (known: %v)", name, MutationKinds())
 			}
 			kinds = append(kinds, mutationKinds[i])
 		}
@@ -96,7 +96,10 @@ func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 	o := s.org
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	m := &mutator{o: o, r: rand.New(rand.NewPCG(req.Seed, uint64(len(o.audit))))}
+	// The seed is mixed with the number of audit entries ever written (not
+	// those still kept: reading the log prunes them), so the same seed on
+	// the same organization makes the same changes, and again new ones.
+	m := &mutator{o: o, r: rand.New(rand.NewPCG(req.Seed, uint64(o.auditSeq)))}
 	res := MutateResult{Applied: []Mutation{}}
 	for len(res.Applied) < req.Count {
 		applied := false

@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -55,7 +56,9 @@ type Server struct {
 	faults *faultState
 	stats  *stats
 	routes []*route
+	bySegs map[int][]*route // routes by number of path segments
 	log    *slog.Logger
+	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set by Start
 
 	mu   sync.Mutex
 	base string // http://host:port, set by Start
@@ -72,6 +75,9 @@ func New(opts Options) (*Server, error) {
 		return nil, fmt.Errorf("organization name %q: must not contain '/', '?', '#', '%%' or spaces, nor start with '_'", opts.Org)
 	}
 	spec, err := resolveSpec(opts)
+	if err == nil {
+		err = spec.check()
+	}
 	if err != nil {
 		return nil, err
 	}
@@ -110,8 +116,10 @@ func New(opts Options) (*Server, error) {
 		s.cnames = append(s.cnames, c)
 	}
 	s.routes = s.allRoutes()
+	s.bySegs = map[int][]*route{}
 	for _, r := range s.routes {
 		s.stats.register(r.name)
+		s.bySegs[len(r.segs)] = append(s.bySegs[len(r.segs)], r)
 	}
 	return s, nil
 }
@@ -131,6 +139,28 @@ func resolveSpec(opts Options) (Spec, error) {
 	return spec, nil
 }
 
+// check refuses specs the generator cannot build: negative counts, shares
+// outside 0..1, and no user to be the administrator.
+func (sp Spec) check() error {
+	if sp.Users < 1 {
+		return fmt.Errorf("spec: users must be at least 1 (the first user is the administrator)")
+	}
+	for name, n := range map[string]int{"service_principals": sp.ServicePrincipals, "org_groups": sp.OrgGroups, "entra_groups": sp.EntraGroups,
+		"entra_group_size": sp.EntraGroupSize, "projects": sp.Projects, "max_extra_teams": sp.MaxExtraTeams, "max_repos": sp.MaxRepos,
+		"memberships_per_user": sp.MembershipsPerUser, "nesting_depth": sp.NestingDepth, "group_rules": sp.GroupRules, "audit_history": sp.AuditHistory} {
+		if n < 0 {
+			return fmt.Errorf("spec: %s must not be negative, got %d", name, n)
+		}
+	}
+	for name, x := range map[string]float64{"guest_share + msa_share": sp.GuestShare + sp.MSAShare, "dormant_share + never_share": sp.DormantShare + sp.NeverShare,
+		"guest_share": sp.GuestShare, "msa_share": sp.MSAShare, "dormant_share": sp.DormantShare, "never_share": sp.NeverShare} {
+		if x < 0 || x > 1 {
+			return fmt.Errorf("spec: %s must be between 0 and 1, got %g", name, x)
+		}
+	}
+	return nil
+}
+
 // Start listens on addr ("127.0.0.1:0" picks a free port) and serves in the
 // background until Close.
 func (s *Server) Start(addr string) error {
@@ -145,6 +175,11 @@ func (s *Server) Start(addr string) error {
 	s.ln = ln
 	s.base = "http://" + ln.Addr().String()
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
+	var urls [hostMSGraph + 1]string
+	for h := range urls {
+		urls[h] = s.buildHostURL(s.base, host(h))
+	}
+	s.urls.Store(&urls)
 	s.mu.Unlock()
 	go func() { _ = s.hs.Serve(ln) }()
 	return nil
@@ -217,9 +252,16 @@ const (
 // hostPrefix is where each service lives on this one server.
 var hostPrefix = map[host]string{hostVSSPS: "/_vssps", hostVSAEX: "/_vsaex", hostAudit: "/_audit", hostApp: "/_app", hostMSGraph: "/_msgraph"}
 
-// hostURL is the base URL of a service for this organization.
+// hostURL is the base URL of a service for this organization. Handlers
+// call it for every link they write, so Start computes them once.
 func (s *Server) hostURL(h host) string {
-	base := s.BaseURL()
+	if urls := s.urls.Load(); urls != nil && int(h) < len(urls) {
+		return urls[h]
+	}
+	return s.buildHostURL(s.BaseURL(), h)
+}
+
+func (s *Server) buildHostURL(base string, h host) string {
 	switch {
 	case h == hostApp || h == hostMSGraph:
 		return base + hostPrefix[h]
@@ -297,6 +339,7 @@ type call struct {
 	params map[string]string
 	cred   *Credential
 	host   host
+	q      url.Values // the query, parsed on first use
 }
 
 // param returns a route parameter, unescaped.
@@ -310,7 +353,10 @@ func (c *call) param(name string) string {
 
 // query returns a query parameter; names match case-insensitively, as on the service.
 func (c *call) query(name string) string {
-	for k, v := range c.r.URL.Query() {
+	if c.q == nil {
+		c.q = c.r.URL.Query()
+	}
+	for k, v := range c.q {
 		if strings.EqualFold(k, name) && len(v) > 0 {
 			return v[0]
 		}
@@ -337,7 +383,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	var matched *route
 	var params map[string]string
 	methodSeen := false
-	for _, rt := range s.routes {
+	for _, rt := range s.bySegs[len(segs)] {
 		if !s.serves(h, rt.host) {
 			continue
 		}
@@ -366,7 +412,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) hasRoute(h host, method string, segs []string) bool {
-	for _, rt := range s.routes {
+	for _, rt := range s.bySegs[len(segs)] {
 		if rt.method == method && s.serves(h, rt.host) {
 			if _, ok := rt.match(segs); ok {
 				return true
@@ -412,6 +458,9 @@ func (s *Server) splitHost(path string) (host, string, bool) {
 // latency, authentication, throttling and other faults, api-version, then
 // the handler.
 func (s *Server) serveAPI(c *call, rt *route) {
+	if c.r.Method == http.MethodHead {
+		c.w = headResponse{c.w}
+	}
 	w := c.w
 	w.Header().Set("Date", s.clock.Now().Format(http.TimeFormat))
 	w.Header().Set("X-TFS-Session", c.r.Header.Get("X-TFS-Session"))
@@ -447,6 +496,21 @@ func (s *Server) serveAPI(c *call, rt *route) {
 	}
 	rt.handle(c)
 }
+
+// headResponse answers HEAD with headers only and Content-Length 0: the
+// v7 client reads a body whenever Content-Length is not 0, and would fail
+// on an empty one instead of reporting the status (404 of a membership
+// check).
+type headResponse struct{ http.ResponseWriter }
+
+func (h headResponse) WriteHeader(status int) {
+	h.Header().Set("Content-Length", "0")
+	h.ResponseWriter.WriteHeader(status)
+}
+
+func (h headResponse) Write(b []byte) (int, error) { return len(b), nil }
+
+func (h headResponse) Unwrap() http.ResponseWriter { return h.ResponseWriter }
 
 // apiVersion reads the api-version from the Accept header or the query.
 func apiVersion(r *http.Request) string {
@@ -493,6 +557,44 @@ func writeList(w http.ResponseWriter, items [][]byte) {
 	}
 	b = append(b, "]}"...)
 	writeRaw(w, http.StatusOK, b)
+}
+
+// listBuffers recycles the bodies of list answers: they run to tens of
+// kilobytes, and allocating each one made the garbage collector scan the
+// organization's heap far more often.
+var listBuffers = sync.Pool{New: func() any { return new([]byte) }}
+
+// buildList encodes the collection envelope around n items, each appended
+// by item, into a pooled buffer: no per-item allocation. Handlers build
+// under the organization's lock and write after releasing it, then give
+// the buffer back with writeBuilt.
+func buildList(n, sizeHint int, item func(b []byte, i int) []byte) *[]byte {
+	bp := listBuffers.Get().(*[]byte)
+	b := (*bp)[:0]
+	if need := 32 + n*sizeHint; cap(b) < need {
+		b = make([]byte, 0, need)
+	}
+	b = append(b, `{"count":`...)
+	b = strconv.AppendInt(b, int64(n), 10)
+	b = append(b, `,"value":[`...)
+	for i := range n {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = item(b, i)
+	}
+	b = append(b, "]}"...)
+	*bp = b
+	return bp
+}
+
+// writeBuilt writes a body made by buildList and recycles its buffer.
+func writeBuilt(w http.ResponseWriter, bp *[]byte) {
+	writeRaw(w, http.StatusOK, *bp)
+	if cap(*bp) <= 4<<20 {
+		*bp = (*bp)[:0]
+		listBuffers.Put(bp)
+	}
 }
 
 // writeError writes the service's error body, which the v7 client turns
