@@ -21,7 +21,7 @@ type Faults struct {
 	Rate429       float64  `json:"rate_429,omitempty"`        // requests answered 429 at random
 	Burst429Every int      `json:"burst_429_every,omitempty"` // every N requests a burst of 429s starts
 	Burst429Len   int      `json:"burst_429_len,omitempty"`   // requests per burst
-	RetryAfter    Duration `json:"retry_after,omitempty"`     // Retry-After on 429s (default 1s)
+	RetryAfter    Duration `json:"retry_after,omitempty"`     // Retry-After on 429s, rounded to seconds (default 1s)
 	DelayRate     float64  `json:"delay_rate,omitempty"`      // requests delayed and marked X-RateLimit-Delay
 	Delay         Duration `json:"delay,omitempty"`           // how long a delayed request waits
 
@@ -157,7 +157,9 @@ func (s *Server) injectFault(c *call, f Faults) bool {
 		if retry <= 0 {
 			retry = time.Second
 		}
-		secs := int(math.Ceil(retry.Seconds()))
+		// Retry-After carries whole seconds; a configured wait under half a
+		// second becomes "0", which keeps fault tests fast.
+		secs := int(math.Round(retry.Seconds()))
 		w.Header().Set("Retry-After", strconv.Itoa(secs))
 		w.Header().Set("X-RateLimit-Resource", "Core")
 		w.Header().Set("X-RateLimit-Limit", "200")
