@@ -59,7 +59,7 @@ func BenchmarkSyncLarge(b *testing.B) {
 	}
 	defer sim.Close()
 	db := filepath.Join(b.TempDir(), "large.db")
-	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readonly"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=debug"}
+	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readonly"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
 	for i := 0; i < b.N; i++ {
 		first := runExporter(b, bin, env, "sync")
 		second := runExporter(b, bin, env, "sync")

@@ -114,7 +114,7 @@ Examples:
 				}
 				qargs = append(qargs, sql.Named("group", d), sql.Named("subject", d))
 			}
-			return printQuery(ctx, env, st, kind, format.String(), qargs)
+			return printQuery(ctx, env, st, kind, format.String(), qargs, 0)
 		},
 	}
 }
@@ -152,10 +152,11 @@ func findSubject(ctx context.Context, st *snapshot.Store, run int64, name string
 }
 
 // printQuery streams a named query in the chosen format; the terminal table
-// shows the kind's main columns only.
-func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind, format string, args []any) error {
+// shows the kind's main columns only. limit > 0 stops after that many rows.
+func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind, format string, args []any, limit int) error {
 	var w rowWriter
 	var pick []int
+	n := 0
 	header := func(cols []string) error {
 		shown := cols
 		if format == "table" {
@@ -173,6 +174,9 @@ func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind
 		return err
 	}
 	err := st.Rows(ctx, kind.query, args, header, func(vals []any) error {
+		if n++; limit > 0 && n > limit {
+			return nil
+		}
 		if pick != nil {
 			sel := make([]any, len(pick))
 			for i, j := range pick {

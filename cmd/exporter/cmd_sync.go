@@ -209,8 +209,19 @@ func summary(run snapshot.Run, prog *collect.Progress, d time.Duration) string {
 		parts = append(parts, fmt.Sprintf("%s %s", thousands(counts[i]), n))
 	}
 	return fmt.Sprintf("run %d (%s) of %s complete in %s: %s; %s versions written (%s added, %s closed); %s requests, %d retries",
-		run.ID, run.Kind, run.Org, d.Round(100*time.Millisecond), strings.Join(parts, ", "),
+		run.ID, run.Kind, run.Org, roundDuration(d), strings.Join(parts, ", "),
 		thousands(run.VersionsWritten), thousands(run.VersionsAdded), thousands(run.VersionsClosed), thousands(run.APIRequests), run.Retries)
+}
+
+// roundDuration keeps two or three significant figures: 84ms, 1.2s, 1m3s.
+func roundDuration(d time.Duration) time.Duration {
+	switch {
+	case d < time.Second:
+		return d.Round(time.Millisecond)
+	case d < time.Minute:
+		return d.Round(100 * time.Millisecond)
+	}
+	return d.Round(time.Second)
 }
 
 // thousands formats 1234567 as 1,234,567.
