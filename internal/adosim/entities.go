@@ -147,7 +147,7 @@ var defaultProjectGroups = []struct{ name, desc string }{
 
 // newProject creates a project as the service does: its default groups, a
 // default team (a member of Contributors), a default repository and a build
-// service identity.
+// service identity (also a member of Contributors).
 func (o *Org) newProject(name, desc, visibility, process string, created time.Time) *Project {
 	p := &Project{
 		seq:         int32(len(o.projects)),
@@ -175,8 +175,12 @@ func (o *Org) newProject(name, desc, visibility, process string, created time.Ti
 	t.Group.Builtin = true
 	o.link(contributors, t.Group)
 	o.newRepo(p, name)
+	// The project's build identity contributes to its own project. It joins
+	// no organization group: a project's creation changes only its own
+	// groups, which is what its audit entry lets a reader re-read.
 	svc := o.newServiceAccount(fmt.Sprintf("%s Build Service (%s)", name, o.Name), p.ID)
-	o.link(o.pcbsa, svc)
+	o.buildService[p.ID] = svc
+	o.link(contributors, svc)
 	return p
 }
 

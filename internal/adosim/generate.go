@@ -278,12 +278,6 @@ func (g *generator) projects() {
 				pg.endpointAdmins = s
 			}
 		}
-		// The build service identity contributes to its own project.
-		for _, m := range o.members[o.pcbsa.seq] {
-			if s := o.subjects[m]; s.Type == "svc" && s.Legacy == legacyService+";"+s.ID+":Build:"+p.ID {
-				o.link(pg.contributors, s)
-			}
-		}
 		if r.IntN(3) == 0 {
 			pg.release = o.newGroup(p, "Release Administrators", "Members of this group can manage releases.", false)
 		}

@@ -225,6 +225,7 @@ type Org struct {
 
 	// Well-known groups and the administrator that scripted changes run as.
 	pca, pcvu, pcsa, pcbsa *Subject
+	buildService           map[string]*Subject // project id → its build service identity
 	admin                  *Subject
 
 	aces map[aclKey][]ace // explicit access control entries set through the API
@@ -248,6 +249,7 @@ func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
 		repoByID:     map[string]*Repo{},
 		retention:    90 * 24 * time.Hour,
 		aces:         map[aclKey][]ace{},
+		buildService: map[string]*Subject{},
 	}
 	o.ID = o.newGUID()
 	o.TenantID = o.newGUID()

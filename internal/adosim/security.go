@@ -481,11 +481,9 @@ type aclView struct {
 func (o *Org) aclView(ns *securityNamespace) *aclView {
 	v := &aclView{o: o, ns: ns, acls: map[string]*acl{}, memo: map[[2]string][2]int{},
 		builds: map[string]*Subject{}, repos: map[string][]*Repo{}, teams: map[string][]*Team{}}
-	for _, m := range o.members[o.pcbsa.seq] {
-		if s := o.subjects[m]; s.Type == "svc" && !s.Deleted {
-			if _, scope, ok := strings.Cut(strings.TrimPrefix(s.Legacy, legacyService+";"), ":Build:"); ok {
-				v.builds[scope] = s
-			}
+	for project, s := range o.buildService {
+		if !s.Deleted {
+			v.builds[project] = s
 		}
 	}
 	for _, r := range o.repos {
