@@ -24,12 +24,17 @@ func newSyncCmd() *Command {
 		concurrency int
 		noTeams     bool
 		wait        bool
+		mode        = newChoice("auto", "auto", "full", "incremental")
+		fullEvery   durationValue
+		overlap     = durationValue(10 * time.Minute)
+		retention   = durationValue(90 * 24 * time.Hour)
 	)
 	return &Command{
 		Name:    "sync",
 		Summary: "read an organization into the snapshot store",
 		Usage: `
-Usage: exporter sync [--org URL] [--db FILE] [--concurrency N] [--auth MODE] [--wait]
+Usage: exporter sync [--org URL] [--db FILE] [--mode auto|full|incremental] [--full-every 7d]
+                     [--concurrency N] [--auth MODE] [--wait]
 
 Read every identity, group, membership, license, project, team and
 repository of an Azure DevOps organization and commit them to the SQLite
@@ -37,6 +42,17 @@ store as one run. Rows get a new version only when they change, so an
 unchanged organization writes nothing. The run is visible only once it
 commits: an interrupted sync leaves the previous snapshot intact, and the
 next sync marks the interrupted run failed.
+
+Modes:
+  full          read everything
+  incremental   read the Audit Log since the last run and re-read only what
+                its entries touched (a group's members, a user's access level,
+                a project); fails if that is not possible
+  auto          incremental when the last run left a usable Audit Log cursor,
+                full otherwise: no earlier run, a cursor older than the log's
+                retention (--audit-retention), a log the credential cannot read
+                (it needs Audit Log (Read), vso.auditlog), or a full sync due
+                (--full-every). The run records why it is full.
 
 Credentials:
   --auth pat      a personal access token from ADO_PAT or --pat-file
@@ -61,6 +77,10 @@ Examples:
 			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
+			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
+			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
+			fs.Var(&overlap, "audit-overlap", "how far before the last cursor an incremental sync reads again, for late entries")
+			fs.Var(&retention, "audit-retention", "how long the organization keeps Audit Log entries")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) > 0 {
@@ -89,12 +109,18 @@ Examples:
 			prog := collect.NewProgress()
 			stop := showProgress(env, prog, client.Stats)
 			start := time.Now()
-			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{Teams: !noTeams, Wait: wait, Progress: prog})
+			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{
+				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
+				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait, Progress: prog,
+			})
 			stop()
 			if err != nil {
 				return err
 			}
 			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)))
+			if run.Note != "" {
+				fmt.Fprintln(env.Stdout, "  "+run.Note)
+			}
 			return nil
 		},
 	}

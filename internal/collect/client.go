@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -70,6 +71,12 @@ type Client struct {
 	Git      git.Client
 	Audit    audit.Client
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
+	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
+
+	// billed is the usage already attributed to earlier runs of this
+	// client; a run records what was used since (its first run also
+	// carries the discovery requests of Dial).
+	billed usage
 }
 
 // Area ids of the resource areas the collector uses.
@@ -154,7 +161,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		name string
 		set  func(*azuredevops.Client)
 	}{
-		{areaGraph, "Graph", func(x *azuredevops.Client) { c.Graph = &graph.ClientImpl{Client: *x} }},
+		{areaGraph, "Graph", func(x *azuredevops.Client) { c.Graph, c.graph = &graph.ClientImpl{Client: *x}, x }},
 		{areaIdentity, "Identities", func(x *azuredevops.Client) { c.Identity = &identity.ClientImpl{Client: *x} }},
 		{areaEntitlements, "Member Entitlement Management", func(x *azuredevops.Client) { c.vsaex = x }},
 		{areaCore, "Core", func(x *azuredevops.Client) { c.Core = &core.ClientImpl{Client: *x} }},
@@ -177,13 +184,29 @@ func sendJSON(ctx context.Context, cl *azuredevops.Client, method string, locati
 	if err != nil {
 		return err
 	}
+	return decodeBody(resp, out)
+}
+
+// sendJSONBody is sendJSON with a JSON request body.
+func sendJSONBody(ctx context.Context, cl *azuredevops.Client, method string, location uuid.UUID, version string, body, out any) error {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	resp, err := cl.Send(ctx, method, location, version, nil, nil, bytes.NewReader(b), "application/json", "application/json", nil)
+	if err != nil {
+		return err
+	}
+	return decodeBody(resp, out)
+}
+
+func decodeBody(resp *http.Response, out any) error {
 	defer resp.Body.Close()
 	b, err := io.ReadAll(resp.Body)
 	if err != nil {
 		return err
 	}
-	b = []byte(strings.TrimPrefix(string(b), "\ufeff"))
-	return json.Unmarshal(b, out)
+	return json.Unmarshal(bytes.TrimPrefix(b, []byte("\ufeff")), out)
 }
 
 // Scope hints: which PAT scope (and portal name) each area needs to read.

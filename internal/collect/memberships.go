@@ -32,9 +32,23 @@ var directionDown = graph.GraphTraversalDirectionValues.Down
 
 func readMemberships(ctx context.Context, e *env) error {
 	e.mu.Lock()
+	groups := e.groups
+	e.mu.Unlock()
+	return e.groupMembers(ctx, groups, e.replaceMembers)
+}
+
+// replaceMembers records a group's direct members as read.
+func (e *env) replaceMembers(ctx context.Context, group string, rows []snapshot.Row) error {
+	return e.out.replace(ctx, snapshot.Memberships, "memberships", group, rows)
+}
+
+// groupMembers reads the direct members of groups and hands each group's
+// rows (container, member) to found. Groups that no longer exist are
+// skipped.
+func (e *env) groupMembers(ctx context.Context, groups []groupRef, found func(context.Context, string, []snapshot.Row) error) error {
 	seen := map[string]bool{}
 	var vss, entra []string
-	for _, g := range e.groups {
+	for _, g := range groups {
 		if seen[g.descriptor] {
 			continue
 		}
@@ -46,20 +60,20 @@ func readMemberships(ctx context.Context, e *env) error {
 			vss = append(vss, g.descriptor)
 		}
 	}
-	e.mu.Unlock()
-	conc := e.c.conc
-	err := forEach(ctx, conc, chunks(vss, identityBatch), func(ctx context.Context, batch []string) error {
-		return e.readGroupBatch(ctx, batch)
+	err := forEach(ctx, e.c.conc, chunks(vss, identityBatch), func(ctx context.Context, batch []string) error {
+		return e.readGroupBatch(ctx, batch, found)
 	})
 	if err != nil {
 		return err
 	}
-	return forEach(ctx, conc, entra, e.readGroupViaGraph)
+	return forEach(ctx, e.c.conc, entra, func(ctx context.Context, g string) error {
+		return e.readGroupViaGraph(ctx, g, found)
+	})
 }
 
 // readGroupBatch reads the direct members of a batch of Azure DevOps groups
 // through the Identities API.
-func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
+func (e *env) readGroupBatch(ctx context.Context, batch []string, found func(context.Context, string, []snapshot.Row) error) error {
 	ids, err := e.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
 		SubjectDescriptors: &batch, QueryMembership: &queryDirect,
 	}})
@@ -77,6 +91,7 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
 		if id.Id != nil {
 			key = id.Id.String()
 		}
+		e.ids.learn(g, key, str(id.Descriptor))
 		if err := e.out.identity(ctx, g, key, str(id.Descriptor)); err != nil {
 			return err
 		}
@@ -91,7 +106,7 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
 		ms, ok := members[g]
 		if !ok {
 			// Not answered (removed meanwhile, or not visible): ask Graph.
-			if err := e.readGroupViaGraph(ctx, g); err != nil {
+			if err := e.readGroupViaGraph(ctx, g, found); err != nil {
 				return err
 			}
 			continue
@@ -107,12 +122,12 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
 			rows = append(rows, snapshot.Row{g, d})
 		}
 		if !complete {
-			if err := e.readGroupViaGraph(ctx, g); err != nil {
+			if err := e.readGroupViaGraph(ctx, g, found); err != nil {
 				return err
 			}
 			continue
 		}
-		if err := e.out.replace(ctx, snapshot.Memberships, "memberships", g, rows); err != nil {
+		if err := found(ctx, g, rows); err != nil {
 			return err
 		}
 	}
@@ -120,7 +135,7 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string) error {
 }
 
 // readGroupViaGraph reads one group's direct members through Graph.
-func (e *env) readGroupViaGraph(ctx context.Context, group string) error {
+func (e *env) readGroupViaGraph(ctx context.Context, group string, found func(context.Context, string, []snapshot.Row) error) error {
 	ms, err := e.c.Graph.ListMemberships(ctx, graph.ListMembershipsArgs{SubjectDescriptor: &group, Direction: &directionDown})
 	if status, _ := statusOf(err); status == http.StatusNotFound {
 		return nil // deleted since it was listed; the full sync closes its rows
@@ -134,7 +149,7 @@ func (e *env) readGroupViaGraph(ctx context.Context, group string) error {
 			rows = append(rows, snapshot.Row{group, d})
 		}
 	}
-	return e.out.replace(ctx, snapshot.Memberships, "memberships", group, rows)
+	return found(ctx, group, rows)
 }
 
 // resolver names one subject three ways: subject descriptor (Graph), legacy
@@ -148,10 +163,11 @@ type resolver struct {
 	mu       sync.Mutex
 	byLegacy map[string]string // legacy → descriptor
 	keyOf    map[string]string // descriptor → storage key
+	byKey    map[string]string // storage key → descriptor
 }
 
 func newResolver(c *Client) *resolver {
-	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}}
+	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{}}
 }
 
 // learn records what is known of a subject.
@@ -162,9 +178,26 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 		r.byLegacy[legacy] = descriptor
 	}
 	if storageKey != "" {
-		r.keyOf[descriptor] = strings.ToLower(storageKey)
+		k := strings.ToLower(storageKey)
+		r.keyOf[descriptor] = k
+		r.byKey[k] = descriptor
 	}
 	return nil
+}
+
+// descriptorOf returns the subject descriptor known for a storage key.
+func (r *resolver) descriptorOf(storageKey string) (string, bool) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	d, ok := r.byKey[strings.ToLower(storageKey)]
+	return d, ok
+}
+
+// storageKeyOf returns the storage key known for a descriptor.
+func (r *resolver) storageKeyOf(descriptor string) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.keyOf[descriptor]
 }
 
 // resolve maps legacy descriptors to subject descriptors, asking the

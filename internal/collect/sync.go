@@ -15,6 +15,18 @@ import (
 
 // SyncOptions choose what a sync reads and how it waits.
 type SyncOptions struct {
+	// Mode is auto (incremental when the store holds a usable Audit Log
+	// cursor, full otherwise), full, or incremental (fail rather than fall
+	// back to full).
+	Mode string
+	// FullEvery forces a full sync when the last one is this old (0: never).
+	FullEvery time.Duration
+	// AuditOverlap is how far before the cursor an incremental read starts,
+	// to catch entries that arrive late (default 10 minutes).
+	AuditOverlap time.Duration
+	// AuditRetention is how long the service keeps Audit Log entries
+	// (default 90 days); an older cursor means entries were lost.
+	AuditRetention time.Duration
 	// Teams reads teams and their members (one request per team).
 	Teams bool
 	// Wait makes a sync wait for another one holding the store to finish,
@@ -22,6 +34,19 @@ type SyncOptions struct {
 	Wait bool
 	// Progress, if set, receives live counts; see Progress.
 	Progress *Progress
+}
+
+func (o SyncOptions) withDefaults() SyncOptions {
+	if o.Mode == "" {
+		o.Mode = "auto"
+	}
+	if o.AuditOverlap <= 0 {
+		o.AuditOverlap = 10 * time.Minute
+	}
+	if o.AuditRetention <= 0 {
+		o.AuditRetention = 90 * 24 * time.Hour
+	}
+	return o
 }
 
 // Progress counts what a sync has read so far, per resource, for a
@@ -116,10 +141,15 @@ type env struct {
 	sps    []string   // service principal descriptors, for their entitlements
 }
 
-// Sync runs a full sync of the client's organization into the store: it
-// takes the writer lock, marks runs a crash left behind as failed, reads
-// every resource and commits one run.
+// Sync runs one sync of the client's organization into the store: it takes
+// the writer lock, marks runs a crash left behind as failed, decides between
+// a full and an incremental run, and commits one run. The run's note says
+// which kind it is and why.
 func Sync(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) (snapshot.Run, error) {
+	opts = opts.withDefaults()
+	if opts.Mode != "auto" && opts.Mode != "full" && opts.Mode != "incremental" {
+		return snapshot.Run{}, fmt.Errorf("sync mode %q: want auto, full or incremental", opts.Mode)
+	}
 	lock, err := st.Lock(ctx, opts.Wait)
 	if err != nil {
 		return snapshot.Run{}, err
@@ -130,25 +160,103 @@ func Sync(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) 
 	} else if len(ids) > 0 {
 		c.log.Warn("marked interrupted runs as failed; their changes were discarded", "runs", ids)
 	}
-	w, err := st.Begin(ctx, c.Org, "full")
+	prev, why, err := decide(ctx, c, st, opts)
 	if err != nil {
 		return snapshot.Run{}, err
 	}
-	run, err := fullSync(ctx, c, w, opts)
+	if prev != nil {
+		inc, err := planIncremental(ctx, c, st, *prev, opts)
+		if err == nil {
+			return attempt(ctx, c, st, "incremental", func(w *snapshot.Writer) (snapshot.Run, error) {
+				return inc.apply(ctx, w)
+			})
+		}
+		switch {
+		case opts.Mode == "incremental":
+			return snapshot.Run{}, fmt.Errorf("cannot sync incrementally: %w", err)
+		case errors.Is(err, errNeedFull):
+			why = err.Error()
+		case errors.Is(err, errAuditUnreadable):
+			why = "the changes since the last run are unknown: " + err.Error()
+			c.log.Warn("falling back to a full sync", "reason", why)
+		default:
+			return snapshot.Run{}, err
+		}
+	}
+	if opts.Mode != "full" {
+		c.log.Info("full sync", "reason", why)
+	}
+	return attempt(ctx, c, st, "full", func(w *snapshot.Writer) (snapshot.Run, error) {
+		return fullSync(ctx, c, w, opts, why)
+	})
+}
+
+// attempt runs one kind of sync in a new run, aborting the run on failure.
+func attempt(ctx context.Context, c *Client, st *snapshot.Store, kind string, body func(*snapshot.Writer) (snapshot.Run, error)) (snapshot.Run, error) {
+	w, err := st.Begin(ctx, c.Org, kind)
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	run, err := body(w)
 	if err != nil {
 		w.Abort(err)
-		return w.Run(), fmt.Errorf("sync run %d failed, the previous snapshot is unchanged: %w", w.ID(), err)
+		return w.Run(), fmt.Errorf("%s sync run %d failed, the previous snapshot is unchanged: %w", kind, w.ID(), err)
 	}
 	return run, nil
 }
 
-func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions) (snapshot.Run, error) {
-	snapshotTime := c.Stats.ServerNow()
+// decide picks the kind of run: it returns the run to continue from for an
+// incremental sync, or nil and why a full sync is needed.
+func decide(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) (*snapshot.Run, string, error) {
+	if opts.Mode == "full" {
+		return nil, "a full sync was asked for", nil
+	}
+	full := func(why string) (*snapshot.Run, string, error) {
+		if opts.Mode == "incremental" {
+			return nil, "", fmt.Errorf("cannot sync incrementally: %s", why)
+		}
+		return nil, why, nil
+	}
+	prev, err := st.LatestRun(ctx, c.Org)
+	if errors.Is(err, snapshot.ErrNoRun) {
+		return full("the store holds no earlier run of this organization")
+	}
+	if err != nil {
+		return nil, "", err
+	}
+	if prev.AuditCursorTime == nil {
+		return full(fmt.Sprintf("run %d has no Audit Log cursor (the log could not be read then)", prev.ID))
+	}
+	return &prev, "", nil
+}
+
+// errNeedFull says an incremental sync must not go on; its message says why.
+var errNeedFull = errors.New("a full sync is needed")
+
+// checkFresh tells whether the previous run can still be continued. It
+// uses the service's clock, as the last answer (the Audit Log's) gave it.
+func checkFresh(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) error {
+	now := c.Stats.ServerNow()
+	if opts.FullEvery > 0 {
+		last, err := st.LatestFullRun(ctx, c.Org)
+		if err != nil || now.Sub(last.StartedAt) >= opts.FullEvery {
+			return fmt.Errorf("%w: it is due (--full-every %s; the last full sync is run %d of %s)", errNeedFull, opts.FullEvery, last.ID, last.StartedAt.Format(time.RFC3339))
+		}
+	}
+	if oldest := now.Add(-opts.AuditRetention); prev.AuditCursorTime.Add(-opts.AuditOverlap).Before(oldest) {
+		return fmt.Errorf("%w: the Audit Log cursor of run %d (%s) is older than the log's retention of %s, so entries may be lost",
+			errNeedFull, prev.ID, prev.AuditCursorTime.Format(time.RFC3339), opts.AuditRetention)
+	}
+	return nil
+}
+
+// withWriter runs body with collectors writing through one writer
+// goroutine, and returns the first error of either.
+func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, body func(context.Context, *env) error) error {
 	ids := newResolver(c)
 	if err := w.IdentityKeys(ids.learn); err != nil {
-		return snapshot.Run{}, fmt.Errorf("read identity keys: %w", err)
+		return fmt.Errorf("read identity keys: %w", err)
 	}
-
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ops := make(chan op, 512)
@@ -167,25 +275,110 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	}()
 	e := &env{c: c, out: &sink{ops: ops, prog: opts.Progress}, opts: opts, ids: ids}
 	ids.out = e.out
-
-	err := runPhases(ctx, e)
+	err := body(ctx, e)
 	close(ops)
 	if werr := <-writeErr; werr != nil {
-		return snapshot.Run{}, fmt.Errorf("write the snapshot: %w", werr)
+		return fmt.Errorf("write the snapshot: %w", werr)
 	}
 	if err != nil {
 		if cause := context.Cause(ctx); cause != nil && !errors.Is(cause, context.Canceled) {
 			err = cause
 		}
+		return err
+	}
+	return nil
+}
+
+func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, why string) (snapshot.Run, error) {
+	snapshotTime := c.Stats.ServerNow()
+	note := "full: " + why
+	// Place the Audit Log cursor before reading: changes made while the
+	// sync reads are then replayed by the next incremental run.
+	cur, err := c.placeCursor(ctx, opts.AuditOverlap)
+	if err != nil {
+		if !errors.Is(err, errAuditUnreadable) {
+			return snapshot.Run{}, err
+		}
+		c.log.Warn("incremental syncs will not be possible", "reason", err)
+		note += "; " + err.Error() + " (the next sync will be full too)"
+	}
+	if err := withWriter(ctx, c, w, opts, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
-	total, byArea := c.Stats.Requests()
-	return w.Commit(snapshot.RunStats{
-		SnapshotTime:   snapshotTime,
-		APIRequests:    total,
-		RequestsByArea: byArea,
-		Retries:        c.Stats.Retries(),
+	return commit(c, w, snapshotTime, cur, note)
+}
+
+func commit(c *Client, w *snapshot.Writer, snapshotTime time.Time, cur cursor, note string) (snapshot.Run, error) {
+	now := c.Stats.usage()
+	used := now.minus(c.billed)
+	run, err := w.Commit(snapshot.RunStats{
+		SnapshotTime:    snapshotTime,
+		AuditCursorTime: cur.time,
+		AuditCursorID:   cur.id,
+		AuditSeen:       cur.seen,
+		APIRequests:     used.total,
+		RequestsByArea:  used.byArea,
+		Retries:         used.retries,
+		Note:            note,
 	})
+	if err == nil {
+		c.billed = now
+	}
+	return run, err
+}
+
+// incremental is an incremental run read from the Audit Log and planned,
+// ready to apply.
+type incremental struct {
+	c            *Client
+	opts         SyncOptions
+	plan         *plan
+	cur          cursor
+	note         string
+	snapshotTime time.Time
+}
+
+// planIncremental reads the Audit Log since the previous run's cursor (a
+// little before it, skipping entries that run handled) and maps the
+// entries to re-reads. It writes nothing, so a log that cannot be read
+// costs no run.
+func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (*incremental, error) {
+	inc := &incremental{c: c, opts: opts, plan: newPlan(), snapshotTime: c.Stats.ServerNow()}
+	handled, err := st.AuditSeen(ctx, prev.ID)
+	if err != nil {
+		return nil, err
+	}
+	entries, err := c.readAudit(ctx, prev.AuditCursorTime.Add(-opts.AuditOverlap))
+	if err != nil {
+		return nil, err
+	}
+	if err := checkFresh(ctx, c, st, prev, opts); err != nil {
+		return nil, err
+	}
+	skipped := 0
+	for _, e := range entries {
+		if handled[e.id] {
+			skipped++
+			continue
+		}
+		inc.plan.add(e)
+	}
+	inc.cur = cursorOf(entries, cursor{time: *prev.AuditCursorTime, id: prev.AuditCursorID}, opts.AuditOverlap)
+	inc.note = inc.plan.note(len(entries), skipped)
+	c.log.Info("incremental sync", "since_run", prev.ID, "entries", len(entries), "already_handled", skipped, "mapped", inc.plan.mapped)
+	return inc, nil
+}
+
+// apply re-reads what the plan names and commits the run.
+func (inc *incremental) apply(ctx context.Context, w *snapshot.Writer) (snapshot.Run, error) {
+	err := withWriter(ctx, inc.c, w, inc.opts, func(ctx context.Context, e *env) error {
+		e.out.prog.setPhase("re-reading")
+		return runIncremental(ctx, e, inc.plan)
+	})
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	return commit(inc.c, w, inc.snapshotTime, inc.cur, inc.note)
 }
 
 // fullTables are the tables a full sync reads completely; rows it does not

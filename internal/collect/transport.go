@@ -50,6 +50,29 @@ func (s *Stats) Requests() (int64, map[string]int64) {
 // Retries is how many attempts were retries.
 func (s *Stats) Retries() int64 { return s.retries.Load() }
 
+// usage is a copy of the counters, so that one client's requests can be
+// attributed to the runs it makes one after another.
+type usage struct {
+	total, retries int64
+	byArea         map[string]int64
+}
+
+func (s *Stats) usage() usage {
+	total, areas := s.Requests()
+	return usage{total: total, retries: s.Retries(), byArea: areas}
+}
+
+// minus is what was used since an earlier copy.
+func (u usage) minus(earlier usage) usage {
+	out := usage{total: u.total - earlier.total, retries: u.retries - earlier.retries, byArea: map[string]int64{}}
+	for k, v := range u.byArea {
+		if d := v - earlier.byArea[k]; d > 0 {
+			out.byArea[k] = d
+		}
+	}
+	return out
+}
+
 // ServerNow is the service's clock as last seen in a Date header (our clock
 // when no answer carried one).
 func (s *Stats) ServerNow() time.Time { return time.Now().Add(time.Duration(s.skew.Load())).UTC() }

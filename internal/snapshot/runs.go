@@ -164,3 +164,32 @@ func (s *Store) RecoverInterrupted(ctx context.Context) ([]int64, error) {
 	}
 	return ids, nil
 }
+
+// AuditSeen lists the Audit Log entry ids a run recorded as handled.
+func (s *Store) AuditSeen(ctx context.Context, run int64) (map[string]bool, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT entry_id FROM audit_seen WHERE run = ?`, run)
+	if err != nil {
+		return nil, fmt.Errorf("read audit entries of run %d: %w", run, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out[id] = true
+	}
+	return out, rows.Err()
+}
+
+// LatestFullRun is the newest complete full run of an organization.
+func (s *Store) LatestFullRun(ctx context.Context, org string) (Run, error) {
+	org = NormalizeOrg(org)
+	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
+		WHERE status = 'complete' AND kind = 'full' AND org = ? ORDER BY id DESC LIMIT 1`, org))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, fmt.Errorf("%w: no complete full run of %s", ErrNoRun, org)
+	}
+	return r, err
+}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 )
@@ -409,6 +410,25 @@ func (w *Writer) Current(t *Table, fn func(Row) error) error {
 	return scanRows(w.ctx, w.tx, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE valid_to IS NULL`, nil, fn)
 }
 
+// CurrentWhere streams the current rows of t whose column col equals val
+// (col must be one of t's columns).
+func (w *Writer) CurrentWhere(t *Table, col string, val any, fn func(Row) error) error {
+	if !slices.Contains(t.Columns(), col) {
+		return fmt.Errorf("snapshot: %s has no column %s", t.Name, col)
+	}
+	return scanRows(w.ctx, w.tx, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE `+col+` = ? AND valid_to IS NULL`, []any{val}, fn)
+}
+
+// Exists reports whether t has a current row with this key.
+func (w *Writer) Exists(t *Table, key ...any) (bool, error) {
+	var from, h int64
+	err := w.stmts[t].current.QueryRowContext(w.ctx, key...).Scan(&from, &h)
+	if errors.Is(err, sql.ErrNoRows) {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 // IdentityKeys streams every known identity key.
 func (w *Writer) IdentityKeys(fn func(descriptor, storageKey, legacy string) error) error {
 	rows, err := w.tx.QueryContext(w.ctx, `SELECT descriptor, storage_key, legacy FROM identity_keys`)
@@ -433,10 +453,13 @@ type RunStats struct {
 	SnapshotTime    time.Time
 	AuditCursorTime time.Time // zero: no cursor
 	AuditCursorID   string
-	APIRequests     int64
-	RequestsByArea  map[string]int64
-	Retries         int64
-	Note            string
+	// AuditSeen are the ids of entries near the cursor that the run has
+	// handled; the next incremental run skips them.
+	AuditSeen      []string
+	APIRequests    int64
+	RequestsByArea map[string]int64
+	Retries        int64
+	Note           string
 }
 
 // Progress reports rows seen and versions added and closed so far.
@@ -466,6 +489,12 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 	if err != nil {
 		w.Abort(err)
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+	}
+	for _, id := range st.AuditSeen {
+		if _, err := w.tx.ExecContext(w.ctx, `INSERT OR IGNORE INTO audit_seen (run, entry_id) VALUES (?, ?)`, w.run.ID, id); err != nil {
+			w.Abort(err)
+			return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+		}
 	}
 	if err := w.tx.Commit(); err != nil {
 		w.s.markFailed(w.run.ID, err)

@@ -1,0 +1,8 @@
+-- Audit Log entries a run has already handled near its cursor. The next
+-- incremental run reads a little before the cursor (late entries arrive
+-- out of order) and skips the entries listed here.
+CREATE TABLE audit_seen (
+    run      INTEGER NOT NULL,
+    entry_id TEXT    NOT NULL,
+    PRIMARY KEY (run, entry_id)
+) WITHOUT ROWID;
