@@ -46,8 +46,10 @@ func runExporter(b *testing.B, bin string, env []string, args ...string) process
 
 // BenchmarkSyncLarge syncs the large organization (50k users, 10k groups,
 // 1,000 projects, ~600k direct memberships) with 20 ms of latency on every
-// request, twice: the second sync finds nothing changed. The exporter runs
-// as its own process so that its peak RSS is its own, not the simulator's.
+// request: a first full sync, a full sync of the unchanged organization,
+// then 1,000 audited changes read by an incremental sync, and a full sync
+// of the same state to compare with. The exporter runs as its own process
+// so that its peak RSS is its own, not the simulator's.
 func BenchmarkSyncLarge(b *testing.B) {
 	bin := exporterBinary(b)
 	sim, err := adosim.New(adosim.Options{Preset: "large", Faults: adosim.Faults{Latency: adosim.Duration(20 * time.Millisecond)}})
@@ -60,32 +62,71 @@ func BenchmarkSyncLarge(b *testing.B) {
 	defer sim.Close()
 	db := filepath.Join(b.TempDir(), "large.db")
 	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readonly"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
-	for i := 0; i < b.N; i++ {
-		first := runExporter(b, bin, env, "sync")
-		second := runExporter(b, bin, env, "sync")
-
+	lastRun := func() snapshot.Run {
 		st, err := snapshot.OpenExisting(context.Background(), db)
 		if err != nil {
 			b.Fatal(err)
 		}
+		defer st.Close()
 		runs, _ := st.Runs(context.Background(), "")
-		st.Close()
-		r1, r2 := runs[len(runs)-2], runs[len(runs)-1]
+		return runs[len(runs)-1]
+	}
+	for i := 0; i < b.N; i++ {
+		first := runExporter(b, bin, env, "sync", "--mode", "full")
+		r1 := lastRun()
+		unchanged := runExporter(b, bin, env, "sync", "--mode", "full")
+		r2 := lastRun()
 		benchLine("sync.full.large.requests", float64(r1.APIRequests), "req")
 		benchLine("sync.full.large.wall", first.wall.Seconds(), "s")
 		benchLine("sync.full.large.rows", float64(r1.RowsSeen), "rows")
 		benchLine("sync.full.large.rows_per_second", float64(r1.RowsSeen)/first.wall.Seconds(), "rows/s")
 		benchLine("sync.full.large.peak_rss", first.peakRSS, "MiB")
-		benchLine("sync.full.large.versions_written", float64(r1.VersionsWritten), "versions")
 		benchLine("sync.full.large.unchanged.requests", float64(r2.APIRequests), "req")
-		benchLine("sync.full.large.unchanged.wall", second.wall.Seconds(), "s")
-		benchLine("sync.full.large.unchanged.peak_rss", second.peakRSS, "MiB")
+		benchLine("sync.full.large.unchanged.wall", unchanged.wall.Seconds(), "s")
+		benchLine("sync.full.large.unchanged.peak_rss", unchanged.peakRSS, "MiB")
 		benchLine("sync.full.large.unchanged.versions_written", float64(r2.VersionsWritten), "versions")
 		if r2.VersionsWritten != 0 {
 			b.Errorf("an unchanged second sync wrote %d versions", r2.VersionsWritten)
 		}
-		if first.peakRSS > 512 || second.peakRSS > 512 {
-			b.Errorf("peak RSS %.0f / %.0f MiB, over the 512 MiB budget", first.peakRSS, second.peakRSS)
+
+		if _, err := sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1)}); err != nil {
+			b.Fatal(err)
+		}
+		before := sim.Stats().Requests
+		inc := runExporter(b, bin, env, "sync", "--mode", "incremental")
+		for k, v := range sim.Stats().Requests {
+			if v-before[k] > 5 {
+				b.Logf("sim %s: %d", k, v-before[k])
+			}
+		}
+		r3 := lastRun()
+		full := runExporter(b, bin, env, "sync", "--mode", "full")
+		r4 := lastRun()
+		b.Logf("incremental: %v\n%s", r3.RequestsByArea, r3.Note)
+		benchLine("sync.incremental.large.changes", 1000, "changes")
+		benchLine("sync.incremental.large.requests", float64(r3.APIRequests), "req")
+		benchLine("sync.incremental.large.wall", inc.wall.Seconds(), "s")
+		benchLine("sync.incremental.large.peak_rss", inc.peakRSS, "MiB")
+		benchLine("sync.incremental.large.versions_written", float64(r3.VersionsWritten), "versions")
+		benchLine("sync.full.large.after_changes.requests", float64(r4.APIRequests), "req")
+		benchLine("sync.full.large.after_changes.wall", full.wall.Seconds(), "s")
+		benchLine("sync.full.large.after_incremental.versions_written", float64(r4.VersionsWritten), "versions")
+		reqRatio := float64(r3.APIRequests) / float64(r4.APIRequests)
+		wallRatio := inc.wall.Seconds() / full.wall.Seconds()
+		benchLine("sync.incremental_vs_full.requests_ratio", reqRatio, "ratio")
+		benchLine("sync.incremental_vs_full.wall_ratio", wallRatio, "ratio")
+		// The incremental run must have been exact: the full sync after it
+		// finds nothing more to write.
+		if r4.VersionsWritten != 0 {
+			b.Errorf("the full sync after the incremental one wrote %d versions: the incremental sync missed changes", r4.VersionsWritten)
+		}
+		if reqRatio > 0.02 || wallRatio > 0.05 {
+			b.Errorf("incremental used %.1f%% of a full sync's requests and %.1f%% of its wall time (targets 2%% and 5%%)", 100*reqRatio, 100*wallRatio)
+		}
+		for _, p := range []processRun{first, unchanged, inc, full} {
+			if p.peakRSS > 512 {
+				b.Errorf("peak RSS %.0f MiB, over the 512 MiB budget", p.peakRSS)
+			}
 		}
 		if i+1 < b.N {
 			os.Remove(db)

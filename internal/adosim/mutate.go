@@ -46,23 +46,27 @@ func MutationKinds() []string {
 	return out
 }
 
+// The weights (per 400 changes) follow the make-up of an organization's
+// access-related Audit Log: mostly group membership changes (78%), then
+// licenses and accounts (12%), and a few structural changes: groups (4%),
+// repositories (4%), teams (1%), projects (1%).
 var mutationKinds = []mutationKind{
-	{"membership.add", 30, (*mutator).membershipAdd},
-	{"membership.remove", 22, (*mutator).membershipRemove},
-	{"nested.add", 8, (*mutator).nestedAdd},
-	{"nested.remove", 4, (*mutator).nestedRemove},
-	{"license.change", 6, (*mutator).licenseChange},
-	{"user.add", 5, (*mutator).userAdd},
-	{"user.remove", 3, (*mutator).userRemove},
-	{"user.disable", 1, (*mutator).userDisable},
-	{"group.create", 4, (*mutator).groupCreate},
-	{"group.delete", 2, (*mutator).groupDelete},
-	{"group.rename", 2, (*mutator).groupRename},
-	{"team.create", 2, (*mutator).teamCreate},
-	{"repo.create", 2, (*mutator).repoCreate},
-	{"repo.delete", 1, (*mutator).repoDelete},
-	{"repo.rename", 1, (*mutator).repoRename},
-	{"project.create", 1, (*mutator).projectCreate},
+	{"membership.add", 152, (*mutator).membershipAdd},
+	{"membership.remove", 120, (*mutator).membershipRemove},
+	{"nested.add", 24, (*mutator).nestedAdd},
+	{"nested.remove", 16, (*mutator).nestedRemove},
+	{"license.change", 20, (*mutator).licenseChange},
+	{"user.add", 16, (*mutator).userAdd},
+	{"user.remove", 8, (*mutator).userRemove},
+	{"user.disable", 4, (*mutator).userDisable},
+	{"group.create", 8, (*mutator).groupCreate},
+	{"group.delete", 4, (*mutator).groupDelete},
+	{"group.rename", 4, (*mutator).groupRename},
+	{"team.create", 4, (*mutator).teamCreate},
+	{"repo.create", 8, (*mutator).repoCreate},
+	{"repo.delete", 4, (*mutator).repoDelete},
+	{"repo.rename", 4, (*mutator).repoRename},
+	{"project.create", 2, (*mutator).projectCreate},
 	{"project.delete", 1, (*mutator).projectDelete},
 	{"project.rename", 1, (*mutator).projectRename},
 }

@@ -156,6 +156,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		}
 		return clientAt(u), nil
 	}
+	warmed := map[string]bool{}
 	for _, a := range []struct {
 		id   uuid.UUID
 		name string
@@ -173,8 +174,33 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 			return nil, err
 		}
 		a.set(x)
+		// Read each service's route templates now, once: the v7 client
+		// fetches them on first use without coordination, so concurrent
+		// first calls would each fetch them.
+		if !warmed[where[a.id]] {
+			warmed[where[a.id]] = true
+			if err := warmLocations(ctx, x); err != nil {
+				return nil, describe("discover the "+a.name+" API", "", err)
+			}
+		}
 	}
 	return c, nil
+}
+
+// warmLocations makes the v7 client fetch and cache a service's route
+// templates: asking for a location id no service has fetches them and then
+// fails locally, without sending the request.
+func warmLocations(ctx context.Context, x *azuredevops.Client) error {
+	_, err := x.Send(ctx, http.MethodGet, uuid.Nil, "", nil, nil, nil, "", "application/json", nil)
+	var missing *azuredevops.LocationIdNotRegisteredError
+	if errors.As(err, &missing) {
+		return nil
+	}
+	var missingValue azuredevops.LocationIdNotRegisteredError
+	if errors.As(err, &missingValue) {
+		return nil
+	}
+	return err
 }
 
 // sendJSON calls an endpoint the v7 client does not wrap usefully and

@@ -9,10 +9,12 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/core"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -197,80 +199,98 @@ func (p *plan) note(entries, skipped int) string {
 
 // runIncremental re-reads what the plan names.
 func runIncremental(ctx context.Context, e *env, p *plan) error {
-	// Whole kinds first: they make the targeted reads of that kind moot.
-	var fullSteps []step
+	// Whole kinds are read in full; that makes the targeted reads of that
+	// kind moot.
+	var steps []step
 	var fullTables []*snapshot.Table
 	if _, ok := p.full[kindAccounts]; ok {
-		fullSteps = append(fullSteps, step{name: "users", run: readUsers}, step{name: "service principals", run: readServicePrincipals},
+		steps = append(steps, step{name: "users", run: readUsers}, step{name: "service principals", run: readServicePrincipals},
 			step{name: "entitlements", run: readUserEntitlements},
 			step{name: "service principal entitlements", after: []string{"service principals"}, run: readServicePrincipalEntitlements})
 		fullTables = append(fullTables, snapshot.Accounts, snapshot.Entitlements)
-		p.users = map[string]bool{}
+		p.users, p.svc = map[string]bool{}, false
 	}
 	if _, ok := p.full[kindGroups]; ok {
-		fullSteps = append(fullSteps, step{name: "groups", run: readGroups},
+		steps = append(steps, step{name: "groups", run: readGroups},
 			step{name: "memberships", after: []string{"groups"}, run: readMemberships})
 		fullTables = append(fullTables, snapshot.Groups, snapshot.Memberships)
 		p.groupKeys, p.groups, p.scopes = map[string]bool{}, map[string]bool{}, map[string]bool{}
 	}
 	if _, ok := p.full[kindProjects]; ok {
-		fullSteps = append(fullSteps, step{name: "projects", run: readProjects}, step{name: "repositories", run: readRepositories})
+		steps = append(steps, step{name: "projects", run: readProjects}, step{name: "repositories", run: readRepositories})
 		fullTables = append(fullTables, snapshot.Projects, snapshot.Repositories)
 		if e.opts.Teams {
-			fullSteps = append(fullSteps, step{name: "teams", run: readTeams}, step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
+			steps = append(steps, step{name: "teams", run: readTeams}, step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
 			fullTables = append(fullTables, snapshot.Teams, snapshot.TeamMembers)
 		}
 		p.projects, p.repos, p.teamsOf = false, false, map[string]bool{}
 	}
 	if p.groupRules {
-		fullSteps = append(fullSteps, step{name: "group rules", run: readGroupRules})
+		steps = append(steps, step{name: "group rules", run: readGroupRules})
 		fullTables = append(fullTables, snapshot.GroupRules)
 	}
 	if p.projects {
-		fullSteps = append(fullSteps, step{name: "projects", run: readProjects})
+		steps = append(steps, step{name: "projects", run: readProjects})
 		fullTables = append(fullTables, snapshot.Projects)
 	}
 	if p.repos {
-		fullSteps = append(fullSteps, step{name: "repositories", run: readRepositories})
+		steps = append(steps, step{name: "repositories", run: readRepositories})
 		fullTables = append(fullTables, snapshot.Repositories)
 	}
-	if len(fullSteps) > 0 {
-		if err := e.out.do(ctx, func(w *snapshot.Writer) error {
-			for _, t := range fullTables {
-				w.StartFull(t)
-			}
-			return nil
-		}); err != nil {
-			return err
+	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
+		for _, t := range fullTables {
+			w.StartFull(t)
 		}
-		if err := runSteps(ctx, e, fullSteps); err != nil {
-			return err
-		}
-		if err := e.out.do(ctx, func(w *snapshot.Writer) error {
-			for _, t := range fullTables {
-				if err := w.EndFull(t); err != nil {
-					return err
-				}
-			}
-			return nil
-		}); err != nil {
-			return err
-		}
-	}
-
-	inc := &incRun{env: e, p: p, newTeams: map[string]string{}, renamedTeams: map[string]bool{}}
-	// Users, group scopes, team lists and group keys are independent.
-	first := []func(context.Context) error{inc.rereadUsers, inc.rereadScopes, inc.resolveGroupKeys}
-	if p.svc {
-		first = append(first, inc.rereadServiceAccounts)
-	}
-	if e.opts.Teams {
-		first = append(first, inc.rereadTeamLists)
-	}
-	if err := forEach(ctx, len(first), first, func(ctx context.Context, fn func(context.Context) error) error { return fn(ctx) }); err != nil {
+		return nil
+	}); err != nil {
 		return err
 	}
-	if err := inc.rereadGroups(ctx); err != nil {
+
+	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}}
+	// Groups are named by legacy descriptors inside memberships; a group's
+	// is its SID, so loading the known groups also lets them be recognised
+	// there without a call.
+	start := time.Now()
+	if err := inc.loadView(ctx); err != nil {
+		return err
+	}
+	e.c.log.Debug("loaded the store's view", "duration", time.Since(start).Round(time.Millisecond))
+
+	// Everything named by the entries is read side by side: the groups the
+	// entries name (their keys resolve from the store) need not wait for
+	// the group and team lists, which may add new groups to read after.
+	on := func(fn func(context.Context) error) func(context.Context, *env) error {
+		return func(ctx context.Context, _ *env) error { return fn(ctx) }
+	}
+	steps = append(steps,
+		step{name: "users", run: on(inc.rereadUsers)},
+		step{name: "group lists", run: on(inc.rereadScopes)},
+		step{name: "group keys", run: on(inc.resolveGroupKeys)},
+		step{name: "named groups", after: []string{"group keys"}, run: on(inc.rereadGroups)})
+	if p.svc {
+		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
+	}
+	if e.opts.Teams {
+		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
+	}
+	start = time.Now()
+	if err := runSteps(ctx, e, steps); err != nil {
+		return err
+	}
+	e.c.log.Debug("re-read what the entries name", "duration", time.Since(start).Round(time.Millisecond))
+	start = time.Now()
+	if err := inc.rereadGroups(ctx); err != nil { // new groups found by the lists
+		return err
+	}
+	e.c.log.Debug("re-read new groups", "duration", time.Since(start).Round(time.Millisecond))
+	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
+		for _, t := range fullTables {
+			if err := w.EndFull(t); err != nil {
+				return err
+			}
+		}
+		return nil
+	}); err != nil {
 		return err
 	}
 	if e.opts.Teams {
@@ -284,8 +304,32 @@ type incRun struct {
 	*env
 	p            *plan
 	mu           sync.Mutex
-	newTeams     map[string]string // team id → project id, teams to read through the team API
-	renamedTeams map[string]bool   // teams whose group was renamed or redescribed
+	renamedTeams map[string]bool // teams whose group was renamed or redescribed
+	groupsRead   map[string]bool // groups re-read already
+
+	// What the store holds as the run starts (and as it writes), read once:
+	// asking the store row by row would cost a round trip each.
+	groups   map[string]string       // group descriptor → scope id
+	teams    map[string]snapshot.Row // team id → its row
+	subjects map[string]bool         // descriptors written by this run
+}
+
+// loadView reads the current groups and teams in one pass.
+func (r *incRun) loadView(ctx context.Context) error {
+	r.groups, r.teams, r.subjects = map[string]string{}, map[string]snapshot.Row{}, map[string]bool{}
+	return r.query(ctx, func(w *snapshot.Writer) error {
+		if err := w.Current(snapshot.Groups, func(row snapshot.Row) error {
+			d := row[0].(string)
+			r.groups[d] = row[2].(string)
+			return r.ids.learn(d, "", legacyGroupPrefix+groupSID(d))
+		}); err != nil {
+			return err
+		}
+		return w.Current(snapshot.Teams, func(row snapshot.Row) error {
+			r.teams[row[0].(string)] = row
+			return nil
+		})
+	})
 }
 
 func (r *incRun) addGroup(d string) {
@@ -307,16 +351,6 @@ func (e *env) query(ctx context.Context, fn func(*snapshot.Writer) error) error 
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-}
-
-// containersOf adds to the re-read set the groups that hold member now.
-func (r *incRun) containersOf(ctx context.Context, member string) error {
-	return r.query(ctx, func(w *snapshot.Writer) error {
-		return w.CurrentWhere(snapshot.Memberships, "member", member, func(row snapshot.Row) error {
-			r.addGroup(row[0].(string))
-			return nil
-		})
-	})
 }
 
 // userSearchBatch is how many names one user entitlement search asks for,
@@ -358,6 +392,9 @@ func (r *incRun) rereadUsers(ctx context.Context) error {
 					continue
 				}
 				found[name] = true
+				r.mu.Lock()
+				r.subjects[str(m.User.Descriptor)] = true
+				r.mu.Unlock()
 				if err := r.out.put(ctx, snapshot.Accounts, "accounts", userRow(*m.User)); err != nil {
 					return err
 				}
@@ -396,15 +433,45 @@ func (r *incRun) userGone(ctx context.Context, principal string) error {
 		return err
 	}
 	for _, d := range gone {
-		if err := r.containersOf(ctx, d); err != nil {
-			return err
-		}
 		if err := r.out.do(ctx, func(w *snapshot.Writer) error {
 			if err := w.Delete(snapshot.Accounts, d); err != nil {
 				return err
 			}
-			return w.Delete(snapshot.Entitlements, d)
+			if err := w.Delete(snapshot.Entitlements, d); err != nil {
+				return err
+			}
+			return leaveAllGroups(w, d)
 		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaveAllGroups closes every membership and team membership of a subject
+// that is no longer in the organization: the service drops them when the
+// subject goes, without entries of their own.
+func leaveAllGroups(w *snapshot.Writer, member string) error {
+	var containers, teams []string
+	if err := w.CurrentWhere(snapshot.Memberships, "member", member, func(row snapshot.Row) error {
+		containers = append(containers, row[0].(string))
+		return nil
+	}); err != nil {
+		return err
+	}
+	if err := w.CurrentWhere(snapshot.TeamMembers, "member", member, func(row snapshot.Row) error {
+		teams = append(teams, row[0].(string))
+		return nil
+	}); err != nil {
+		return err
+	}
+	for _, c := range containers {
+		if err := w.Delete(snapshot.Memberships, c, member); err != nil {
+			return err
+		}
+	}
+	for _, t := range teams {
+		if err := w.Delete(snapshot.TeamMembers, t, member); err != nil {
 			return err
 		}
 	}
@@ -445,10 +512,12 @@ func (r *incRun) rereadServiceAccounts(ctx context.Context) error {
 		return err
 	}
 	for _, d := range gone {
-		if err := r.containersOf(ctx, d); err != nil {
-			return err
-		}
-		if err := r.out.do(ctx, func(w *snapshot.Writer) error { return w.Delete(snapshot.Accounts, d) }); err != nil {
+		if err := r.out.do(ctx, func(w *snapshot.Writer) error {
+			if err := w.Delete(snapshot.Accounts, d); err != nil {
+				return err
+			}
+			return leaveAllGroups(w, d)
+		}); err != nil {
 			return err
 		}
 	}
@@ -456,32 +525,34 @@ func (r *incRun) rereadServiceAccounts(ctx context.Context) error {
 }
 
 // resolveGroupKeys turns the storage keys of audit entries into group
-// descriptors: from what the store knows, else one Graph call per key.
+// descriptors: from what the store knows, else through the Identities API,
+// many keys per call.
 func (r *incRun) resolveGroupKeys(ctx context.Context) error {
-	var unknown []string
+	var unknown []uuid.UUID
 	for k := range r.p.groupKeys {
 		if d, ok := r.ids.descriptorOf(k); ok {
 			r.addGroup(d)
-		} else {
-			unknown = append(unknown, k)
+		} else if id, err := uuid.Parse(k); err == nil {
+			unknown = append(unknown, id)
 		}
 	}
-	return forEach(ctx, r.c.conc, unknown, func(ctx context.Context, key string) error {
-		id, err := uuid.Parse(key)
+	return forEach(ctx, r.c.conc, chunks(unknown, identityBatch), func(ctx context.Context, batch []uuid.UUID) error {
+		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
+			IdentityIds: &batch, QueryMembership: &queryNone,
+		}})
 		if err != nil {
-			return nil
+			return describe("resolve groups' storage keys through the Identities API", "identity", err)
 		}
-		res, err := r.c.Graph.GetDescriptor(ctx, graph.GetDescriptorArgs{StorageKey: &id})
-		if status, _ := statusOf(err); status == http.StatusNotFound {
-			return nil // gone already: nothing the store holds under that key either
-		}
-		if err != nil {
-			return describe("resolve a group's storage key", "graph", err)
-		}
-		if d := str(res.Value); d != "" {
-			r.ids.learn(d, key, "")
+		for _, id := range deref2(ids) {
+			d := str(id.SubjectDescriptor)
+			if d == "" || id.Id == nil {
+				continue // gone already: nothing the store holds under that key either
+			}
+			r.ids.learn(d, id.Id.String(), str(id.Descriptor))
 			r.addGroup(d)
-			return r.out.identity(ctx, d, key, "")
+			if err := r.out.identity(ctx, d, id.Id.String(), str(id.Descriptor)); err != nil {
+				return err
+			}
 		}
 		return nil
 	})
@@ -503,8 +574,26 @@ func (r *incRun) orgScopeID(ctx context.Context) (string, error) {
 }
 
 // rereadScopes re-reads the group lists of the scopes where groups were
-// created or projects changed, and closes the groups a scope no longer has.
+// created or projects changed, and marks the groups a scope no longer has
+// (they are closed as gone after a lookup). New groups have their members
+// read; existing ones only their row. Scopes are listed side by side; the
+// full list, whose pages follow one another, is read instead only when
+// the scopes would cost several times its requests.
 func (r *incRun) rereadScopes(ctx context.Context) error {
+	if len(r.p.scopes) == 0 {
+		return nil
+	}
+	var groupCount int
+	if err := r.query(ctx, func(w *snapshot.Writer) error {
+		var err error
+		groupCount, err = w.Count(snapshot.Groups)
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(r.p.scopes) > 3*(groupCount/graphPage+1) {
+		return r.rereadGroupList(ctx, "", nil)
+	}
 	var scopes []string
 	for s := range r.p.scopes {
 		scopes = append(scopes, s)
@@ -517,116 +606,165 @@ func (r *incRun) rereadScopes(ctx context.Context) error {
 				return err
 			}
 			if org == "" {
-				return fmt.Errorf("re-read organization groups: the store knows no organization-level group to find the organization's scope")
+				return r.rereadGroupList(ctx, "", nil)
 			}
 			id = org
 		}
 		// A scope descriptor is "scp." and the scope's id in unpadded base64url.
 		scope := "scp." + base64.RawURLEncoding.EncodeToString([]byte(id))
-		listed := map[string]bool{}
-		err := pageGraph(ctx, "list the groups of a scope", func(tok *string) (*string, error) {
-			page, err := r.c.Graph.ListGroups(ctx, graph.ListGroupsArgs{ScopeDescriptor: &scope, ContinuationToken: tok})
-			if status, _ := statusOf(err); status == http.StatusNotFound {
-				return nil, nil // the project is gone, and its groups with it
-			}
-			if err != nil {
-				return nil, err
-			}
-			for _, g := range deref2(page.GraphGroups) {
-				row := groupRow(g)
-				d := row[0].(string)
-				listed[d] = true
-				r.addGroup(d) // new or changed: read its members too
-				if err := r.out.put(ctx, snapshot.Groups, "groups", row); err != nil {
-					return nil, err
-				}
-			}
-			return next(page.ContinuationToken), nil
-		})
-		if err != nil {
-			return err
-		}
-		// Groups of the scope that the list no longer has are gone.
-		return r.query(ctx, func(w *snapshot.Writer) error {
-			return w.CurrentWhere(snapshot.Groups, "scope_id", strings.ToLower(project), func(row snapshot.Row) error {
-				if d := row[0].(string); !listed[d] {
-					r.addGroup(d)
-				}
-				return nil
-			})
-		})
+		return r.rereadGroupList(ctx, scope, &project)
 	})
 }
 
+// graphPage is how many subjects a Graph list page holds.
+const graphPage = 500
+
+// rereadGroupList lists the groups of a scope (all groups when scope is "")
+// and reconciles them with the store: rows are written, new groups and
+// groups the list no longer has are re-read.
+func (r *incRun) rereadGroupList(ctx context.Context, scope string, project *string) error {
+	listed := map[string]bool{}
+	err := pageGraph(ctx, "list groups", func(tok *string) (*string, error) {
+		args := graph.ListGroupsArgs{ContinuationToken: tok}
+		if scope != "" {
+			args.ScopeDescriptor = &scope
+		}
+		page, err := r.c.Graph.ListGroups(ctx, args)
+		if status, _ := statusOf(err); status == http.StatusNotFound {
+			return nil, nil // the project is gone, and its groups with it
+		}
+		if err != nil {
+			return nil, err
+		}
+		for _, g := range deref2(page.GraphGroups) {
+			row := groupRow(g)
+			d := row[0].(string)
+			listed[d] = true
+			r.mu.Lock()
+			_, known := r.groups[d]
+			r.subjects[d] = true
+			r.mu.Unlock()
+			if !known {
+				r.addGroup(d) // new: read its members too
+			}
+			if err := r.out.put(ctx, snapshot.Groups, "groups", row); err != nil {
+				return nil, err
+			}
+		}
+		return next(page.ContinuationToken), nil
+	})
+	if err != nil {
+		return err
+	}
+	// Groups the list no longer has are gone (confirmed by the lookup).
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for d, sc := range r.groups {
+		if !listed[d] && (project == nil || sc == strings.ToLower(*project)) {
+			r.p.groups[d] = true
+		}
+	}
+	return nil
+}
+
 // rereadTeamLists re-reads the teams of projects whose groups changed, and
-// closes the teams a project no longer has.
+// closes the teams a project no longer has. With more projects than the
+// full team list has pages, it reads the full list instead. A new team's
+// members are those of its group, which is new too and read with the
+// other groups.
 func (r *incRun) rereadTeamLists(ctx context.Context) error {
+	if len(r.p.teamsOf) == 0 {
+		return nil
+	}
+	var teamCount int
+	if err := r.query(ctx, func(w *snapshot.Writer) error {
+		var err error
+		teamCount, err = w.Count(snapshot.Teams)
+		return err
+	}); err != nil {
+		return err
+	}
+	if len(r.p.teamsOf) > 3*(teamCount/teamListPage+2) {
+		return r.reconcileTeams(ctx, nil, func(top, skip int) (*[]core.WebApiTeam, error) {
+			return r.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
+		})
+	}
 	var projects []string
 	for p := range r.p.teamsOf {
 		projects = append(projects, p)
 	}
 	return forEach(ctx, r.c.conc, projects, func(ctx context.Context, project string) error {
-		listed := map[string]bool{}
-		top := teamPage
-		for skip := 0; ; {
-			teams, err := r.c.Core.GetTeams(ctx, core.GetTeamsArgs{ProjectId: &project, Top: &top, Skip: &skip})
-			if status, _ := statusOf(err); status == http.StatusNotFound {
-				break // the project is gone
-			}
-			if err != nil {
-				return describe("list the teams of project "+project, "core", err)
-			}
-			for _, t := range deref2(teams) {
-				if t.Id == nil {
-					continue
-				}
-				id := t.Id.String()
-				listed[id] = true
-				exists := false
-				if err := r.query(ctx, func(w *snapshot.Writer) error {
-					var err error
-					exists, err = w.Exists(snapshot.Teams, id)
-					return err
-				}); err != nil {
-					return err
-				}
-				if !exists {
-					r.mu.Lock()
-					r.newTeams[id] = project
-					r.mu.Unlock()
-				}
-				if err := r.out.put(ctx, snapshot.Teams, "teams", snapshot.Row{id, project, str(t.Name), str(t.Description)}); err != nil {
-					return err
-				}
-			}
-			if len(deref2(teams)) < top {
-				break
-			}
-			skip += len(deref2(teams))
-		}
-		return r.query(ctx, func(w *snapshot.Writer) error {
-			return w.CurrentWhere(snapshot.Teams, "project_id", project, func(row snapshot.Row) error {
-				id := row[0].(string)
-				if listed[id] {
-					return nil
-				}
-				if err := w.Delete(snapshot.Teams, id); err != nil {
-					return err
-				}
-				return w.DeleteScope(snapshot.TeamMembers, id)
-			})
+		return r.reconcileTeams(ctx, &project, func(top, skip int) (*[]core.WebApiTeam, error) {
+			return r.c.Core.GetTeams(ctx, core.GetTeamsArgs{ProjectId: &project, Top: &top, Skip: &skip})
 		})
 	})
 }
 
-// rereadGroups re-reads the groups collected by the earlier stages: first
+// reconcileTeams pages through a team list (of one project, or all) and
+// makes the store's teams match it.
+func (r *incRun) reconcileTeams(ctx context.Context, project *string, list func(top, skip int) (*[]core.WebApiTeam, error)) error {
+	listed := map[string]bool{}
+	err := pageTeams(func(top, skip int) ([]core.WebApiTeam, error) {
+		teams, err := list(top, skip)
+		if status, _ := statusOf(err); status == http.StatusNotFound {
+			return nil, nil // the project is gone
+		}
+		return deref2(teams), err
+	}, func(t core.WebApiTeam) error {
+		id, pid := t.Id.String(), ""
+		if t.ProjectId != nil {
+			pid = t.ProjectId.String()
+		} else if project != nil {
+			pid = *project
+		}
+		listed[id] = true
+		row := snapshot.Row{id, pid, str(t.Name), str(t.Description)}
+		r.mu.Lock()
+		r.teams[id] = row
+		r.mu.Unlock()
+		return r.out.put(ctx, snapshot.Teams, "teams", row)
+	})
+	if err != nil {
+		return describe("list teams", "core", err)
+	}
+	var gone []string
+	r.mu.Lock()
+	for id, row := range r.teams {
+		if !listed[id] && (project == nil || row[1] == *project) {
+			gone = append(gone, id)
+			delete(r.teams, id)
+		}
+	}
+	r.mu.Unlock()
+	return r.out.do(ctx, func(w *snapshot.Writer) error {
+		for _, id := range gone {
+			if err := w.Delete(snapshot.Teams, id); err != nil {
+				return err
+			}
+			if err := w.DeleteScope(snapshot.TeamMembers, id); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+}
+
+// rereadGroups re-reads the groups collected so far and not read yet: first
 // their metadata in one lookup (a group not found is gone), then their
 // direct members in bulk; members the store does not know yet are looked
 // up and recorded, and the members of team groups become team members.
 func (r *incRun) rereadGroups(ctx context.Context) error {
 	var all []string
+	r.mu.Lock()
 	for d := range r.p.groups {
-		all = append(all, d)
+		if !r.groupsRead[d] {
+			r.groupsRead[d] = true
+			all = append(all, d)
+		}
+	}
+	r.mu.Unlock()
+	if len(all) == 0 {
+		return nil
 	}
 	sort.Strings(all)
 	subjects, err := r.lookup(ctx, all)
@@ -649,19 +787,12 @@ func (r *incRun) rereadGroups(ctx context.Context) error {
 		}
 		live = append(live, groupRef{descriptor: d, subjectType: subjectType(d)})
 		// A renamed team group renames its team.
-		if t := r.teamOfGroup(ctx, d); t != "" && r.opts.Teams {
-			if err := r.query(ctx, func(w *snapshot.Writer) error {
-				return w.CurrentWhere(snapshot.Teams, "id", t, func(row snapshot.Row) error {
-					if row[2] != str(s.DisplayName) || row[3] != str(s.Description) {
-						r.mu.Lock()
-						r.renamedTeams[t] = true
-						r.mu.Unlock()
-					}
-					return nil
-				})
-			}); err != nil {
-				return err
+		if t := r.teamOfGroup(d); t != "" && r.opts.Teams {
+			r.mu.Lock()
+			if row := r.teams[t]; row[2] != str(s.DisplayName) || row[3] != str(s.Description) {
+				r.renamedTeams[t] = true
 			}
+			r.mu.Unlock()
 		}
 	}
 	var mu sync.Mutex
@@ -731,18 +862,14 @@ func (r *incRun) lookup(ctx context.Context, descriptors []string) (map[string]g
 
 // teamOfGroup is the team a group backs (the team id is the group's
 // storage key), or "".
-func (r *incRun) teamOfGroup(ctx context.Context, group string) string {
+func (r *incRun) teamOfGroup(group string) string {
 	key := r.ids.storageKeyOf(group)
 	if key == "" {
 		return ""
 	}
-	exists := false
-	_ = r.query(ctx, func(w *snapshot.Writer) error {
-		var err error
-		exists, err = w.Exists(snapshot.Teams, key)
-		return err
-	})
-	if exists {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if _, ok := r.teams[key]; ok {
 		return key
 	}
 	return ""
@@ -751,25 +878,16 @@ func (r *incRun) teamOfGroup(ctx context.Context, group string) string {
 // groupGone closes a deleted group: its row, its memberships in both
 // directions (the groups that held it are re-read), its team and its rule.
 func (r *incRun) groupGone(ctx context.Context, group string) error {
-	var containers []string
-	team := r.teamOfGroup(ctx, group)
-	err := r.query(ctx, func(w *snapshot.Writer) error {
-		if err := w.CurrentWhere(snapshot.Memberships, "member", group, func(row snapshot.Row) error {
-			containers = append(containers, row[0].(string))
-			return nil
-		}); err != nil {
-			return err
-		}
+	team := r.teamOfGroup(group)
+	return r.out.do(ctx, func(w *snapshot.Writer) error {
 		if err := w.Delete(snapshot.Groups, group); err != nil {
 			return err
 		}
 		if err := w.DeleteScope(snapshot.Memberships, group); err != nil {
 			return err
 		}
-		for _, c := range containers {
-			if err := w.Delete(snapshot.Memberships, c, group); err != nil {
-				return err
-			}
+		if err := leaveAllGroups(w, group); err != nil {
+			return err
 		}
 		if team != "" {
 			if err := w.Delete(snapshot.Teams, team); err != nil {
@@ -781,7 +899,6 @@ func (r *incRun) groupGone(ctx context.Context, group string) error {
 		}
 		return w.Delete(snapshot.GroupRules, group)
 	})
-	return err
 }
 
 // deriveTeamMembers mirrors a team group's members into the team's members.
@@ -792,7 +909,7 @@ func (r *incRun) deriveTeamMembers(ctx context.Context, group string, rows []sna
 	if !r.opts.Teams {
 		return nil
 	}
-	team := r.teamOfGroup(ctx, group)
+	team := r.teamOfGroup(group)
 	if team == "" {
 		return nil
 	}
@@ -816,9 +933,19 @@ func (r *incRun) deriveTeamMembers(ctx context.Context, group string, rows []sna
 // recordNewSubjects looks up the members the store has no row for (a new
 // project's build identity, a principal added to a group) and records them.
 func (r *incRun) recordNewSubjects(ctx context.Context, members map[string]bool) error {
+	// Only subjects met for the first time in this run can be missing
+	// from the store; ask the store about those alone.
+	var candidates []string
+	r.mu.Lock()
+	for d := range members {
+		if !r.subjects[d] && !r.ids.known(d) {
+			candidates = append(candidates, d)
+		}
+	}
+	r.mu.Unlock()
 	var unknown []string
 	err := r.query(ctx, func(w *snapshot.Writer) error {
-		for d := range members {
+		for _, d := range candidates {
 			t := snapshot.Accounts
 			if st := subjectType(d); st == "vssgp" || st == "aadgp" {
 				t = snapshot.Groups
@@ -861,18 +988,12 @@ func (r *incRun) recordNewSubjects(ctx context.Context, members map[string]bool)
 	return nil
 }
 
-// rereadTeams reads through the team API the teams that are new or whose
-// administrators changed.
+// rereadTeams reads through the team API the teams whose administrators
+// changed, and the names of teams whose group was renamed.
 func (r *incRun) rereadTeams(ctx context.Context) error {
 	type target struct{ id, project string }
 	var targets []target
-	for id, project := range r.newTeams {
-		targets = append(targets, target{id, project})
-	}
 	for id := range r.p.teams {
-		if _, ok := r.newTeams[id]; ok {
-			continue
-		}
 		var project string
 		if err := r.query(ctx, func(w *snapshot.Writer) error {
 			return w.CurrentWhere(snapshot.Teams, "id", id, func(row snapshot.Row) error {
@@ -894,9 +1015,7 @@ func (r *incRun) rereadTeams(ctx context.Context) error {
 	}
 	var renamed []string
 	for id := range r.renamedTeams {
-		if _, ok := r.newTeams[id]; !ok {
-			renamed = append(renamed, id)
-		}
+		renamed = append(renamed, id)
 	}
 	return forEach(ctx, r.c.conc, renamed, r.rereadTeamRow)
 }

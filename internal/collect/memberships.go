@@ -105,6 +105,7 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string, found func(con
 	for _, g := range batch {
 		ms, ok := members[g]
 		if !ok {
+			e.c.log.Debug("the Identities API did not answer for a group; reading it through Graph", "group", g)
 			// Not answered (removed meanwhile, or not visible): ask Graph.
 			if err := e.readGroupViaGraph(ctx, g, found); err != nil {
 				return err
@@ -116,6 +117,7 @@ func (e *env) readGroupBatch(ctx context.Context, batch []string, found func(con
 		for _, l := range ms {
 			d, ok := resolved[l]
 			if !ok {
+				e.c.log.Debug("a member could not be resolved; reading the group through Graph", "group", g, "member", l)
 				complete = false
 				break
 			}
@@ -164,10 +166,14 @@ type resolver struct {
 	byLegacy map[string]string // legacy → descriptor
 	keyOf    map[string]string // descriptor → storage key
 	byKey    map[string]string // storage key → descriptor
+	// fresh are the subjects first met in this run (resolved through the
+	// API): the only members that may be missing from the store.
+	fresh       map[string]bool
+	knownLegacy map[string]bool // descriptors with a known legacy descriptor
 }
 
 func newResolver(c *Client) *resolver {
-	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{}}
+	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{}, fresh: map[string]bool{}, knownLegacy: map[string]bool{}}
 }
 
 // learn records what is known of a subject.
@@ -176,6 +182,7 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 	defer r.mu.Unlock()
 	if legacy != "" {
 		r.byLegacy[legacy] = descriptor
+		r.knownLegacy[descriptor] = true
 	}
 	if storageKey != "" {
 		k := strings.ToLower(storageKey)
@@ -183,6 +190,18 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 		r.byKey[k] = descriptor
 	}
 	return nil
+}
+
+// known reports whether a subject was known before this run (by its legacy
+// descriptor or storage key) rather than met for the first time.
+func (r *resolver) known(descriptor string) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.fresh[descriptor] {
+		return false
+	}
+	_, ok := r.keyOf[descriptor]
+	return ok || r.knownLegacy[descriptor]
 }
 
 // descriptorOf returns the subject descriptor known for a storage key.
@@ -235,6 +254,9 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 				key = id.Id.String()
 			}
 			r.learn(d, key, l)
+			r.mu.Lock()
+			r.fresh[d] = true
+			r.mu.Unlock()
 			out[l] = d
 			if err := r.out.identity(ctx, d, key, l); err != nil {
 				return nil, err

@@ -16,10 +16,37 @@ import (
 // token (the next $skip) says whether more remain, whatever it caps $top at.
 const projectPage = 1000
 
-// teamPage is the documented default page of the team APIs. They have no
-// continuation token, so a page shorter than this is the last one; asking
-// for more than the default could be capped silently and end the list early.
+// teamPage is the documented default page of the team member API. It has
+// no continuation token, so a page shorter than the default is the last one
+// (a server cap on $top is never below its own default).
 const teamPage = 100
+
+// teamListPage is what a team list asks for per page. The service may cap
+// $top silently, so a short page proves nothing: the list ends only at an
+// empty page, which costs one request and holds whatever the cap is.
+const teamListPage = 1000
+
+// pageTeams pages a team list by $top/$skip until an empty page.
+func pageTeams(list func(top, skip int) ([]core.WebApiTeam, error), each func(core.WebApiTeam) error) error {
+	for skip := 0; ; {
+		teams, err := list(teamListPage, skip)
+		if err != nil {
+			return err
+		}
+		if len(teams) == 0 {
+			return nil
+		}
+		for _, t := range teams {
+			if t.Id == nil {
+				continue
+			}
+			if err := each(t); err != nil {
+				return err
+			}
+		}
+		skip += len(teams)
+	}
+}
 
 func readProjects(ctx context.Context, e *env) error {
 	var token *int
@@ -81,33 +108,23 @@ func readRepositories(ctx context.Context, e *env) error {
 type teamRef struct{ id, project string }
 
 func readTeams(ctx context.Context, e *env) error {
-	top := teamPage
-	for skip := 0; ; {
+	err := pageTeams(func(top, skip int) ([]core.WebApiTeam, error) {
 		teams, err := e.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
-		if err != nil {
-			return describe("list teams", "core", err)
+		return deref2(teams), err
+	}, func(t core.WebApiTeam) error {
+		ref := teamRef{id: t.Id.String()}
+		if t.ProjectId != nil {
+			ref.project = t.ProjectId.String()
 		}
-		for _, t := range deref2(teams) {
-			if t.Id == nil {
-				continue
-			}
-			ref := teamRef{id: t.Id.String()}
-			if t.ProjectId != nil {
-				ref.project = t.ProjectId.String()
-			}
-			e.mu.Lock()
-			e.teams = append(e.teams, ref)
-			e.mu.Unlock()
-			row := snapshot.Row{ref.id, ref.project, str(t.Name), str(t.Description)}
-			if err := e.out.put(ctx, snapshot.Teams, "teams", row); err != nil {
-				return err
-			}
-		}
-		if len(deref2(teams)) < top {
-			return nil
-		}
-		skip += len(deref2(teams))
+		e.mu.Lock()
+		e.teams = append(e.teams, ref)
+		e.mu.Unlock()
+		return e.out.put(ctx, snapshot.Teams, "teams", snapshot.Row{ref.id, ref.project, str(t.Name), str(t.Description)})
+	})
+	if err != nil {
+		return describe("list teams", "core", err)
 	}
+	return nil
 }
 
 func readTeamMembers(ctx context.Context, e *env) error {

@@ -348,10 +348,12 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 	if err != nil {
 		return nil, err
 	}
+	start := time.Now()
 	entries, err := c.readAudit(ctx, prev.AuditCursorTime.Add(-opts.AuditOverlap))
 	if err != nil {
 		return nil, err
 	}
+	c.log.Debug("read the Audit Log", "entries", len(entries), "duration", time.Since(start).Round(time.Millisecond))
 	if err := checkFresh(ctx, c, st, prev, opts); err != nil {
 		return nil, err
 	}

@@ -6,3 +6,7 @@ CREATE TABLE audit_seen (
     entry_id TEXT    NOT NULL,
     PRIMARY KEY (run, entry_id)
 ) WITHOUT ROWID;
+
+-- An incremental run closes every membership of a subject that left the
+-- organization; team members are found by member like memberships are.
+CREATE INDEX team_members_member ON team_members (member, team_id) WHERE valid_to IS NULL;
