@@ -72,9 +72,9 @@ func BenchmarkSyncLarge(b *testing.B) {
 		return runs[len(runs)-1]
 	}
 	for i := 0; i < b.N; i++ {
-		first := runExporter(b, bin, env, "sync", "--mode", "full")
+		first := runMeasured(b, bin, env, "sync", "--mode", "full")
 		r1 := lastRun()
-		unchanged := runExporter(b, bin, env, "sync", "--mode", "full")
+		unchanged := runMeasured(b, bin, env, "sync", "--mode", "full")
 		r2 := lastRun()
 		benchLine("sync.full.large.requests", float64(r1.APIRequests), "req")
 		benchLine("sync.full.large.wall", first.wall.Seconds(), "s")
@@ -92,17 +92,10 @@ func BenchmarkSyncLarge(b *testing.B) {
 		if _, err := sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1)}); err != nil {
 			b.Fatal(err)
 		}
-		before := sim.Stats().Requests
-		inc := runExporter(b, bin, env, "sync", "--mode", "incremental")
-		for k, v := range sim.Stats().Requests {
-			if v-before[k] > 5 {
-				b.Logf("sim %s: %d", k, v-before[k])
-			}
-		}
+		inc := runMeasured(b, bin, env, "sync", "--mode", "incremental")
 		r3 := lastRun()
-		full := runExporter(b, bin, env, "sync", "--mode", "full")
+		full := runMeasured(b, bin, env, "sync", "--mode", "full")
 		r4 := lastRun()
-		b.Logf("incremental: %v\n%s", r3.RequestsByArea, r3.Note)
 		benchLine("sync.incremental.large.changes", 1000, "changes")
 		benchLine("sync.incremental.large.requests", float64(r3.APIRequests), "req")
 		benchLine("sync.incremental.large.wall", inc.wall.Seconds(), "s")

@@ -39,6 +39,7 @@ var commands = []func() *Command{
 	newSyncCmd,
 	newRunsCmd,
 	newShowCmd,
+	newDiffCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -24,7 +26,7 @@ func newRowWriter(w io.Writer, format string, cols []string) (rowWriter, error) 
 		fmt.Fprintln(tw, strings.ToUpper(strings.Join(cols, "\t")))
 		return &tableWriter{tw: tw}, nil
 	case "json":
-		return &jsonWriter{w: w, cols: cols}, nil
+		return &jsonWriter{w: bufio.NewWriter(w), cols: cols}, nil
 	case "csv":
 		cw := csv.NewWriter(w)
 		if err := cw.Write(cols); err != nil {
@@ -71,9 +73,21 @@ func (t *tableWriter) Row(vals []any) error {
 func (t *tableWriter) Close() error { return t.tw.Flush() }
 
 type jsonWriter struct {
-	w    io.Writer
+	w    *bufio.Writer
 	cols []string
 	n    int
+}
+
+// jsonValue encodes one value without HTML escaping: names such as
+// "<script>" stay as they are.
+func jsonValue(v any) ([]byte, error) {
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil
 }
 
 func (j *jsonWriter) Row(vals []any) error {
@@ -82,33 +96,31 @@ func (j *jsonWriter) Row(vals []any) error {
 		sep = "[\n  "
 	}
 	j.n++
-	var b strings.Builder
-	b.WriteString(sep + "{")
+	j.w.WriteString(sep + "{")
 	for i, c := range j.cols {
 		if i > 0 {
-			b.WriteString(", ")
+			j.w.WriteString(", ")
 		}
-		k, _ := json.Marshal(c)
-		v, err := json.Marshal(vals[i])
+		k, _ := jsonValue(c)
+		v, err := jsonValue(vals[i])
 		if err != nil {
 			return err
 		}
-		b.Write(k)
-		b.WriteString(": ")
-		b.Write(v)
+		j.w.Write(k)
+		j.w.WriteString(": ")
+		j.w.Write(v)
 	}
-	b.WriteString("}")
-	_, err := io.WriteString(j.w, b.String())
+	_, err := j.w.WriteString("}")
 	return err
 }
 
 func (j *jsonWriter) Close() error {
 	if j.n == 0 {
-		_, err := io.WriteString(j.w, "[]\n")
-		return err
+		j.w.WriteString("[]\n")
+	} else {
+		j.w.WriteString("\n]\n")
 	}
-	_, err := io.WriteString(j.w, "\n]\n")
-	return err
+	return j.w.Flush()
 }
 
 type csvWriter struct{ cw *csv.Writer }

@@ -226,7 +226,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 30, Seed: 9}); err != nil {
 		t.Fatal(err)
 	}
-	cmd := osexec.Command(bin, "sync", "--concurrency", "2")
+	cmd := osexec.Command(bin, "sync", "--mode", "full", "--concurrency", "2")
 	cmd.Env = append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "ADO_PAT="+env["ADO_PAT"], "EXPORTER_DB="+env["EXPORTER_DB"])
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -166,6 +166,22 @@ func TestFallbackWithoutAuditLogScope(t *testing.T) {
 	}
 }
 
+// A run's snapshot time is the service's clock when it read, even for a
+// client that served earlier runs.
+func TestSnapshotTimeFollowsTheServiceClock(t *testing.T) {
+	sim := startSim(t, adosim.Options{Spec: &propertySpec})
+	c := dial(t, sim, "readonly")
+	st := openStore(t)
+	syncMode(t, c, st, "full")
+	sim.Advance(72 * time.Hour)
+	for _, mode := range []string{"incremental", "full"} {
+		run := syncMode(t, c, st, mode)
+		if d := sim.Now().Sub(*run.SnapshotTime); d < 0 || d > time.Minute {
+			t.Fatalf("%s run: snapshot time %v, the service's clock %v", mode, run.SnapshotTime, sim.Now())
+		}
+	}
+}
+
 func TestFullEveryForcesAFullSync(t *testing.T) {
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")

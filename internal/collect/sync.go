@@ -290,7 +290,6 @@ func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOpt
 }
 
 func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, why string) (snapshot.Run, error) {
-	snapshotTime := c.Stats.ServerNow()
 	note := "full: " + why
 	// Place the Audit Log cursor before reading: changes made while the
 	// sync reads are then replayed by the next incremental run.
@@ -302,6 +301,9 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 		c.log.Warn("incremental syncs will not be possible", "reason", err)
 		note += "; " + err.Error() + " (the next sync will be full too)"
 	}
+	// The snapshot is as of the service's clock, which the answer just
+	// read (even a refusal) has told.
+	snapshotTime := c.Stats.ServerNow()
 	if err := withWriter(ctx, c, w, opts, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
@@ -343,7 +345,7 @@ type incremental struct {
 // entries to re-reads. It writes nothing, so a log that cannot be read
 // costs no run.
 func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (*incremental, error) {
-	inc := &incremental{c: c, opts: opts, plan: newPlan(), snapshotTime: c.Stats.ServerNow()}
+	inc := &incremental{c: c, opts: opts, plan: newPlan()}
 	handled, err := st.AuditSeen(ctx, prev.ID)
 	if err != nil {
 		return nil, err
@@ -354,6 +356,7 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 		return nil, err
 	}
 	c.log.Debug("read the Audit Log", "entries", len(entries), "duration", time.Since(start).Round(time.Millisecond))
+	inc.snapshotTime = c.Stats.ServerNow()
 	if err := checkFresh(ctx, c, st, prev, opts); err != nil {
 		return nil, err
 	}

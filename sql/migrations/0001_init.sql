@@ -150,8 +150,9 @@ CREATE TABLE repositories (
 
 -- Current rows are found through the primary key (key columns, then
 -- valid_from: a key has few versions); diffs by the run that opened or
--- closed a version; access queries walk memberships upwards by member.
-CREATE INDEX memberships_member ON memberships (member, container) WHERE valid_to IS NULL;
+-- closed a version; access queries walk memberships upwards by member, at
+-- any run (so the index is not limited to current rows).
+CREATE INDEX memberships_member ON memberships (member, container);
 
 CREATE INDEX accounts_from     ON accounts     (valid_from);
 CREATE INDEX accounts_to       ON accounts     (valid_to) WHERE valid_to IS NOT NULL;
@@ -177,7 +178,7 @@ CREATE INDEX repositories_to   ON repositories (valid_to) WHERE valid_to IS NOT 
 CREATE TABLE access_dates (
     descriptor    TEXT PRIMARY KEY,
     last_accessed TEXT,              -- NULL: never (the service's 0001-01-01)
-    run           INTEGER NOT NULL   -- run that last read it
+    run           INTEGER NOT NULL   -- run that last changed it
 ) WITHOUT ROWID;
 
 -- Identity keys: how one subject is named across the APIs. Stable facts,

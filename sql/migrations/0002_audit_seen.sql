@@ -9,4 +9,4 @@ CREATE TABLE audit_seen (
 
 -- An incremental run closes every membership of a subject that left the
 -- organization; team members are found by member like memberships are.
-CREATE INDEX team_members_member ON team_members (member, team_id) WHERE valid_to IS NULL;
+CREATE INDEX team_members_member ON team_members (member, team_id);

@@ -1,5 +1,7 @@
 -- Read queries behind 'exporter show'. :run is a complete run; a row belongs
 -- to its snapshot when valid_from <= :run AND (valid_to IS NULL OR valid_to > :run).
+-- Whole-table reads write +valid_from so SQLite scans instead of walking the
+-- valid_from index; counts come from one grouped pass, not a subquery per row.
 
 -- name: accounts
 -- Accounts of one kind (:kind = user, service_account or service_principal)
@@ -11,22 +13,24 @@ SELECT a.descriptor, a.display_name, a.principal_name, a.mail, a.subject_type, a
        coalesce(e.status, '') AS status, coalesce(e.assignment_source, '') AS assignment_source,
        coalesce(e.group_rule, '') AS group_rule, coalesce(e.date_created, '') AS date_created,
        coalesce(d.last_accessed, 'never') AS last_accessed,
-       (SELECT count(*) FROM memberships m WHERE m.member = a.descriptor
-          AND m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)) AS direct_groups
+       coalesce(mc.n, 0) AS direct_groups
 FROM accounts a
 LEFT JOIN entitlements e ON e.descriptor = a.descriptor AND e.valid_from <= :run AND (e.valid_to IS NULL OR e.valid_to > :run)
 LEFT JOIN access_dates d ON d.descriptor = a.descriptor
-WHERE a.kind = :kind AND a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
+LEFT JOIN (SELECT member, count(*) AS n FROM memberships
+           WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run) GROUP BY member) mc ON mc.member = a.descriptor
+WHERE a.kind = :kind AND +a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
 ORDER BY a.display_name, a.descriptor;
 
 -- name: groups
 SELECT g.descriptor, g.display_name, g.principal_name, g.subject_type, g.scope_id,
        coalesce(p.name, '') AS project, g.origin, g.origin_id, g.entra_managed, g.description,
-       (SELECT count(*) FROM memberships m WHERE m.container = g.descriptor
-          AND m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)) AS direct_members
+       coalesce(mc.n, 0) AS direct_members
 FROM groups g
 LEFT JOIN projects p ON p.id = g.scope_id AND p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
-WHERE g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
+LEFT JOIN (SELECT container, count(*) AS n FROM memberships
+           WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run) GROUP BY container) mc ON mc.container = g.descriptor
+WHERE +g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
 ORDER BY g.principal_name, g.descriptor;
 
 -- name: memberships
@@ -38,7 +42,7 @@ FROM memberships m
 LEFT JOIN groups g   ON g.descriptor = m.container  AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
 LEFT JOIN accounts a ON a.descriptor = m.member     AND a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
 LEFT JOIN groups mg  ON mg.descriptor = m.member    AND mg.valid_from <= :run AND (mg.valid_to IS NULL OR mg.valid_to > :run)
-WHERE m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)
+WHERE +m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)
 ORDER BY group_name, m.container, member_name, m.member;
 
 -- name: members
@@ -88,28 +92,28 @@ WHERE valid_from <= :run AND (valid_to IS NULL OR valid_to > :run)
 
 -- name: projects
 SELECT p.id, p.name, p.description, p.state, p.visibility,
-       (SELECT count(*) FROM repositories r WHERE r.project_id = p.id
-          AND r.valid_from <= :run AND (r.valid_to IS NULL OR r.valid_to > :run)) AS repositories,
-       (SELECT count(*) FROM teams t WHERE t.project_id = p.id
-          AND t.valid_from <= :run AND (t.valid_to IS NULL OR t.valid_to > :run)) AS teams
+       coalesce(rc.n, 0) AS repositories, coalesce(tc.n, 0) AS teams
 FROM projects p
-WHERE p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
+LEFT JOIN (SELECT project_id, count(*) AS n FROM repositories
+           WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run) GROUP BY project_id) rc ON rc.project_id = p.id
+LEFT JOIN (SELECT project_id, count(*) AS n FROM teams
+           WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run) GROUP BY project_id) tc ON tc.project_id = p.id
+WHERE +p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
 ORDER BY p.name;
 
 -- name: teams
 SELECT t.id, t.name, t.project_id, coalesce(p.name, '') AS project, t.description,
-       (SELECT count(*) FROM team_members tm WHERE tm.team_id = t.id
-          AND tm.valid_from <= :run AND (tm.valid_to IS NULL OR tm.valid_to > :run)) AS members,
-       (SELECT count(*) FROM team_members tm WHERE tm.team_id = t.id AND tm.is_admin = 1
-          AND tm.valid_from <= :run AND (tm.valid_to IS NULL OR tm.valid_to > :run)) AS admins
+       coalesce(mc.n, 0) AS members, coalesce(mc.admins, 0) AS admins
 FROM teams t
 LEFT JOIN projects p ON p.id = t.project_id AND p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
-WHERE t.valid_from <= :run AND (t.valid_to IS NULL OR t.valid_to > :run)
+LEFT JOIN (SELECT team_id, count(*) AS n, sum(is_admin) AS admins FROM team_members
+           WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run) GROUP BY team_id) mc ON mc.team_id = t.id
+WHERE +t.valid_from <= :run AND (t.valid_to IS NULL OR t.valid_to > :run)
 ORDER BY project, t.name;
 
 -- name: repos
 SELECT r.id, r.name, r.project_id, coalesce(p.name, '') AS project, r.default_branch, r.is_disabled
 FROM repositories r
 LEFT JOIN projects p ON p.id = r.project_id AND p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
-WHERE r.valid_from <= :run AND (r.valid_to IS NULL OR r.valid_to > :run)
+WHERE +r.valid_from <= :run AND (r.valid_to IS NULL OR r.valid_to > :run)
 ORDER BY project, r.name;

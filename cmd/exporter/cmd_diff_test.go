@@ -1,0 +1,199 @@
+package main
+
+import (
+	"encoding/csv"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/ado-access/ado-access/internal/adosim"
+)
+
+func TestDiffCommand(t *testing.T) {
+	sim, env := simEnv(t, adosim.Options{Preset: "small", Seed: 5})
+	mustCLI := func(args ...string) string {
+		t.Helper()
+		code, out, errs := cli(t, env, args...)
+		if code != 0 {
+			t.Fatalf("%v: exit %d: %s", args, code, errs)
+		}
+		return out
+	}
+	mustCLI("sync")
+
+	// One run: nothing to compare with.
+	if code, _, errs := cli(t, env, "diff"); code != 1 || !strings.Contains(errs, "first complete run") {
+		t.Fatalf("diff with one run: exit %d %q", code, errs)
+	}
+	if code, _, _ := cli(t, env, "diff", "--exit-code"); code != 2 {
+		t.Fatalf("diff --exit-code with one run: exit %d, want 2", code)
+	}
+
+	// Nothing changed: exit 0 with --exit-code.
+	mustCLI("sync")
+	code, out, errs := cli(t, env, "diff", "--exit-code")
+	if code != 0 || !strings.Contains(out, "run 1") || !strings.Contains(out, "run 2") || !strings.Contains(out, "no changes") {
+		t.Fatalf("diff of unchanged runs: exit %d %q %q", code, out, errs)
+	}
+
+	// Changes, some of each kind the table should name.
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 40, Seed: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 4, Seed: 3, Kinds: []string{"nested.add", "license.change", "user.disable", "group.rename"}}); err != nil {
+		t.Fatal(err)
+	}
+	mustCLI("sync")
+	code, out, _ = cli(t, env, "diff", "--exit-code", "--effective")
+	if code != 1 {
+		t.Fatalf("diff --exit-code with changes: exit %d, want 1", code)
+	}
+	for _, want := range []string{"run 2", "run 3", "KIND", "ENTITY", "NAME", "DETAIL", "added", "memberships", "license_changed", "access_gained", " → ", "changes\n"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("table lacks %q:\n%s", want, out)
+		}
+	}
+
+	// JSON: one object per change; CSV: one row per changed field.
+	var changes []struct {
+		Kind, Entity, Key, Name string
+		Fields                  []struct{ Name, Before, After string }
+		Path                    string
+	}
+	out = mustCLI("diff", "--effective", "--format", "json")
+	if err := json.Unmarshal([]byte(out), &changes); err != nil || len(changes) == 0 {
+		t.Fatalf("diff json: %v\n%s", err, out)
+	}
+	rows := 0
+	for _, c := range changes {
+		rows += max(1, len(c.Fields))
+		if c.Kind == "" || c.Entity == "" || c.Key == "" {
+			t.Errorf("incomplete change %+v", c)
+		}
+		if strings.HasPrefix(c.Kind, "access_") && !strings.HasPrefix(c.Path, "direct") && !strings.HasPrefix(c.Path, "via ") {
+			t.Errorf("access change without a path: %+v", c)
+		}
+	}
+	out = mustCLI("diff", "--effective", "--format", "csv")
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(recs[0], ",") != "kind,entity,key,subject,subject_kind,name,field,before,after,path" || len(recs)-1 != rows {
+		t.Fatalf("csv header %v, %d rows; want %d", recs[0], len(recs)-1, rows)
+	}
+
+	// --kind narrows, and access kinds imply --effective.
+	out = mustCLI("diff", "--from", "1", "--to", "latest", "--kind", "access_gained", "--format", "json")
+	changes = nil
+	json.Unmarshal([]byte(out), &changes)
+	if len(changes) == 0 {
+		t.Fatal("--kind access_gained shows nothing")
+	}
+	for _, c := range changes {
+		if c.Kind != "access_gained" {
+			t.Fatalf("--kind access_gained shows %s", c.Kind)
+		}
+	}
+	out = mustCLI("diff", "--kind", "users,license_changed", "--format", "json")
+	changes = nil
+	json.Unmarshal([]byte(out), &changes)
+	for _, c := range changes {
+		if c.Kind != "license_changed" || c.Entity != "accounts" {
+			t.Fatalf("--kind users,license_changed shows %+v", c)
+		}
+	}
+	if len(changes) == 0 {
+		t.Fatal("--kind users,license_changed shows nothing")
+	}
+
+	// Dates pick runs; a date before every run is an error.
+	if got := mustCLI("diff", "--to", time.Now().AddDate(0, 0, 1).Format(time.DateOnly), "--format", "csv"); got != mustCLI("diff", "--format", "csv") {
+		t.Error("--to tomorrow differs from --to latest")
+	}
+	for _, tt := range []struct {
+		args []string
+		code int
+		want string
+	}{
+		{[]string{"diff", "--from", "2000-01-01"}, 1, "no complete run at or before"},
+		{[]string{"diff", "--exit-code", "--from", "2000-01-01"}, 2, "no complete run at or before"},
+		{[]string{"diff", "--from", "3", "--to", "1"}, 2, "swap them"},
+		{[]string{"diff", "--from", "yesterday"}, 2, "want a run id"},
+		{[]string{"diff", "--kind", "widgets"}, 2, "--kind \"widgets\""},
+		{[]string{"diff", "--exit-code", "--format", "xml"}, 2, "want one of table, json, csv"},
+		{[]string{"diff", "--exit-code", "--to", "99"}, 2, "no such run"},
+		{[]string{"diff", "--exit-code", "--db", filepath.Join(t.TempDir(), "none.db")}, 2, "exporter sync"},
+		{[]string{"diff", "extra"}, 2, "--packets OLD NEW"},
+	} {
+		code, _, errs := cli(t, env, tt.args...)
+		if code != tt.code || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d %q; want exit %d and %q", tt.args, code, errs, tt.code, tt.want)
+		}
+	}
+}
+
+// Two small packets written by hand: a renamed group, a membership gone,
+// values escaped for spreadsheets.
+func TestDiffPacketsCommand(t *testing.T) {
+	dir := t.TempDir()
+	write := func(packet, table, content string) {
+		t.Helper()
+		os.MkdirAll(filepath.Join(dir, packet), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, packet, table+".csv"), []byte(content), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	groupsHeader := "descriptor,subject_type,scope_id,origin,origin_id,display_name,principal_name,description,domain,mail,entra_managed\n"
+	write("old", "groups", groupsHeader+
+		"vssgp.a,vssgp,,vsts,1,Admins,[org]\\Admins,,,,0\n"+
+		"vssgp.f,vssgp,,vsts,2,'=Formula,'=Formula,,,,0\n")
+	write("new", "groups", groupsHeader+
+		"vssgp.a,vssgp,,vsts,1,Administrators,[org]\\Administrators,,,,0\n"+
+		"vssgp.f,vssgp,,vsts,2,'=Formula,'=Formula,,,,false\n")
+	write("old", "memberships", "group_descriptor,member_descriptor\nvssgp.a,vssgp.f\n")
+	write("new", "memberships", "member_descriptor,group_descriptor\n")
+	env := map[string]string{}
+	old, nu := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+
+	code, out, errs := cli(t, env, "diff", "--packets", old, nu, "--format", "json", "--exit-code")
+	if code != 1 {
+		t.Fatalf("exit %d: %s", code, errs)
+	}
+	var changes []map[string]any
+	if err := json.Unmarshal([]byte(out), &changes); err != nil {
+		t.Fatal(err)
+	}
+	if len(changes) != 2 || changes[0]["kind"] != "modified" || changes[0]["name"] != `[org]\Administrators` ||
+		changes[1]["kind"] != "removed" || changes[1]["name"] != `[org]\Administrators > =Formula` {
+		t.Fatalf("packet diff: %s", out)
+	}
+	if code, out, _ := cli(t, env, "diff", "--packets", old, old, "--exit-code"); code != 0 || !strings.Contains(out, "no changes") {
+		t.Fatalf("a packet against itself: exit %d %q", code, out)
+	}
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"diff", "--packets", old}, "two folders"},
+		{[]string{"diff", "--packets", old, nu, "--from", "1"}, "--from"},
+		{[]string{"diff", "--packets", old, filepath.Join(dir, "none"), "--exit-code"}, "none"},
+		{[]string{"diff", "--packets", old, nu, "--kind", "accounts", "--exit-code"}, "none of the tables"},
+	} {
+		if code, _, errs := cli(t, env, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d %q; want 2 and %q", tt.args, code, errs, tt.want)
+		}
+	}
+}
+
+func TestDiffHelp(t *testing.T) {
+	code, out, _ := cli(t, nil, "help", "diff")
+	for _, want := range []string{"Usage: exporter diff", "--exit-code", "--packets", "access_gained", "Examples:", "--effective"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Errorf("help diff lacks %q", want)
+		}
+	}
+}
