@@ -246,7 +246,7 @@ func runIncremental(ctx context.Context, e *env, p *plan) error {
 		return err
 	}
 
-	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}}
+	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{}}
 	// Groups are named by legacy descriptors inside memberships; a group's
 	// is its SID, so loading the known groups also lets them be recognised
 	// there without a call.
@@ -294,6 +294,11 @@ func runIncremental(ctx context.Context, e *env, p *plan) error {
 		return err
 	}
 	if e.opts.Teams {
+		for group, rows := range inc.readMembers {
+			if err := inc.deriveTeamMembers(ctx, group, rows); err != nil {
+				return err
+			}
+		}
 		return inc.rereadTeams(ctx)
 	}
 	return nil
@@ -304,8 +309,9 @@ type incRun struct {
 	*env
 	p            *plan
 	mu           sync.Mutex
-	renamedTeams map[string]bool // teams whose group was renamed or redescribed
-	groupsRead   map[string]bool // groups re-read already
+	renamedTeams map[string]bool           // teams whose group was renamed or redescribed
+	groupsRead   map[string]bool           // groups re-read already
+	readMembers  map[string][]snapshot.Row // direct members of the groups re-read
 
 	// What the store holds as the run starts (and as it writes), read once:
 	// asking the store row by row would cost a round trip each.
@@ -806,7 +812,12 @@ func (r *incRun) rereadGroups(ctx context.Context) error {
 		if err := r.replaceMembers(ctx, group, rows); err != nil {
 			return err
 		}
-		return r.deriveTeamMembers(ctx, group, rows)
+		// Team members are derived once the team lists are in (a group read
+		// now may back a team that list has not reached yet).
+		mu.Lock()
+		r.readMembers[group] = rows
+		mu.Unlock()
+		return nil
 	})
 	if err != nil {
 		return err

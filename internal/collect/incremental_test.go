@@ -9,6 +9,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/core"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
+
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -223,5 +227,50 @@ func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
 	}
 	if again.VersionsWritten != 0 {
 		t.Fatalf("a run with nothing new wrote %d versions", again.VersionsWritten)
+	}
+}
+
+// A team created and given a member in one window: its members come from
+// its group, whichever of the group and the team list is read first. The
+// team list is slowed down so that the group is read before it.
+func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
+	sim := startSim(t, adosim.Options{Spec: &propertySpec})
+	c := dial(t, sim, "readonly")
+	st := openStore(t)
+	syncMode(t, c, st, "full")
+
+	ctx := context.Background()
+	rw := azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite"))
+	cc, _ := core.NewClient(ctx, rw)
+	projects, err := cc.GetProjects(ctx, core.GetProjectsArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := projects.Value[0].Id.String()
+	name := "Late Squad"
+	team, err := cc.CreateTeam(ctx, core.CreateTeamArgs{ProjectId: &pid, Team: &core.WebApiTeam{Name: &name}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	gc, _ := graph.NewClient(ctx, rw)
+	users, err := gc.ListUsers(ctx, graph.ListUsersArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	teamGroup, err := gc.GetDescriptor(ctx, graph.GetDescriptorArgs{StorageKey: team.Id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	member := *(*users.GraphUsers)[3].Descriptor
+	if _, err := gc.AddMembership(ctx, graph.AddMembershipArgs{SubjectDescriptor: &member, ContainerDescriptor: teamGroup.Value}); err != nil {
+		t.Fatal(err)
+	}
+	sim.SetFaults(adosim.Faults{Latency: adosim.Duration(300 * time.Millisecond), Paths: []string{"/teams"}})
+	inc := syncMode(t, c, st, "incremental")
+	sim.SetFaults(adosim.Faults{})
+	fresh := openStore(t)
+	full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
+	if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+		t.Fatalf("%s\nnote: %s", d, inc.Note)
 	}
 }
