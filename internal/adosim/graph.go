@@ -3,6 +3,7 @@ package adosim
 import (
 	"encoding/json"
 	"net/http"
+	"slices"
 	"strings"
 )
 
@@ -118,6 +119,12 @@ func (s *Server) subjectJSON(sub *Subject) []byte {
 // pageSubjects writes one page of the subjects that keep returns true for,
 // resuming at the continuation token's position.
 func (s *Server) pageSubjects(c *call, list string, keep func(*Subject) bool) {
+	s.pageSubjectsIn(c, list, nil, keep)
+}
+
+// pageSubjectsIn pages over candidates (seqs in creation order, read under
+// the lock), or over every subject when candidates is nil.
+func (s *Server) pageSubjectsIn(c *call, list string, candidates func() []int32, keep func(*Subject) bool) {
 	pos, ok := c.position(list, c.query("continuationToken"))
 	if !ok {
 		return
@@ -126,16 +133,29 @@ func (s *Server) pageSubjects(c *call, list string, keep func(*Subject) bool) {
 	o.mu.RLock()
 	items := make([][]byte, 0, graphPageSize)
 	next := -1
-	for i := pos; i < len(o.subjects); i++ {
+	visit := func(i int) bool {
 		sub := o.subjects[i]
 		if sub.Deleted || !keep(sub) {
-			continue
+			return true
 		}
 		if len(items) == graphPageSize {
 			next = i
-			break
+			return false
 		}
 		items = append(items, s.subjectJSON(sub))
+		return true
+	}
+	if candidates == nil {
+		for i := pos; i < len(o.subjects) && visit(i); i++ {
+		}
+	} else {
+		seqs := candidates()
+		start, _ := slices.BinarySearch(seqs, int32(pos))
+		for _, seq := range seqs[start:] {
+			if !visit(int(seq)) {
+				break
+			}
+		}
 	}
 	o.mu.RUnlock()
 	if next >= 0 {
@@ -213,9 +233,15 @@ func (s *Server) listGroups(c *call) {
 	if !ok {
 		return
 	}
-	s.pageSubjects(c, "groups", func(sub *Subject) bool {
+	keep := func(sub *Subject) bool {
 		return sub.Kind == KindGroup && (types == nil || types[sub.Type]) && inScope(sub)
-	})
+	}
+	// A project's groups are indexed: listing them need not walk every subject.
+	if _, id, ok := descriptorPayload(c.query("scopeDescriptor")); ok && id != c.o.ID {
+		s.pageSubjectsIn(c, "groups", func() []int32 { return c.o.byProject[id] }, keep)
+		return
+	}
+	s.pageSubjects(c, "groups", keep)
 }
 
 func (s *Server) listServicePrincipals(c *call) {

@@ -536,7 +536,7 @@ func (r *incRun) rereadServiceAccounts(ctx context.Context) error {
 func (r *incRun) resolveGroupKeys(ctx context.Context) error {
 	var unknown []uuid.UUID
 	for k := range r.p.groupKeys {
-		if d, ok := r.ids.descriptorOf(k); ok {
+		if d, ok := r.ids.descriptorOf(ctx, k); ok {
 			r.addGroup(d)
 		} else if id, err := uuid.Parse(k); err == nil {
 			unknown = append(unknown, id)
@@ -793,7 +793,7 @@ func (r *incRun) rereadGroups(ctx context.Context) error {
 		}
 		live = append(live, groupRef{descriptor: d, subjectType: subjectType(d)})
 		// A renamed team group renames its team.
-		if t := r.teamOfGroup(d); t != "" && r.opts.Teams {
+		if t := r.teamOfGroup(ctx, d); t != "" && r.opts.Teams {
 			r.mu.Lock()
 			if row := r.teams[t]; row[2] != str(s.DisplayName) || row[3] != str(s.Description) {
 				r.renamedTeams[t] = true
@@ -873,8 +873,8 @@ func (r *incRun) lookup(ctx context.Context, descriptors []string) (map[string]g
 
 // teamOfGroup is the team a group backs (the team id is the group's
 // storage key), or "".
-func (r *incRun) teamOfGroup(group string) string {
-	key := r.ids.storageKeyOf(group)
+func (r *incRun) teamOfGroup(ctx context.Context, group string) string {
+	key := r.ids.storageKeyOf(ctx, group)
 	if key == "" {
 		return ""
 	}
@@ -889,7 +889,7 @@ func (r *incRun) teamOfGroup(group string) string {
 // groupGone closes a deleted group: its row, its memberships in both
 // directions (the groups that held it are re-read), its team and its rule.
 func (r *incRun) groupGone(ctx context.Context, group string) error {
-	team := r.teamOfGroup(group)
+	team := r.teamOfGroup(ctx, group)
 	return r.out.do(ctx, func(w *snapshot.Writer) error {
 		if err := w.Delete(snapshot.Groups, group); err != nil {
 			return err
@@ -920,7 +920,7 @@ func (r *incRun) deriveTeamMembers(ctx context.Context, group string, rows []sna
 	if !r.opts.Teams {
 		return nil
 	}
-	team := r.teamOfGroup(group)
+	team := r.teamOfGroup(ctx, group)
 	if team == "" {
 		return nil
 	}

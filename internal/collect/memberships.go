@@ -161,6 +161,9 @@ func (e *env) readGroupViaGraph(ctx context.Context, group string, found func(co
 type resolver struct {
 	c   *Client
 	out *sink
+	// fromStore, when set, looks up in the store what memory does not
+	// know (an incremental run does not load every identity key).
+	fromStore func(ctx context.Context, column string, values []string) error
 
 	mu       sync.Mutex
 	byLegacy map[string]string // legacy → descriptor
@@ -205,15 +208,34 @@ func (r *resolver) known(descriptor string) bool {
 }
 
 // descriptorOf returns the subject descriptor known for a storage key.
-func (r *resolver) descriptorOf(storageKey string) (string, bool) {
+func (r *resolver) descriptorOf(ctx context.Context, storageKey string) (string, bool) {
+	k := strings.ToLower(storageKey)
+	r.mu.Lock()
+	d, ok := r.byKey[k]
+	r.mu.Unlock()
+	if ok || r.fromStore == nil {
+		return d, ok
+	}
+	if err := r.fromStore(ctx, "storage_key", []string{k}); err != nil {
+		return "", false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, ok := r.byKey[strings.ToLower(storageKey)]
+	d, ok = r.byKey[k]
 	return d, ok
 }
 
 // storageKeyOf returns the storage key known for a descriptor.
-func (r *resolver) storageKeyOf(descriptor string) string {
+func (r *resolver) storageKeyOf(ctx context.Context, descriptor string) string {
+	r.mu.Lock()
+	k, ok := r.keyOf[descriptor]
+	r.mu.Unlock()
+	if ok || r.fromStore == nil {
+		return k
+	}
+	if err := r.fromStore(ctx, "descriptor", []string{descriptor}); err != nil {
+		return ""
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	return r.keyOf[descriptor]
@@ -236,6 +258,22 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 	r.mu.Unlock()
 	for _, l := range unknown {
 		delete(out, l)
+	}
+	if r.fromStore != nil && len(unknown) > 0 {
+		if err := r.fromStore(ctx, "legacy", unknown); err != nil {
+			return nil, err
+		}
+		r.mu.Lock()
+		still := unknown[:0]
+		for _, l := range unknown {
+			if d, ok := r.byLegacy[l]; ok {
+				out[l] = d
+			} else {
+				still = append(still, l)
+			}
+		}
+		r.mu.Unlock()
+		unknown = still
 	}
 	for _, batch := range chunks(unknown, identityBatch) {
 		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{

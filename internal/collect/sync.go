@@ -252,10 +252,14 @@ func checkFresh(ctx context.Context, c *Client, st *snapshot.Store, prev snapsho
 
 // withWriter runs body with collectors writing through one writer
 // goroutine, and returns the first error of either.
-func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, body func(context.Context, *env) error) error {
+func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, preload bool, body func(context.Context, *env) error) error {
+	// A full run resolves nearly every identity, so it loads every known
+	// key at once; an incremental run looks up only what it meets.
 	ids := newResolver(c)
-	if err := w.IdentityKeys(ids.learn); err != nil {
-		return fmt.Errorf("read identity keys: %w", err)
+	if preload {
+		if err := w.IdentityKeys(ids.learn); err != nil {
+			return fmt.Errorf("read identity keys: %w", err)
+		}
 	}
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
@@ -275,6 +279,11 @@ func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOpt
 	}()
 	e := &env{c: c, out: &sink{ops: ops, prog: opts.Progress}, opts: opts, ids: ids}
 	ids.out = e.out
+	if !preload {
+		ids.fromStore = func(ctx context.Context, column string, values []string) error {
+			return e.query(ctx, func(w *snapshot.Writer) error { return w.IdentityKeysWhere(column, values, ids.learn) })
+		}
+	}
 	err := body(ctx, e)
 	close(ops)
 	if werr := <-writeErr; werr != nil {
@@ -304,7 +313,7 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	// The snapshot is as of the service's clock, which the answer just
 	// read (even a refusal) has told.
 	snapshotTime := c.Stats.ServerNow()
-	if err := withWriter(ctx, c, w, opts, runPhases); err != nil {
+	if err := withWriter(ctx, c, w, opts, true, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
 	return commit(c, w, snapshotTime, cur, note)
@@ -376,7 +385,7 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 
 // apply re-reads what the plan names and commits the run.
 func (inc *incremental) apply(ctx context.Context, w *snapshot.Writer) (snapshot.Run, error) {
-	err := withWriter(ctx, inc.c, w, inc.opts, func(ctx context.Context, e *env) error {
+	err := withWriter(ctx, inc.c, w, inc.opts, false, func(ctx context.Context, e *env) error {
 		e.out.prog.setPhase("re-reading")
 		return runIncremental(ctx, e, inc.plan)
 	})

@@ -188,5 +188,5 @@ CREATE TABLE identity_keys (
     storage_key TEXT NOT NULL DEFAULT '',  -- identity id / storage key (audit entries, entitlements)
     legacy      TEXT NOT NULL DEFAULT ''   -- legacy identity descriptor (Identities API, ACLs)
 ) WITHOUT ROWID;
-CREATE INDEX identity_keys_storage ON identity_keys (storage_key) WHERE storage_key != '';
-CREATE INDEX identity_keys_legacy  ON identity_keys (legacy)      WHERE legacy != '';
+CREATE INDEX identity_keys_storage ON identity_keys (storage_key);
+CREATE INDEX identity_keys_legacy  ON identity_keys (legacy);
