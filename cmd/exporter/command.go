@@ -39,6 +39,8 @@ var commands = []func() *Command{
 	newSyncCmd,
 	newRunsCmd,
 	newShowCmd,
+	newExportCmd,
+	newVerifyCmd,
 	newDiffCmd,
 }
 

@@ -111,6 +111,10 @@ func areaOf(r *http.Request) string {
 	return seg
 }
 
+// maxClockNoise is the clock difference below which our clock is trusted
+// over the service's Date header.
+const maxClockNoise = 5 * time.Second
+
 type countTransport struct {
 	next  http.RoundTripper
 	stats *Stats
@@ -125,7 +129,14 @@ func (t *countTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	resp, err := t.next.RoundTrip(r)
 	if err == nil {
 		if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
-			t.stats.skew.Store(int64(time.Until(d)))
+			// The header has whole seconds: a skew of a few seconds is
+			// noise, and taking it would make times of runs made close
+			// together go backwards. Only a real difference is kept.
+			skew := time.Until(d)
+			if skew > -maxClockNoise && skew < maxClockNoise {
+				skew = 0
+			}
+			t.stats.skew.Store(int64(skew))
 		}
 	}
 	return resp, err

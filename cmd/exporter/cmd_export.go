@@ -1,0 +1,249 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io/fs"
+	"os"
+	"runtime/debug"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/ado-access/ado-access/internal/export"
+)
+
+func newExportCmd() *Command {
+	var (
+		sf            storeFlags
+		run           int64
+		to            string
+		formats       string
+		baseline      string
+		date          string
+		dormantDays   int
+		privileged    listFlag
+		maxPrivileged int
+		fs            *flag.FlagSet
+	)
+	return &Command{
+		Name:    "export",
+		Summary: "write an access-review packet or warehouse Parquet from a snapshot",
+		Usage: `
+Usage: exporter export packet|warehouse [--run N] [--to LOCATION] [flags]
+
+export packet writes a review packet of one run (the latest complete run
+unless --run is given) for auditors: every table as CSV and Parquet, an
+XLSX workbook (a Summary sheet with a chart of the changes, one sheet per
+table with filters and a frozen header, and a Decision drop-down with
+Reviewer and Comment columns on the accounts, effective_access and
+privileged_access sheets), and manifest.json, written last, with every
+file's rows and SHA-256. Tables: accounts, groups, group_rules,
+memberships, projects, teams, team_members, repositories,
+effective_access, privileged_access, findings, changes.
+
+export warehouse writes the same tables as Parquet in Hive-style
+partitions, {table}/org={org}/snapshot_date={date}/part-00000.parquet,
+then _manifests/org={org}/snapshot_date={date}/manifest.json and a
+_SUCCESS marker beside it, last. Running it again for the same date
+replaces that partition.
+
+LOCATION (--to) is a folder (default: packet-ORG-runN for a packet,
+warehouse for the warehouse), or Azure Blob Storage:
+  https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX
+      authenticated with a SAS in the URL or AZURE_STORAGE_SAS_TOKEN, else
+      AZURE_STORAGE_CONNECTION_STRING if it names that account, else
+      Microsoft Entra ID (client secret, workload identity, managed
+      identity, Azure CLI) through azidentity
+  azblob://CONTAINER/PREFIX
+      the account of AZURE_STORAGE_CONNECTION_STRING
+Files upload in blocks with retries; readers never see a manifest before
+the files it lists. Secrets never appear in output or logs.
+
+Changes (--baseline, packets): since a run of the store (its id), since an
+earlier packet (its LOCATION, compared offline), or none; by default since
+the previous complete run. The warehouse's changes are since the previous
+complete run.
+
+Examples:
+  exporter export packet
+  exporter export packet --format xlsx --to reviews/2026-q4 --baseline reviews/2026-q3
+  exporter export packet --to https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
+  exporter export warehouse --to azblob://lake/ado-access
+`,
+		Flags: func(f *flag.FlagSet) {
+			fs = f
+			sf.register(f)
+			f.Int64Var(&run, "run", 0, "run to export (default: the latest complete run)")
+			f.StringVar(&to, "to", "", "where to write: a folder, https://ACCOUNT.blob.core.windows.net/CONTAINER/PREFIX or azblob://CONTAINER/PREFIX")
+			f.StringVar(&formats, "format", "csv,parquet,xlsx", "packet formats, comma-separated: csv, parquet, xlsx")
+			f.StringVar(&baseline, "baseline", "", "packet changes since: a run id, an earlier packet's LOCATION, or none (default: the previous run)")
+			f.StringVar(&date, "date", "", "warehouse partition date YYYY-MM-DD (default: the run's snapshot date)")
+			f.IntVar(&dormantDays, "dormant-days", export.DefaultDormantDays, "an account is dormant after this many days without access")
+			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
+			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
+		},
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) == 0 {
+				return usageErrorf("export what? packet or warehouse")
+			}
+			kind := args[0]
+			if kind != "packet" && kind != "warehouse" {
+				return usageErrorf("unknown export %q (want packet or warehouse)", kind)
+			}
+			if len(args) > 1 {
+				return usageErrorf("unexpected argument %q", args[1])
+			}
+			var misplaced []string
+			fs.Visit(func(f *flag.Flag) {
+				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline") || kind == "packet" && f.Name == "date" {
+					misplaced = append(misplaced, "--"+f.Name)
+				}
+			})
+			if len(misplaced) > 0 {
+				return usageErrorf("%s does not apply to export %s", strings.Join(misplaced, ", "), kind)
+			}
+			if dormantDays < 1 {
+				return usageErrorf("--dormant-days %d: want 1 or more", dormantDays)
+			}
+			if maxPrivileged < 1 {
+				return usageErrorf("--max-privileged %d: want 1 or more", maxPrivileged)
+			}
+			// An export holds little but streams a lot: collecting more
+			// often keeps the peak RSS of a large organization's packet near
+			// 380 MiB instead of 480, at no measurable cost in time.
+			if env.Getenv("GOGC") == "" {
+				defer debug.SetGCPercent(debug.SetGCPercent(50))
+			}
+			st, err := sf.openForReading(ctx, env)
+			if err != nil {
+				return err
+			}
+			defer st.Close()
+			r, err := pickRun(ctx, st, run, sf.org)
+			if err != nil {
+				return err
+			}
+			opts := export.Options{
+				Run: r.ID, DormantDays: dormantDays, PrivilegedGroups: privileged, MaxPrivileged: maxPrivileged,
+				ToolVersion: toolVersion(), Logger: env.Logger,
+			}
+			if to == "" {
+				to = "warehouse"
+				if kind == "packet" {
+					to = fmt.Sprintf("packet-%s-run%d", export.OrgName(r.Org), r.ID)
+				}
+			}
+			sink, err := export.OpenSink(ctx, to, env.Getenv, export.BlobOptions{})
+			if err != nil {
+				return err
+			}
+			start := time.Now()
+			var m *export.Manifest
+			if kind == "packet" {
+				fmts, err := export.CheckFormats(strings.Split(formats, ","))
+				if err != nil {
+					return usageErrorf("--format: %v", err)
+				}
+				b, err := parseBaseline(ctx, env, baseline)
+				if err != nil {
+					return err
+				}
+				m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: fmts, Baseline: b})
+				if err != nil {
+					return err
+				}
+			} else {
+				if _, err := time.Parse(time.DateOnly, date); date != "" && err != nil {
+					return usageErrorf("--date %q: want YYYY-MM-DD", date)
+				}
+				m, err = export.ExportWarehouse(ctx, st, sink, export.WarehouseOptions{Options: opts, Date: date})
+				if err != nil {
+					return err
+				}
+			}
+			printExport(env, kind, sink, m, time.Since(start))
+			return nil
+		},
+	}
+}
+
+// parseBaseline reads --baseline: empty (the previous run), none, a run
+// id, or a packet's location.
+func parseBaseline(ctx context.Context, env *Env, s string) (export.Baseline, error) {
+	switch {
+	case s == "":
+		return export.Baseline{}, nil
+	case strings.EqualFold(s, "none"):
+		return export.Baseline{None: true}, nil
+	}
+	if id, err := strconv.ParseInt(s, 10, 64); err == nil {
+		if id < 1 {
+			return export.Baseline{}, usageErrorf("--baseline %d: want a run id, a packet or none", id)
+		}
+		return export.Baseline{Run: id}, nil
+	}
+	if !export.IsBlobLocation(s) {
+		if _, err := os.Stat(s); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return export.Baseline{}, usageErrorf("--baseline %s: no such run or packet folder", s)
+			}
+			return export.Baseline{}, err
+		}
+	}
+	sink, err := export.OpenSink(ctx, s, env.Getenv, export.BlobOptions{})
+	if err != nil {
+		return export.Baseline{}, err
+	}
+	return export.Baseline{Packet: sink}, nil
+}
+
+func printExport(env *Env, kind string, sink export.Sink, m *export.Manifest, took time.Duration) {
+	w := env.Stdout
+	snap := ""
+	if m.SnapshotTime != nil {
+		snap = ", snapshot " + m.SnapshotTime.UTC().Format(time.RFC3339)
+	}
+	if kind == "packet" {
+		fmt.Fprintf(w, "packet %s: run %d of %s%s\n", m.PacketID, m.Run, m.Org, snap)
+	} else {
+		fmt.Fprintf(w, "warehouse export: run %d of %s%s, partition org=%s/snapshot_date=%s\n", m.Run, m.Org, snap, m.OrgName, m.SnapshotDate)
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	for _, t := range m.Tables {
+		fmt.Fprintf(tw, "  %s\t%d\t rows\n", t.Name, t.N)
+	}
+	tw.Flush()
+	var bytes int64
+	for _, f := range m.Files {
+		bytes += f.Bytes
+	}
+	fmt.Fprintf(w, "%d files (%.1f MiB) and %s written to %s in %s\n", len(m.Files), float64(bytes)/(1<<20), export.ManifestName, sink, took.Round(time.Millisecond))
+}
+
+// toolVersion names this build in manifests.
+func toolVersion() string {
+	v := "exporter " + version
+	if c := buildCommit(); c != "" {
+		v += " (" + c + ")"
+	}
+	return v
+}
+
+// listFlag collects comma-separated values; each use of the flag adds to
+// the list.
+type listFlag []string
+
+func (l *listFlag) String() string { return strings.Join(*l, ",") }
+
+func (l *listFlag) Set(s string) error {
+	for _, v := range strings.Split(s, ",") {
+		if v = strings.TrimSpace(v); v != "" {
+			*l = append(*l, v)
+		}
+	}
+	return nil
+}

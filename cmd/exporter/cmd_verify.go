@@ -1,0 +1,90 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+
+	"github.com/ado-access/ado-access/internal/export"
+)
+
+func newVerifyCmd() *Command {
+	format := newChoice("text", "text", "json")
+	return &Command{
+		Name:    "verify",
+		Summary: "check a packet or warehouse export against its manifest",
+		Usage: `
+Usage: exporter verify LOCATION [--format text|json]
+
+Read manifest.json at LOCATION and check every file it lists: present,
+the same size and SHA-256, and (CSV and Parquet) the same number of rows.
+Exit 0 when everything matches, 1 on any mismatch, missing file or missing
+manifest (a packet still being written, or one whose export failed, has
+no manifest).
+
+LOCATION is a packet folder or blob prefix, as given to 'export --to', or
+a warehouse export's manifest folder, ROOT/_manifests/org=ORG/snapshot_date=DATE
+(which also needs its _SUCCESS marker). Files that look like the export's
+own but that the manifest does not list are noted, not failed.
+
+Examples:
+  exporter verify packet-fabrikam-run12
+  exporter verify https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
+  exporter verify lake/_manifests/org=fabrikam/snapshot_date=2026-11-24
+`,
+		Flags: func(fs *flag.FlagSet) {
+			fs.Var(format, "format", "output format")
+		},
+		Run: func(ctx context.Context, env *Env, args []string) error {
+			if len(args) != 1 {
+				return usageErrorf("verify needs one LOCATION (a packet folder or blob prefix)")
+			}
+			root, dir := export.SplitManifestLocation(args[0])
+			sink, err := export.OpenSink(ctx, root, env.Getenv, export.BlobOptions{})
+			if err != nil {
+				return err
+			}
+			rep, err := export.Verify(ctx, sink, dir)
+			if errors.Is(err, export.ErrNoManifest) {
+				return exitCode(exitError, fmt.Errorf("%v: not a complete export (still being written, or its export failed)", err))
+			}
+			if err != nil {
+				return err
+			}
+			if format.String() == "json" {
+				out := map[string]any{"ok": rep.OK(), "location": sink.String(), "kind": rep.Manifest.Kind,
+					"checked": rep.Checked, "problems": nonNil(rep.Problems), "unlisted": nonNil(rep.Unlisted)}
+				b, _ := json.MarshalIndent(out, "", "  ")
+				fmt.Fprintln(env.Stdout, string(b))
+			} else {
+				for _, p := range rep.Problems {
+					fmt.Fprintf(env.Stdout, "MISMATCH  %s\n", p)
+				}
+				for _, u := range rep.Unlisted {
+					fmt.Fprintf(env.Stdout, "note      %s is not in the manifest\n", u)
+				}
+			}
+			m := rep.Manifest
+			what := fmt.Sprintf("%s of run %d of %s", m.Kind, m.Run, m.Org)
+			if m.PacketID != "" {
+				what = fmt.Sprintf("packet %s (run %d of %s)", m.PacketID, m.Run, m.Org)
+			}
+			if !rep.OK() {
+				return exitCode(exitError, fmt.Errorf("%s at %s: %d of %d files do not match the manifest", what, sink, len(rep.Problems), len(m.Files)))
+			}
+			if format.String() == "text" {
+				fmt.Fprintf(env.Stdout, "ok: %s: %d files match %s\n", what, rep.Checked, export.ManifestName)
+			}
+			return nil
+		},
+	}
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

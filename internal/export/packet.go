@@ -1,0 +1,283 @@
+package export
+
+import (
+	"context"
+	"fmt"
+	"path"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/google/uuid"
+
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+// Packet formats.
+const (
+	FormatCSV     = "csv"
+	FormatParquet = "parquet"
+	FormatXLSX    = "xlsx"
+)
+
+// Formats lists every packet format, in the order files are written.
+var Formats = []string{FormatCSV, FormatParquet, FormatXLSX}
+
+// WorkbookName is the packet's XLSX file.
+const WorkbookName = "packet.xlsx"
+
+// PacketOptions are the options of a review packet.
+type PacketOptions struct {
+	Options
+	Formats  []string // csv, parquet, xlsx; empty: all three
+	Baseline Baseline
+	PacketID string // empty: a random UUID
+}
+
+// ExportPacket writes a review packet of a run to sink: {table}.csv and
+// {table}.parquet for every table of PacketTables, packet.xlsx, and
+// manifest.json last. An earlier packet at the same place is replaced:
+// its manifest goes first, then each file is replaced as the new one is
+// committed, then files the new packet does not have are removed, then the
+// new manifest is written.
+func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts PacketOptions) (*Manifest, error) {
+	formats, err := CheckFormats(opts.Formats)
+	if err != nil {
+		return nil, err
+	}
+	j, err := newJob(ctx, st, opts.Options)
+	if err != nil {
+		return nil, err
+	}
+	defer j.close()
+	if err := j.resolveBaseline(ctx, opts.Baseline); err != nil {
+		return nil, err
+	}
+	if err := j.prepareChanges(ctx); err != nil {
+		return nil, err
+	}
+	log := j.opts.Logger
+	id := opts.PacketID
+	if id == "" {
+		id = uuid.NewString()
+	}
+
+	// Readers must not take the old manifest for the new files.
+	if err := sink.Delete(ctx, ManifestName); err != nil {
+		return nil, err
+	}
+	var wb *workbook
+	if slices.Contains(formats, FormatXLSX) {
+		if wb, err = newWorkbook("Access review "+j.run.Org, sheetOrder); err != nil {
+			return nil, err
+		}
+		defer wb.Close()
+	}
+	var shadow Sink
+	if j.changes.newDir != "" {
+		shadow = NewLocalSink(j.changes.newDir)
+	}
+	meta := parquetMeta(j, id)
+	var files []File
+	for _, t := range PacketTables {
+		start := time.Now()
+		out := &tableOut{t: t}
+		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, meta); err != nil {
+			out.abort()
+			return nil, err
+		}
+		fs, err := j.produceTo(ctx, out)
+		if err != nil {
+			return nil, fmt.Errorf("packet table %s: %w", t.Name, err)
+		}
+		for _, f := range fs {
+			if f.Format != "shadow" {
+				files = append(files, f)
+			}
+		}
+		heap, rss := memory()
+		log.Debug("table written", "table", t.Name, "rows", out.rows, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
+	}
+	m := &Manifest{
+		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id,
+		Org: j.run.Org, OrgName: OrgName(j.run.Org), Run: j.run.ID, SnapshotTime: j.run.SnapshotTime,
+		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info,
+		Options: &ManifestOptions{DormantDays: j.opts.DormantDays, PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged, Formats: formats},
+	}
+	for _, t := range PacketTables {
+		m.Tables = append(m.Tables, Count{Name: t.Name, N: j.rows[t.Name]})
+	}
+	if wb != nil {
+		start := time.Now()
+		f, err := j.writeWorkbook(ctx, sink, wb, m)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, f)
+		heap, rss := memory()
+		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
+	}
+	m.Files = files
+	if err := removeStale(ctx, sink, "", files, packetNames); err != nil {
+		return nil, err
+	}
+	m.CreatedAt = now()
+	body, err := m.encode()
+	if err != nil {
+		return nil, err
+	}
+	if err := writeFile(ctx, sink, ManifestName, body); err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// CheckFormats checks a list of packet formats and puts it in order;
+// empty means all.
+func CheckFormats(fs []string) ([]string, error) {
+	if len(fs) == 0 {
+		return Formats, nil
+	}
+	var out []string
+	for _, f := range fs {
+		f = strings.ToLower(strings.TrimSpace(f))
+		if !slices.Contains(Formats, f) {
+			return nil, fmt.Errorf("unknown format %q (want csv, parquet or xlsx)", f)
+		}
+		if !slices.Contains(out, f) {
+			out = append(out, f)
+		}
+	}
+	slices.SortFunc(out, func(a, b string) int { return slices.Index(Formats, a) - slices.Index(Formats, b) })
+	return out, nil
+}
+
+// packetParts adds a table's destinations: its CSV and Parquet files, its
+// sheet, and the local copy the packet diff reads.
+func (j *job) packetParts(ctx context.Context, out *tableOut, sink, shadow Sink, formats []string, wb *workbook, meta map[string]string) error {
+	t := out.t
+	for _, format := range formats {
+		var err error
+		switch format {
+		case FormatCSV:
+			err = out.addFile(ctx, sink, format, t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t) })
+		case FormatParquet:
+			err = out.addFile(ctx, sink, format, t.Name+".parquet", func(d *digest) (rowWriter, error) {
+				return newParquetWriter(d, t, meta), nil
+			})
+		case FormatXLSX:
+			var sw *sheetWriter
+			if sw, err = wb.Table(t); err == nil {
+				out.parts = append(out.parts, &part{format: format, w: sw})
+			}
+		}
+		if err != nil {
+			return err
+		}
+	}
+	if shadow != nil && j.changes.shadowed(t) {
+		return out.addFile(ctx, shadow, "shadow", t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t) })
+	}
+	return nil
+}
+
+// writeWorkbook fills the Summary sheet and writes packet.xlsx.
+func (j *job) writeWorkbook(ctx context.Context, sink Sink, wb *workbook, m *Manifest) (File, error) {
+	s := &Summary{
+		Organization: j.run.Org, Run: j.run.ID, SnapshotTime: j.snap, PacketID: m.PacketID,
+		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.desc, DormantDays: j.opts.DormantDays,
+		PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged,
+		Tables: m.Tables, Dormant: j.dormant, Privileged: int64(len(j.privAccounts)),
+		Findings: j.findingCounts(), Changes: j.changeCounts(),
+	}
+	if err := wb.Summary(s); err != nil {
+		return File{}, err
+	}
+	f, err := sink.Create(ctx, WorkbookName)
+	if err != nil {
+		return File{}, err
+	}
+	dig := newDigest(f)
+	if err := wb.writeZip(dig); err != nil {
+		f.Abort()
+		return File{}, err
+	}
+	if err := f.Commit(); err != nil {
+		return File{}, err
+	}
+	out := File{Path: WorkbookName, Format: FormatXLSX, Bytes: dig.n, SHA256: dig.sum(), Sheets: sheetRows(wb)}
+	for _, t := range PacketTables {
+		out.Rows += wb.rows[t.Name]
+	}
+	return out, nil
+}
+
+// sheetRows counts the data rows of every table sheet.
+func sheetRows(wb *workbook) map[string]int64 {
+	out := map[string]int64{}
+	for _, t := range PacketTables {
+		left := wb.rows[t.Name]
+		for _, sh := range wb.Sheets(t.Name) {
+			n := min(left, int64(xlsxMaxDataRows))
+			out[sh] = n
+			left -= n
+		}
+	}
+	return out
+}
+
+// packetNames are the files a packet may hold, besides its manifest:
+// what removeStale may remove from a packet folder.
+func packetNames(name string) bool {
+	if strings.Contains(name, "/") {
+		return false
+	}
+	if name == WorkbookName || isPartial(name) {
+		return true
+	}
+	base, ext := strings.TrimSuffix(name, path.Ext(name)), path.Ext(name)
+	return (ext == ".csv" || ext == ".parquet") && TableByName(base) != nil
+}
+
+func isPartial(name string) bool { return strings.HasPrefix(path.Base(name), partialPrefix) }
+
+// removeStale deletes the files under prefix that an earlier export wrote
+// (ours tells which names an export writes) and this one did not.
+func removeStale(ctx context.Context, sink Sink, prefix string, files []File, ours func(string) bool) error {
+	names, err := sink.List(ctx, prefix)
+	if err != nil {
+		return err
+	}
+	for _, n := range names {
+		if !ours(n) || slices.ContainsFunc(files, func(f File) bool { return f.Path == n }) {
+			continue
+		}
+		if err := sink.Delete(ctx, n); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OrgName is the organization's name: the last segment of its URL.
+func OrgName(org string) string {
+	org = strings.TrimRight(org, "/")
+	if i := strings.LastIndexByte(org, '/'); i >= 0 {
+		org = org[i+1:]
+	}
+	return strings.ToLower(org)
+}
+
+func parquetMeta(j *job, id string) map[string]string {
+	m := map[string]string{
+		"ado_access.schema_version": strconv.Itoa(SchemaVersion),
+		"ado_access.org":            j.run.Org,
+		"ado_access.run":            strconv.FormatInt(j.run.ID, 10),
+		"ado_access.tool_version":   j.opts.ToolVersion,
+	}
+	if id != "" {
+		m["ado_access.packet_id"] = id
+	}
+	return m
+}

@@ -1,0 +1,102 @@
+package export
+
+import (
+	"fmt"
+	"slices"
+	"time"
+)
+
+// SchemaVersion is the version of the table schemas below, recorded in every
+// manifest. Adding a column at the end or a table is compatible and keeps
+// it; renaming, removing, retyping or reordering columns raises it.
+const SchemaVersion = 1
+
+// Type is the type of a column's values.
+type Type uint8
+
+const (
+	String    Type = iota // UTF-8 text
+	Int64                 // 64-bit signed integer
+	Bool                  // true or false
+	Timestamp             // an instant, UTC, microsecond precision
+)
+
+func (t Type) String() string {
+	switch t {
+	case Int64:
+		return "int64"
+	case Bool:
+		return "bool"
+	case Timestamp:
+		return "timestamp"
+	}
+	return "string"
+}
+
+// Column is one column of a table.
+type Column struct {
+	Name string
+	Type Type
+	// Nullable columns may hold nil (Parquet: optional; CSV and XLSX: an
+	// empty cell). Other columns always hold a value of Type.
+	Nullable bool
+	Doc      string
+	width    float64 // XLSX column width in characters; 0: by type
+}
+
+// Table is one table of a packet or a warehouse export: a name and its
+// columns, in their stable order. A Row holds one value per column in that
+// order: string, int64, bool, time.Time, or nil in a nullable column.
+type Table struct {
+	Name    string
+	Doc     string
+	Columns []Column
+	// Review tables get Decision, Reviewer and Comment columns in the
+	// workbook, for the reviewer to fill in and 'apply' to read back.
+	Review bool
+}
+
+// Row is one row of a table.
+type Row []any
+
+// ColumnNames lists the table's column names in order.
+func (t *Table) ColumnNames() []string {
+	out := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		out[i] = c.Name
+	}
+	return out
+}
+
+// Index is the position of the named column, or -1.
+func (t *Table) Index(name string) int {
+	return slices.IndexFunc(t.Columns, func(c Column) bool { return c.Name == name })
+}
+
+// check reports a row that does not fit the table: the writers trust rows,
+// so a wrong value is caught here, once, with the table and column named.
+func (t *Table) check(r Row) error {
+	if len(r) != len(t.Columns) {
+		return fmt.Errorf("%s: row has %d values, want %d", t.Name, len(r), len(t.Columns))
+	}
+	for i, c := range t.Columns {
+		v := r[i]
+		ok := false
+		switch v.(type) {
+		case nil:
+			ok = c.Nullable
+		case string:
+			ok = c.Type == String
+		case int64:
+			ok = c.Type == Int64
+		case bool:
+			ok = c.Type == Bool
+		case time.Time:
+			ok = c.Type == Timestamp
+		}
+		if !ok {
+			return fmt.Errorf("%s.%s: value %#v does not fit a %s column (nullable %v)", t.Name, c.Name, v, c.Type, c.Nullable)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,254 @@
+package export
+
+// The tables of a packet and of a warehouse export, in the order they are
+// written. Their columns are the documented, stable schemas (SchemaVersion);
+// the README lists them. Entity tables carry the store's column names, so
+// that internal/diff can compare two packets offline.
+
+func str(name, doc string) Column  { return Column{Name: name, Type: String, Doc: doc} }
+func num(name, doc string) Column  { return Column{Name: name, Type: Int64, Doc: doc} }
+func flag(name, doc string) Column { return Column{Name: name, Type: Bool, Doc: doc} }
+func stamp(name, doc string) Column {
+	return Column{Name: name, Type: Timestamp, Nullable: true, Doc: doc}
+}
+
+func wide(c Column, width float64) Column { c.width = width; return c }
+
+// Accounts are human users, service accounts and service principals with
+// their access level and last access.
+var Accounts = &Table{
+	Name:   "accounts",
+	Doc:    "One row per account: human users, service accounts and service principals, with access level (license), status, created, last access and the dormant flag.",
+	Review: true,
+	Columns: []Column{
+		wide(str("descriptor", "Azure DevOps subject descriptor (aad., msa., svc., aadsp., …); the key"), 30),
+		str("kind", "user, service_account or service_principal"),
+		wide(str("display_name", "display name"), 28),
+		wide(str("principal_name", "user principal name, or the service identity's name"), 30),
+		wide(str("mail", "mail address"), 28),
+		str("subject_type", "descriptor prefix: aad, msa, svc, aadsp, …"),
+		str("meta_type", "member, guest, application, managedIdentity, or empty"),
+		str("origin", "aad (Entra ID), msa (Microsoft account), vsts (Azure DevOps)"),
+		str("origin_id", "the identity's id in its origin"),
+		str("domain", "domain of the identity"),
+		str("directory_alias", "directory alias"),
+		str("application_id", "application (client) id of a service principal"),
+		flag("deleted_in_origin", "true: gone from Entra ID but still in the organization"),
+		wide(str("license_display_name", "access level as the portal shows it (Basic, Stakeholder, Visual Studio Enterprise subscription, …); empty without one"), 22),
+		str("account_license_type", "express (Basic), stakeholder, advanced, professional, earlyAdopter, none"),
+		str("licensing_source", "account, msdn, …"),
+		str("msdn_license_type", "Visual Studio subscription type, or none"),
+		str("assignment_source", "unknown (assigned directly) or groupRule"),
+		str("group_rule", "descriptor of the group whose rule assigned the access level"),
+		str("status", "access level status: active, disabled, pending, …; empty without one"),
+		stamp("date_created", "when the access level was assigned; null if unknown"),
+		stamp("last_accessed", "last sign-in, the latest the store knows (not versioned by run); null: never"),
+		flag("dormant", "has an access level whose last use (or, never signed in, its assignment) is --dormant-days (default 90) or more before the run's snapshot time"),
+		num("direct_groups", "groups the account is a direct member of"),
+	},
+}
+
+// Groups are Azure DevOps and Entra groups.
+var Groups = &Table{
+	Name: "groups",
+	Doc:  "One row per group: Azure DevOps groups (vssgp.) and Entra groups (aadgp.), organization or project level.",
+	Columns: []Column{
+		wide(str("descriptor", "group descriptor; the key"), 30),
+		wide(str("display_name", "display name"), 28),
+		wide(str("principal_name", "[scope]\\name"), 36),
+		str("subject_type", "vssgp (Azure DevOps) or aadgp (Entra ID)"),
+		str("scope_id", "project id of a project-level group; empty at organization level"),
+		wide(str("project", "project name of a project-level group"), 20),
+		str("origin", "vsts or aad"),
+		str("origin_id", "the group's id in its origin"),
+		str("domain", "domain"),
+		str("mail", "mail address"),
+		wide(str("description", "description"), 36),
+		flag("entra_managed", "true: membership is managed in Entra ID"),
+		flag("privileged", "true: one of the privileged groups (--privileged-groups)"),
+		num("direct_members", "direct members (accounts and groups)"),
+	},
+}
+
+// Memberships are direct memberships.
+var Memberships = &Table{
+	Name: "memberships",
+	Doc:  "One row per direct membership: an account or group (member) in a group.",
+	Columns: []Column{
+		wide(str("group_descriptor", "the group; with member_descriptor the key"), 30),
+		wide(str("group_name", "the group's principal name"), 36),
+		wide(str("member_descriptor", "the member"), 30),
+		wide(str("member_name", "the member's display name (groups: principal name)"), 28),
+		str("member_kind", "user, service_account, service_principal or group"),
+	},
+}
+
+// GroupRules are the groups whose members get an access level.
+var GroupRules = &Table{
+	Name: "group_rules",
+	Doc:  "One row per group rule: a group whose members get an access level.",
+	Columns: []Column{
+		wide(str("group_descriptor", "the group; the key"), 30),
+		wide(str("group_name", "its principal name"), 36),
+		str("account_license_type", "access level granted"),
+		str("licensing_source", "account, msdn, …"),
+		str("msdn_license_type", "Visual Studio subscription type, or none"),
+		wide(str("license_display_name", "access level as the portal shows it"), 22),
+		str("status", "the rule's status"),
+	},
+}
+
+// EffectiveAccess is every group each account belongs to, directly or
+// through nested groups, with the path that grants it. Its key and path
+// columns are internal/diff's contract.
+var EffectiveAccess = &Table{
+	Name:   "effective_access",
+	Doc:    "One row per account and group it belongs to, directly or through nested groups (cycles tolerated), with the shortest grant path.",
+	Review: true,
+	Columns: []Column{
+		wide(str("group_descriptor", "the group; with member_descriptor the key"), 30),
+		wide(str("group_name", "its principal name"), 36),
+		wide(str("member_descriptor", "the account that has access"), 30),
+		wide(str("member_name", "its display name"), 28),
+		str("member_kind", "user, service_account or service_principal"),
+		flag("direct", "true: a direct member; false: through nested groups"),
+		num("depth", "groups on the grant path (1: direct)"),
+		wide(str("path", "the grant path for people: \"direct\", or \"via A → B\" from the account's direct group to this group"), 48),
+		wide(str("path_descriptors", "the grant path as group descriptors joined by \" > \""), 40),
+	},
+}
+
+// PrivilegedAccess is the part of EffectiveAccess that reaches a privileged
+// group.
+var PrivilegedAccess = &Table{
+	Name:   "privileged_access",
+	Doc:    "One row per account and privileged group it belongs to, directly or nested, with the account's kind, guest status, access level, last access and dormant flag.",
+	Review: true,
+	Columns: []Column{
+		wide(str("group_descriptor", "the privileged group; with member_descriptor the key"), 30),
+		wide(str("group_name", "its principal name"), 36),
+		wide(str("role", "its display name: Project Collection Administrators, Project Administrators, …"), 28),
+		wide(str("project", "project name of a project-level group"), 20),
+		wide(str("member_descriptor", "the account"), 30),
+		wide(str("member_name", "its display name"), 28),
+		wide(str("principal_name", "its principal name"), 30),
+		str("member_kind", "user, service_account or service_principal"),
+		str("meta_type", "member, guest, application, managedIdentity, or empty"),
+		wide(str("license_display_name", "access level"), 22),
+		str("status", "access level status"),
+		stamp("last_accessed", "last sign-in; null: never"),
+		flag("dormant", "see accounts.dormant"),
+		flag("direct", "true: a direct member; false: through nested groups"),
+		wide(str("path", "the grant path: \"direct\" or \"via A → B\""), 48),
+	},
+}
+
+// Projects are team projects.
+var Projects = &Table{
+	Name: "projects",
+	Doc:  "One row per project.",
+	Columns: []Column{
+		wide(str("id", "project id; the key"), 38),
+		wide(str("name", "name"), 24),
+		wide(str("description", "description"), 36),
+		str("state", "wellFormed, …"),
+		str("visibility", "private or public"),
+		num("repositories", "Git repositories in the project"),
+		num("teams", "teams in the project"),
+	},
+}
+
+// Teams are project teams.
+var Teams = &Table{
+	Name: "teams",
+	Doc:  "One row per team.",
+	Columns: []Column{
+		wide(str("id", "team id; the key"), 38),
+		wide(str("name", "name"), 24),
+		wide(str("project_id", "the project's id"), 38),
+		wide(str("project", "the project's name"), 24),
+		wide(str("description", "description"), 36),
+		num("members", "direct members"),
+		num("admins", "team administrators"),
+	},
+}
+
+// TeamMembers are the members of teams.
+var TeamMembers = &Table{
+	Name: "team_members",
+	Doc:  "One row per team member.",
+	Columns: []Column{
+		wide(str("team_id", "the team; with member the key"), 38),
+		wide(str("team_name", "its name"), 24),
+		wide(str("project", "its project's name"), 24),
+		wide(str("member", "the member's descriptor"), 30),
+		wide(str("member_name", "its display name (groups: principal name)"), 28),
+		str("member_kind", "user, service_account, service_principal or group"),
+		flag("is_admin", "true: a team administrator"),
+	},
+}
+
+// Repositories are Git repositories.
+var Repositories = &Table{
+	Name: "repositories",
+	Doc:  "One row per Git repository.",
+	Columns: []Column{
+		wide(str("id", "repository id; the key"), 38),
+		wide(str("name", "name"), 24),
+		wide(str("project_id", "the project's id"), 38),
+		wide(str("project", "the project's name"), 24),
+		str("default_branch", "default branch"),
+		flag("is_disabled", "true: the repository is disabled"),
+	},
+}
+
+// Findings are identity controls a reviewer should look at first.
+var Findings = &Table{
+	Name: "findings",
+	Doc:  "One row per finding: what a reviewer should look at first.",
+	Columns: []Column{
+		str("finding", "guest_in_privileged_group, dormant_in_privileged_group, deleted_in_origin_with_access, service_account_interactive_license, privileged_group_too_many_members, privileged_group_too_few_members"),
+		str("severity", "high, medium or low"),
+		wide(str("subject_descriptor", "the account concerned, if any"), 30),
+		wide(str("subject_name", "its display name"), 28),
+		wide(str("group_descriptor", "the group concerned, if any"), 30),
+		wide(str("group_name", "its principal name"), 36),
+		wide(str("detail", "what was found, in words"), 60),
+	},
+}
+
+// Changes are the differences since a baseline, as internal/diff reports
+// them.
+var Changes = &Table{
+	Name: "changes",
+	Doc:  "One row per change since the baseline run or packet.",
+	Columns: []Column{
+		str("kind", "added, removed, modified, license_changed, disabled, enabled, dormant, access_gained, access_lost"),
+		str("entity", "the table the change is in: accounts, groups, memberships, effective_access, …"),
+		wide(str("key", "the changed row's key"), 40),
+		wide(str("subject", "the account or group concerned (a descriptor)"), 30),
+		str("subject_kind", "user, service_account, service_principal or group"),
+		wide(str("name", "a name for people: the account or group, \"group > member\" for memberships"), 28),
+		wide(str("details", "changed fields as 'field: before → after; …'"), 48),
+		wide(str("fields_json", "changed fields as a JSON array of {name, before, after}"), 30),
+		wide(str("path", "for access changes, the grant path: \"direct\" or \"via A → B\""), 48),
+	},
+}
+
+// PacketTables are the tables of a review packet, in the order they are
+// written (each may need what an earlier one found).
+var PacketTables = []*Table{Accounts, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories, EffectiveAccess, PrivilegedAccess, Findings, Changes}
+
+// sheetOrder is the order of the workbook's sheets after Summary: what a
+// reviewer looks at first comes first.
+var sheetOrder = []*Table{Findings, PrivilegedAccess, Accounts, EffectiveAccess, Changes, Groups, Memberships, GroupRules, Projects, Teams, TeamMembers, Repositories}
+
+// TableByName finds one of PacketTables.
+func TableByName(name string) *Table {
+	for _, t := range PacketTables {
+		if t.Name == name {
+			return t
+		}
+	}
+	return nil
+}

@@ -1,0 +1,221 @@
+package export
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/csv"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"slices"
+
+	"github.com/parquet-go/parquet-go"
+)
+
+// Report is what Verify found.
+type Report struct {
+	Manifest *Manifest
+	Checked  int      // files read and compared
+	Problems []string // each mismatch or missing file, in words
+	// Unlisted are files beside the export's own that the manifest does
+	// not list (left by hand, or by an interrupted run): worth a look, not
+	// a failure.
+	Unlisted []string
+}
+
+// OK reports whether every file matched.
+func (r *Report) OK() bool { return len(r.Problems) == 0 }
+
+// ErrNoManifest means the location holds no manifest.json: not an export,
+// or one still being written (or that failed).
+var ErrNoManifest = errors.New("no manifest.json")
+
+// Verify checks an export against its manifest, which lies in the folder
+// dir of sink ("" for a packet at the sink's root): every file it lists
+// must exist with its size, SHA-256 and row count (CSV records after the
+// header; Parquet rows from the footer), and a warehouse export must have
+// its _SUCCESS marker.
+func Verify(ctx context.Context, sink Sink, dir string) (*Report, error) {
+	mpath := path.Join(dir, ManifestName)
+	b, err := readFile(ctx, sink, mpath)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%w at %s", ErrNoManifest, sink)
+	}
+	if err != nil {
+		return nil, err
+	}
+	m, err := ParseManifest(b)
+	if err != nil {
+		return nil, err
+	}
+	rep := &Report{Manifest: m}
+	if m.Root != "" && dir == "" {
+		return nil, fmt.Errorf("the manifest at %s belongs %s above it: verify the warehouse root with its manifest folder", sink, m.Root)
+	}
+	for _, f := range m.Files {
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+		p := m.filePath(dir, f.Path)
+		if problem, err := verifyFile(ctx, sink, p, f); err != nil {
+			return nil, err
+		} else if problem != "" {
+			rep.Problems = append(rep.Problems, f.Path+": "+problem)
+		}
+		rep.Checked++
+	}
+	if m.Kind == "warehouse" {
+		r, err := sink.Open(ctx, path.Join(dir, SuccessName))
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				return nil, err
+			}
+			rep.Problems = append(rep.Problems, SuccessName+": missing")
+		} else {
+			r.Close()
+		}
+	}
+	if err := rep.unlisted(ctx, sink, dir, m); err != nil {
+		return nil, err
+	}
+	return rep, nil
+}
+
+// verifyFile compares one file with its manifest entry; the problem is ""
+// when it matches.
+func verifyFile(ctx context.Context, sink Sink, name string, f File) (string, error) {
+	r, err := sink.Open(ctx, name)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "missing", nil
+	}
+	if err != nil {
+		return "", err
+	}
+	defer r.Close()
+	h := sha256.New()
+	var n int64
+	var rows int64 = -1
+	counted := io.TeeReader(r, writerFunc(func(p []byte) (int, error) {
+		h.Write(p)
+		n += int64(len(p))
+		return len(p), nil
+	}))
+	var readErr error
+	switch f.Format {
+	case FormatCSV:
+		rows, readErr = countCSV(counted)
+	case FormatParquet:
+		rows, readErr = countParquet(counted)
+	default:
+		_, readErr = io.Copy(io.Discard, counted)
+	}
+	if readErr != nil {
+		if _, err := io.Copy(io.Discard, counted); err != nil {
+			return "", fmt.Errorf("read %s: %w", name, err)
+		}
+	}
+	sum := hex.EncodeToString(h.Sum(nil))
+	switch {
+	case n != f.Bytes:
+		return fmt.Sprintf("%d bytes, the manifest says %d", n, f.Bytes), nil
+	case sum != f.SHA256:
+		return fmt.Sprintf("SHA-256 %s, the manifest says %s", sum, f.SHA256), nil
+	case readErr != nil:
+		return fmt.Sprintf("unreadable %s: %v", f.Format, readErr), nil
+	case rows >= 0 && rows != f.Rows:
+		return fmt.Sprintf("%d rows, the manifest says %d", rows, f.Rows), nil
+	}
+	return "", nil
+}
+
+type writerFunc func([]byte) (int, error)
+
+func (w writerFunc) Write(p []byte) (int, error) { return w(p) }
+
+// countCSV counts the records after the header.
+func countCSV(r io.Reader) (int64, error) {
+	cr := csv.NewReader(r)
+	cr.FieldsPerRecord = 0 // every record as wide as the header
+	cr.ReuseRecord = true
+	var n int64 = -1
+	for {
+		_, err := cr.Read()
+		if err == io.EOF {
+			return max(n, 0), nil
+		}
+		if err != nil {
+			return 0, err
+		}
+		n++
+	}
+}
+
+// countParquet reads a Parquet file to a temporary file (its footer is at
+// the end) and returns the rows its footer records.
+func countParquet(r io.Reader) (int64, error) {
+	tmp, err := os.CreateTemp("", "verify-*.parquet")
+	if err != nil {
+		return 0, err
+	}
+	defer os.Remove(tmp.Name())
+	defer tmp.Close()
+	size, err := io.Copy(tmp, r)
+	if err != nil {
+		return 0, err
+	}
+	pf, err := parquet.OpenFile(tmp, size)
+	if err != nil {
+		return 0, err
+	}
+	return pf.NumRows(), nil
+}
+
+// unlisted notes files of the export's kind that the manifest does not
+// list: in a packet folder, table and workbook files; in a warehouse, the
+// files of the partitions the manifest names.
+func (rep *Report) unlisted(ctx context.Context, sink Sink, dir string, m *Manifest) error {
+	listed := map[string]bool{}
+	folders := map[string]bool{}
+	for _, f := range m.Files {
+		p := m.filePath(dir, f.Path)
+		listed[p] = true
+		folders[path.Dir(p)] = true
+	}
+	if m.Kind == "packet" {
+		names, err := sink.List(ctx, dir)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			rel := n
+			if dir != "" {
+				rel = n[len(dir)+1:]
+			}
+			if packetNames(rel) && !listed[n] {
+				rep.Unlisted = append(rep.Unlisted, n)
+			}
+		}
+		return nil
+	}
+	keys := make([]string, 0, len(folders))
+	for k := range folders {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	for _, d := range keys {
+		names, err := sink.List(ctx, d)
+		if err != nil {
+			return err
+		}
+		for _, n := range names {
+			if !listed[n] {
+				rep.Unlisted = append(rep.Unlisted, n)
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,446 @@
+package export
+
+import (
+	"archive/zip"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/klauspost/compress/flate"
+	"github.com/xuri/excelize/v2"
+)
+
+// Review columns follow a review table's own columns in the workbook. The
+// reviewer fills them in; 'apply' reads them back by these names.
+const (
+	DecisionColumn = "Decision"
+	ReviewerColumn = "Reviewer"
+	CommentColumn  = "Comment"
+)
+
+// Decisions are the values the Decision column's drop-down offers.
+var Decisions = []string{"Keep", "Revoke", "Change"}
+
+// SummarySheet is the name of the workbook's first sheet.
+const SummarySheet = "Summary"
+
+// xlsxMaxDataRows is how many data rows fit on one sheet under its header
+// (Excel's limit is 1,048,576 rows). A table with more continues on
+// "name (2)", "name (3)", …, appended at the end of the workbook. Tests
+// lower it.
+var xlsxMaxDataRows = 1_048_575
+
+// workbook writes an XLSX file: a Summary sheet, then one sheet per table
+// with a frozen, styled header row, an autofilter over its rows, column
+// widths by column, and for review tables the Decision, Reviewer and
+// Comment columns.
+//
+// Every value from Azure DevOps is written as a plain string cell (an
+// inline string), never a formula or a hyperlink, whatever it begins with:
+// "=HYPERLINK(…)" shows as that text. Integers and booleans are numbers
+// and booleans; instants are dates (UTC) with a yyyy-mm-dd hh:mm:ss format.
+//
+// Memory stays flat however big the tables: excelize's stream writer
+// keeps up to 16 MiB of every sheet it streams until the workbook is
+// saved, so each sheet is streamed by an excelize file of its own, whose
+// worksheet XML goes to a temporary file as soon as the sheet is done. The
+// workbook itself (Summary, styles, sheet list, filters) is one more
+// excelize file; when it is saved, each table sheet's part is copied in
+// from its temporary file.
+type workbook struct {
+	f      *excelize.File
+	styles xlsxStyles
+	sheets map[string][]string   // table -> its sheets, in order
+	rows   map[string]int64      // table -> data rows
+	parts  map[string]*sheetPart // sheet -> its worksheet XML, compressed, in a temporary file
+	tmp    string
+	wg     sync.WaitGroup // sheets being compressed
+	busy   chan struct{}  // one sheet compresses at a time, bounding memory
+}
+
+// sheetPart is one sheet's worksheet XML, deflated into a temporary file
+// in the background while the next tables are written, and copied into
+// the workbook as it is.
+type sheetPart struct {
+	path         string
+	crc          uint32
+	size, zipped int64
+	err          error
+}
+
+// xlsxStyles are the cell styles of table sheets. Every excelize file of
+// a workbook creates them first and in this order, so their ids agree.
+type xlsxStyles struct{ header, date int }
+
+func newStyles(f *excelize.File) (xlsxStyles, error) {
+	var s xlsxStyles
+	var err error
+	s.header, err = f.NewStyle(&excelize.Style{
+		Font:      &excelize.Font{Bold: true},
+		Fill:      excelize.Fill{Type: "pattern", Pattern: 1, Color: []string{"DDEBF7"}},
+		Alignment: &excelize.Alignment{Vertical: "top"},
+	})
+	if err != nil {
+		return s, err
+	}
+	dateFmt := "yyyy-mm-dd hh:mm:ss"
+	s.date, err = f.NewStyle(&excelize.Style{CustomNumFmt: &dateFmt})
+	return s, err
+}
+
+// newWorkbook creates a workbook whose sheets are, in order, Summary and
+// the given tables (created empty; each is filled by Table).
+func newWorkbook(title string, tables []*Table) (*workbook, error) {
+	tmp, err := os.MkdirTemp("", "export-xlsx-*")
+	if err != nil {
+		return nil, err
+	}
+	f := excelize.NewFile()
+	wb := &workbook{f: f, sheets: map[string][]string{}, rows: map[string]int64{}, parts: map[string]*sheetPart{}, tmp: tmp, busy: make(chan struct{}, 1)}
+	if wb.styles, err = newStyles(f); err != nil {
+		wb.Close()
+		return nil, err
+	}
+	if err := f.SetSheetName("Sheet1", SummarySheet); err != nil {
+		wb.Close()
+		return nil, err
+	}
+	for _, t := range tables {
+		if _, err := f.NewSheet(t.Name); err != nil {
+			wb.Close()
+			return nil, fmt.Errorf("xlsx: sheet %s: %w", t.Name, err)
+		}
+	}
+	_ = f.SetDocProps(&excelize.DocProperties{Title: title, Creator: "ado-access exporter"})
+	return wb, nil
+}
+
+// Close removes the workbook's temporary files.
+func (wb *workbook) Close() error {
+	wb.wg.Wait()
+	err := wb.f.Close()
+	os.RemoveAll(wb.tmp)
+	return err
+}
+
+// writeZip writes the workbook as it is assembled, without holding the
+// whole file in memory (excelize's own Write buffers it all), copying
+// each table sheet's compressed worksheet XML in from its temporary file.
+func (wb *workbook) writeZip(w io.Writer) error {
+	wb.wg.Wait()
+	parts := map[string]*sheetPart{} // part name in the package -> its sheet
+	for id, name := range wb.f.GetSheetMap() {
+		if p, ok := wb.parts[name]; ok {
+			if p.err != nil {
+				return fmt.Errorf("xlsx: sheet %s: %w", name, p.err)
+			}
+			parts["xl/worksheets/sheet"+strconv.Itoa(id)+".xml"] = p
+		}
+	}
+	zw := zip.NewWriter(w)
+	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, xlsxDeflateLevel) })
+	sz := &swapZip{zw: zw, parts: parts}
+	wb.f.SetZipWriter(func(io.Writer) excelize.ZipWriter { return sz })
+	if err := wb.f.Write(io.Discard); err != nil {
+		return fmt.Errorf("xlsx: %w", err)
+	}
+	if len(sz.swapped) != len(parts) {
+		return fmt.Errorf("xlsx: %d of %d sheets found in the workbook", len(sz.swapped), len(parts))
+	}
+	return nil
+}
+
+// xlsxDeflateLevel trades size for speed: klauspost's level 5 compresses
+// about as well as the standard library's default, several times faster.
+const xlsxDeflateLevel = 5
+
+// swapZip writes the workbook's zip, taking the table sheets' parts from
+// their temporary files instead of from excelize.
+type swapZip struct {
+	zw      *zip.Writer
+	parts   map[string]*sheetPart
+	swapped []string
+}
+
+func (z *swapZip) Create(name string) (io.Writer, error) {
+	p, ok := z.parts[name]
+	if !ok {
+		return z.zw.Create(name)
+	}
+	w, err := z.zw.CreateRaw(&zip.FileHeader{Name: name, Method: zip.Deflate, Modified: time.Now(),
+		CRC32: p.crc, CompressedSize64: uint64(p.zipped), UncompressedSize64: uint64(p.size)})
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p.path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if _, err := io.Copy(w, f); err != nil {
+		return nil, err
+	}
+	z.swapped = append(z.swapped, name)
+	return io.Discard, nil // the (empty) sheet excelize holds
+}
+
+func (z *swapZip) AddFS(fsys fs.FS) error { return z.zw.AddFS(fsys) }
+func (z *swapZip) Close() error           { return z.zw.Close() }
+
+// Sheets lists the sheets a table was written to.
+func (wb *workbook) Sheets(table string) []string { return wb.sheets[table] }
+
+// Table starts writing a table's rows to its sheet.
+func (wb *workbook) Table(t *Table) (*sheetWriter, error) {
+	s := &sheetWriter{wb: wb, t: t, cols: len(t.Columns)}
+	if t.Review {
+		s.cols += 3
+	}
+	s.vals = make([]any, s.cols)
+	return s, s.start()
+}
+
+// sheetWriter streams one table to one or more sheets, each through an
+// excelize file of its own.
+type sheetWriter struct {
+	wb    *workbook
+	t     *Table
+	pf    *excelize.File // the current sheet's own file
+	sw    *excelize.StreamWriter
+	sheet string // the current sheet's name in the workbook
+	cols  int
+	row   int // rows written on the current sheet, header included
+	part  int
+	vals  []any
+}
+
+// partSheet is the sheet's name in its own file.
+const partSheet = "Sheet1"
+
+func (s *sheetWriter) start() error {
+	s.part++
+	s.sheet = s.t.Name
+	if s.part > 1 {
+		s.sheet = fmt.Sprintf("%s (%d)", s.t.Name, s.part)
+		if _, err := s.wb.f.NewSheet(s.sheet); err != nil {
+			return fmt.Errorf("xlsx: sheet %s: %w", s.sheet, err)
+		}
+	}
+	s.wb.sheets[s.t.Name] = append(s.wb.sheets[s.t.Name], s.sheet)
+	pf := excelize.NewFile()
+	s.pf = pf
+	// Another sheet is the active one, so this one is not "selected" when
+	// it joins the workbook.
+	if _, err := pf.NewSheet("other"); err != nil {
+		return err
+	}
+	pf.SetActiveSheet(1)
+	styles, err := newStyles(pf)
+	if err != nil {
+		return err
+	}
+	if styles != s.wb.styles {
+		return fmt.Errorf("xlsx: style ids %+v of a sheet differ from the workbook's %+v", styles, s.wb.styles)
+	}
+	sw, err := pf.NewStreamWriter(partSheet)
+	if err != nil {
+		return fmt.Errorf("xlsx: sheet %s: %w", s.sheet, err)
+	}
+	s.sw, s.row = sw, 0
+	if err := sw.SetPanes(&excelize.Panes{Freeze: true, YSplit: 1, TopLeftCell: "A2", ActivePane: "bottomLeft",
+		Selection: []excelize.Selection{{SQRef: "A2", ActiveCell: "A2", Pane: "bottomLeft"}}}); err != nil {
+		return err
+	}
+	for i, c := range s.t.Columns {
+		if err := sw.SetColWidth(i+1, i+1, columnWidth(c)); err != nil {
+			return err
+		}
+	}
+	header := make([]any, 0, s.cols)
+	for _, name := range s.t.ColumnNames() {
+		header = append(header, excelize.Cell{StyleID: styles.header, Value: name})
+	}
+	if s.t.Review {
+		n := len(s.t.Columns)
+		if err := sw.SetColWidth(n+1, n+1, 12); err != nil {
+			return err
+		}
+		if err := sw.SetColWidth(n+2, n+3, 24); err != nil {
+			return err
+		}
+		for _, name := range []string{DecisionColumn, ReviewerColumn, CommentColumn} {
+			header = append(header, excelize.Cell{StyleID: styles.header, Value: name})
+		}
+	}
+	s.row = 1
+	return sw.SetRow("A1", header)
+}
+
+func columnWidth(c Column) float64 {
+	if c.width > 0 {
+		return c.width
+	}
+	switch c.Type {
+	case Timestamp:
+		return 20
+	case Bool, Int64:
+		return max(10, float64(len(c.Name))+2)
+	}
+	return max(14, float64(len(c.Name))+2)
+}
+
+func (s *sheetWriter) Write(r Row) error {
+	if s.row > xlsxMaxDataRows {
+		if err := s.finish(); err != nil {
+			return err
+		}
+		if err := s.start(); err != nil {
+			return err
+		}
+	}
+	clear(s.vals)
+	for i, v := range r {
+		switch x := v.(type) {
+		case time.Time:
+			s.vals[i] = excelize.Cell{StyleID: s.wb.styles.date, Value: x.UTC()}
+		default: // string, int64, bool, nil: plain values (strings inline, never formulas)
+			s.vals[i] = v
+		}
+	}
+	s.row++
+	cell, err := excelize.CoordinatesToCellName(1, s.row)
+	if err != nil {
+		return err
+	}
+	if err := s.sw.SetRow(cell, s.vals); err != nil {
+		return fmt.Errorf("xlsx: sheet %s row %d: %w", s.sheet, s.row, err)
+	}
+	s.wb.rows[s.t.Name]++
+	return nil
+}
+
+// Close ends the table's last sheet.
+func (s *sheetWriter) Close() error { return s.finish() }
+
+// finish seals the current sheet and hands its own excelize file to a
+// goroutine that deflates its worksheet XML into a temporary file and then
+// drops it.
+func (s *sheetWriter) finish() error {
+	pf := s.pf
+	if pf == nil {
+		return nil
+	}
+	s.pf = nil
+	if err := s.seal(pf); err != nil {
+		pf.Close()
+		return err
+	}
+	part := &sheetPart{path: filepath.Join(s.wb.tmp, fmt.Sprintf("sheet-%d.xml.deflate", len(s.wb.parts)))}
+	s.wb.parts[s.sheet] = part
+	s.wb.wg.Add(1)
+	s.wb.busy <- struct{}{} // waits for the sheet before to be compressed
+	go func() {
+		defer s.wb.wg.Done()
+		defer func() { <-s.wb.busy }()
+		defer pf.Close()
+		part.err = part.compress(pf)
+	}()
+	return nil
+}
+
+// seal adds the autofilter and the Decision drop-down to a finished
+// sheet and flushes it.
+func (s *sheetWriter) seal(pf *excelize.File) error {
+	last := max(s.row, 2)
+	lastCol, _ := excelize.ColumnNumberToName(s.cols)
+	ref := fmt.Sprintf("A1:%s%d", lastCol, last)
+	if err := pf.AutoFilter(partSheet, ref, nil); err != nil {
+		return fmt.Errorf("xlsx: filter on %s: %w", s.sheet, err)
+	}
+	// The workbook names the filtered range too (_xlnm._FilterDatabase).
+	if err := s.wb.f.AutoFilter(s.sheet, ref, nil); err != nil {
+		return fmt.Errorf("xlsx: filter on %s: %w", s.sheet, err)
+	}
+	if s.t.Review {
+		col, _ := excelize.ColumnNumberToName(len(s.t.Columns) + 1)
+		dv := excelize.NewDataValidation(true)
+		dv.Sqref = fmt.Sprintf("%s2:%s%d", col, col, last)
+		if err := dv.SetDropList(Decisions); err != nil {
+			return err
+		}
+		dv.SetError(excelize.DataValidationErrorStyleStop, "Decision", "Choose Keep, Revoke or Change.")
+		dv.SetInput("Decision", "Keep, Revoke or Change")
+		if err := pf.AddDataValidation(partSheet, dv); err != nil {
+			return fmt.Errorf("xlsx: decision list on %s: %w", s.sheet, err)
+		}
+	}
+	if err := s.sw.Flush(); err != nil {
+		return fmt.Errorf("xlsx: sheet %s: %w", s.sheet, err)
+	}
+	return nil
+}
+
+// compress deflates the worksheet XML of a sheet's own file into the
+// part's temporary file, noting its CRC-32 and sizes for the zip.
+func (p *sheetPart) compress(pf *excelize.File) error {
+	out, err := os.Create(p.path)
+	if err != nil {
+		return err
+	}
+	defer out.Close()
+	counted := &countWriter{w: out}
+	fw, err := flate.NewWriter(counted, xlsxDeflateLevel)
+	if err != nil {
+		return err
+	}
+	crc := crc32.NewIEEE()
+	plain := &countWriter{w: io.MultiWriter(fw, crc)}
+	capture := &captureZip{want: "xl/worksheets/sheet1.xml", w: plain}
+	pf.SetZipWriter(func(io.Writer) excelize.ZipWriter { return capture })
+	if err := pf.Write(io.Discard); err != nil {
+		return err
+	}
+	if !capture.found {
+		return fmt.Errorf("no %s in the sheet's file", capture.want)
+	}
+	if err := fw.Close(); err != nil {
+		return err
+	}
+	p.crc, p.size, p.zipped = crc.Sum32(), plain.n, counted.n
+	return out.Close()
+}
+
+type countWriter struct {
+	w io.Writer
+	n int64
+}
+
+func (c *countWriter) Write(b []byte) (int, error) {
+	n, err := c.w.Write(b)
+	c.n += int64(n)
+	return n, err
+}
+
+// captureZip keeps one part of what excelize saves and drops the rest.
+type captureZip struct {
+	want  string
+	w     io.Writer
+	found bool
+}
+
+func (z *captureZip) Create(name string) (io.Writer, error) {
+	if name == z.want {
+		z.found = true
+		return z.w, nil
+	}
+	return io.Discard, nil
+}
+
+func (z *captureZip) AddFS(fs.FS) error { return nil }
+func (z *captureZip) Close() error      { return nil }

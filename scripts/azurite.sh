@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Azurite, the Azure Storage emulator, for the blob sink tests and for
+# trying blob exports by hand. Pinned to azurite@3.35.0 (the last release
+# that runs on Node 20) with every dependency locked in
+# scripts/azurite/package-lock.json; installed into .tools/azurite
+# (gitignored), never globally.
+#
+#   scripts/azurite.sh install   install (or check) it; prints the binary
+#   scripts/azurite.sh bin       print the binary's path (fails if not installed)
+#   scripts/azurite.sh start     run it in the foreground on 127.0.0.1:10000
+#                                (AZURITE_PORT to change), in memory, and
+#                                print the connection string to use
+#
+# Tests start their own Azurite on a free port; they find it through
+# AZURITE_BIN or in .tools/azurite.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="$root/.tools/azurite"
+bin="$dir/node_modules/.bin/azurite-blob"
+want=3.35.0
+
+# The well-known development account of the emulator (public, not a secret).
+conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:${AZURITE_PORT:-10000}/devstoreaccount1;"
+
+installed() {
+	[[ -x "$bin" ]] && [[ "$(node -p "require('$dir/node_modules/azurite/package.json').version" 2>/dev/null)" == "$want" ]] &&
+		cmp -s "$root/scripts/azurite/package-lock.json" "$dir/package-lock.json"
+}
+
+install() {
+	if installed; then
+		echo "$bin"
+		return
+	fi
+	command -v node >/dev/null || { echo "azurite: node is not installed (Azurite $want needs Node 20 or later)" >&2; exit 1; }
+	command -v npm >/dev/null || { echo "azurite: npm is not installed" >&2; exit 1; }
+	local major
+	major="$(node -p 'process.versions.node.split(".")[0]')"
+	if ((major < 20)); then
+		echo "azurite: Node $(node --version) is too old; Azurite $want needs Node 20 or later" >&2
+		exit 1
+	fi
+	mkdir -p "$dir"
+	cp "$root/scripts/azurite/package.json" "$root/scripts/azurite/package-lock.json" "$dir/"
+	echo "azurite: installing azurite@$want into $dir" >&2
+	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+	installed || { echo "azurite: installed, but $bin is not azurite $want" >&2; exit 1; }
+	echo "$bin"
+}
+
+case "${1:-}" in
+install)
+	install
+	;;
+bin)
+	installed || { echo "azurite: not installed; run scripts/azurite.sh install" >&2; exit 1; }
+	echo "$bin"
+	;;
+start)
+	install >/dev/null
+	echo "AZURE_STORAGE_CONNECTION_STRING='$conn'" >&2
+	exec "$bin" --blobHost 127.0.0.1 --blobPort "${AZURITE_PORT:-10000}" --inMemoryPersistence \
+		--skipApiVersionCheck --disableTelemetry --silent
+	;;
+*)
+	echo "usage: $0 install|bin|start" >&2
+	exit 2
+	;;
+esac
