@@ -7,44 +7,61 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/collect"
+	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
 func newDemoCmd() *Command {
 	var (
-		preset string
-		out    string
+		preset  string
+		out     string
+		changes int
 	)
 	return &Command{
 		Name:    "demo",
-		Summary: "run the main job against an embedded simulated organization",
+		Summary: "run the main job end to end against an embedded simulated organization",
 		Usage: `
-Usage: exporter demo [--preset small|medium|large] [--out DIR]
+Usage: exporter demo [--preset small|medium|large] [--changes N] [--out DIR]
 
 Run the main job end to end with no Azure account: start a simulated Azure
-DevOps organization in this process, sync it into a snapshot store in DIR,
-and print what it holds. Run it again to see a sync of an unchanged
-organization write nothing; explore the store afterwards with
-'exporter show --db DIR/ado-access.db …'.
+DevOps organization in this process and
+
+  1. sync it in full into a snapshot store in DIR,
+  2. let a week of changes happen (N audited changes: memberships, licenses,
+     accounts, groups, projects, …),
+  3. sync again, incrementally, from the Audit Log,
+  4. diff the two runs, nested-group access included,
+  5. export an access-review packet of the new run (CSV, Parquet, XLSX,
+     changes since the first run) into DIR and verify it.
+
+DIR starts afresh each time. Explore it afterwards with
+'exporter show --db DIR/ado-access.db …' and 'exporter diff --db …'.
 
 Examples:
   exporter demo
-  exporter demo --preset medium --out /tmp/demo
+  exporter demo --preset medium --changes 200 --out /tmp/demo
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&preset, "preset", "small", "organization size: small, medium or large")
-			fs.StringVar(&out, "out", "demo-out", "folder for the demo's store and files")
+			fs.StringVar(&out, "out", "demo-out", "folder for the demo's store and packet (emptied first)")
+			fs.IntVar(&changes, "changes", 25, "changes to make between the two syncs")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
+			if changes < 0 {
+				return usageErrorf("--changes %d: want 0 or more", changes)
+			}
 			// A fixed generation time keeps the demo organization the same
-			// from one run to the next, so a second run writes nothing.
+			// from one demo to the next.
 			sim, err := adosim.New(adosim.Options{Preset: preset, Logger: env.Logger, GeneratedAt: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
 			if err != nil {
 				return usageErrorf("%v", err)
@@ -54,37 +71,115 @@ Examples:
 			}
 			defer sim.Close()
 			env.Logger.Info("simulated organization started", "url", sim.URL(), "preset", preset)
-			if err := os.MkdirAll(out, 0o755); err != nil {
-				return fmt.Errorf("create %s: %w", out, err)
-			}
-			db := filepath.Join(out, "ado-access.db")
-			st, err := snapshot.Open(ctx, db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			// The demo's organization lives at a new port each time; the store
-			// keys runs by organization URL, so name it the same every time.
-			client, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readonly")}, collect.Options{Logger: env.Logger})
-			if err != nil {
-				return err
-			}
-			client.Org = "https://dev.azure.com/fabrikam-demo"
-			prog := collect.NewProgress()
-			stop := showProgress(env, prog, client.Stats)
-			start := time.Now()
-			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{Teams: true, Progress: prog})
-			stop()
-			if err != nil {
-				return err
-			}
-			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)))
-			fmt.Fprintf(env.Stdout, "\nStore: %s\n\nSome users of run %d:\n", db, run.ID)
-			if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", run.ID), sql.Named("kind", "user")}, 10); err != nil {
-				return err
-			}
-			fmt.Fprintf(env.Stdout, "\nNext: exporter show --db %s groups | memberships | access USER | projects | teams | repos\n", db)
-			return nil
+			return runDemo(ctx, env, sim, out, changes)
 		},
 	}
+}
+
+func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, changes int) error {
+	if err := os.RemoveAll(out); err != nil {
+		return fmt.Errorf("empty %s: %w", out, err)
+	}
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", out, err)
+	}
+	db := filepath.Join(out, "ado-access.db")
+	st, err := snapshot.Open(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	client, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readonly")}, collect.Options{Logger: env.Logger})
+	if err != nil {
+		return err
+	}
+	step := func(n int, what string) { fmt.Fprintf(env.Stdout, "\n%d. %s\n", n, what) }
+	sync := func(mode string) (snapshot.Run, error) {
+		prog := collect.NewProgress()
+		stop := showProgress(env, prog, client.Stats)
+		start := time.Now()
+		run, err := collect.Sync(ctx, client, st, collect.SyncOptions{Mode: mode, Teams: true, Progress: prog})
+		stop()
+		if err == nil {
+			fmt.Fprintln(env.Stdout, "   "+summary(run, prog, time.Since(start)))
+		}
+		return run, err
+	}
+
+	step(1, "Full sync of "+sim.URL())
+	first, err := sync("full")
+	if err != nil {
+		return err
+	}
+
+	step(2, fmt.Sprintf("A week passes: %d changes in the organization, each in its Audit Log", changes))
+	res, err := sim.Mutate(adosim.MutateRequest{Count: changes, Seed: 7})
+	if err != nil {
+		return err
+	}
+	for _, m := range res.Applied[:min(5, len(res.Applied))] {
+		fmt.Fprintf(env.Stdout, "   %-34s %s\n", m.ActionID, displayEscaper.Replace(m.Summary))
+	}
+	if len(res.Applied) > 5 {
+		fmt.Fprintf(env.Stdout, "   … and %d more\n", len(res.Applied)-5)
+	}
+
+	step(3, "Incremental sync from the Audit Log")
+	second, err := sync("incremental")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "   %s\n", second.Note)
+
+	step(4, fmt.Sprintf("What changed between run %d and run %d", first.ID, second.ID))
+	byKind := map[string]int{}
+	var access []diff.Change
+	err = diff.Between(ctx, st, first.ID, second.ID, diff.Options{Effective: true}, func(c diff.Change) error {
+		byKind[c.Entity+" "+c.Kind]++
+		if c.Kind == "access_gained" && len(access) < 5 {
+			access = append(access, c)
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	var kinds []string
+	for k := range byKind {
+		kinds = append(kinds, k)
+	}
+	sort.Strings(kinds)
+	for _, k := range kinds {
+		fmt.Fprintf(env.Stdout, "   %-34s %d\n", k, byKind[k])
+	}
+	for _, c := range access {
+		fmt.Fprintf(env.Stdout, "   gained: %s, %s\n", displayEscaper.Replace(c.Name), displayEscaper.Replace(c.Path))
+	}
+
+	step(5, "Access-review packet of run "+fmt.Sprint(second.ID))
+	dir := filepath.Join(out, fmt.Sprintf("packet-run%d", second.ID))
+	m, err := export.ExportPacket(ctx, st, export.NewLocalSink(dir), export.PacketOptions{
+		Options:  export.Options{Run: second.ID, ToolVersion: version, Logger: env.Logger},
+		Baseline: export.Baseline{Run: first.ID},
+	})
+	if err != nil {
+		return err
+	}
+	rep, err := export.Verify(ctx, export.NewLocalSink(dir), "")
+	if err != nil {
+		return err
+	}
+	var files []string
+	for _, f := range m.Files {
+		files = append(files, f.Path)
+	}
+	fmt.Fprintf(env.Stdout, "   %s: %d files (%s, …), verified: %d checked, %d problems\n",
+		dir, len(files), strings.Join(files[:min(3, len(files))], ", "), rep.Checked, len(rep.Problems))
+
+	fmt.Fprintf(env.Stdout, "\nStore: %s. Some users of run %d:\n", db, second.ID)
+	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", second.ID), sql.Named("kind", "user")}, 8); err != nil {
+		return err
+	}
+	fmt.Fprintf(env.Stdout, "\nNext: exporter show --db %s groups | access USER | …;  exporter diff --db %s --effective;  open %s/packet.xlsx\n", db, db, dir)
+	return nil
 }

@@ -295,3 +295,21 @@ func sameDigest(a, b map[string]int64) bool {
 	}
 	return len(a) == len(b)
 }
+
+// The main job on the embedded default: the demo syncs, changes, syncs
+// incrementally, diffs and exports a packet that verifies.
+func TestDemoRunsTheMainJob(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "demo")
+	code, stdout, errs := cli(t, map[string]string{}, "demo", "--out", out, "--changes", "10")
+	if code != 0 {
+		t.Fatalf("demo: exit %d\n%s", code, errs)
+	}
+	for _, want := range []string{"run 1 (full)", "run 2 (incremental)", "10 mapped", "access_gained", "verified: 25 checked, 0 problems"} {
+		if !strings.Contains(stdout, want) {
+			t.Errorf("demo output lacks %q:\n%s", want, stdout)
+		}
+	}
+	if code, _, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 0 {
+		t.Fatalf("verify of the demo packet: exit %d %s", code, errs)
+	}
+}
