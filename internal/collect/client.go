@@ -156,6 +156,14 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		}
 		return clientAt(u), nil
 	}
+	// Each service's route templates are fetched once, now, and side by
+	// side: the v7 client fetches them on first use without coordination,
+	// so concurrent first calls would each fetch them.
+	type warm struct {
+		name string
+		x    *azuredevops.Client
+	}
+	var warms []warm
 	warmed := map[string]bool{}
 	for _, a := range []struct {
 		id   uuid.UUID
@@ -174,15 +182,19 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 			return nil, err
 		}
 		a.set(x)
-		// Read each service's route templates now, once: the v7 client
-		// fetches them on first use without coordination, so concurrent
-		// first calls would each fetch them.
 		if !warmed[where[a.id]] {
 			warmed[where[a.id]] = true
-			if err := warmLocations(ctx, x); err != nil {
-				return nil, describe("discover the "+a.name+" API", "", err)
-			}
+			warms = append(warms, warm{a.name, x})
 		}
+	}
+	err = forEach(ctx, len(warms), warms, func(ctx context.Context, w warm) error {
+		if err := warmLocations(ctx, w.x); err != nil {
+			return describe("discover the "+w.name+" API", "", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return c, nil
 }

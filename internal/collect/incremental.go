@@ -949,7 +949,7 @@ func (r *incRun) recordNewSubjects(ctx context.Context, members map[string]bool)
 	var candidates []string
 	r.mu.Lock()
 	for d := range members {
-		if !r.subjects[d] && !r.ids.known(d) {
+		if !r.subjects[d] && !r.ids.known(ctx, d) {
 			candidates = append(candidates, d)
 		}
 	}

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -161,9 +162,11 @@ func (e *env) readGroupViaGraph(ctx context.Context, group string, found func(co
 type resolver struct {
 	c   *Client
 	out *sink
-	// fromStore, when set, looks up in the store what memory does not
-	// know (an incremental run does not load every identity key).
-	fromStore func(ctx context.Context, column string, values []string) error
+	// loaded is closed once the keys of earlier runs are in memory; they
+	// load in the background while the run starts (see load).
+	loaded   chan struct{}
+	loadErr  error
+	stopLoad context.CancelFunc
 
 	mu       sync.Mutex
 	byLegacy map[string]string // legacy → descriptor
@@ -176,7 +179,39 @@ type resolver struct {
 }
 
 func newResolver(c *Client) *resolver {
-	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{}, fresh: map[string]bool{}, knownLegacy: map[string]bool{}}
+	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{},
+		fresh: map[string]bool{}, knownLegacy: map[string]bool{}, loaded: make(chan struct{})}
+}
+
+// load reads the identity keys earlier runs learned, in the background,
+// on a connection of its own: a run needs them only once it reads group
+// members, and meanwhile it has discovery and the Audit Log to read.
+func (r *resolver) load(ctx context.Context, st *snapshot.Store) {
+	ctx, r.stopLoad = context.WithCancel(ctx)
+	go func() {
+		defer close(r.loaded)
+		if err := st.IdentityKeys(ctx, r.learn); err != nil {
+			r.loadErr = fmt.Errorf("read identity keys: %w", err)
+		}
+	}()
+}
+
+// abandon stops a load whose run will not happen, and waits for it.
+func (r *resolver) abandon() {
+	if r.stopLoad != nil {
+		r.stopLoad()
+		<-r.loaded
+	}
+}
+
+// ready waits for load.
+func (r *resolver) ready(ctx context.Context) error {
+	select {
+	case <-r.loaded:
+		return r.loadErr
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }
 
 // learn records what is known of a subject.
@@ -197,7 +232,10 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 
 // known reports whether a subject was known before this run (by its legacy
 // descriptor or storage key) rather than met for the first time.
-func (r *resolver) known(descriptor string) bool {
+func (r *resolver) known(ctx context.Context, descriptor string) bool {
+	if r.ready(ctx) != nil {
+		return false
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.fresh[descriptor] {
@@ -209,31 +247,18 @@ func (r *resolver) known(descriptor string) bool {
 
 // descriptorOf returns the subject descriptor known for a storage key.
 func (r *resolver) descriptorOf(ctx context.Context, storageKey string) (string, bool) {
-	k := strings.ToLower(storageKey)
-	r.mu.Lock()
-	d, ok := r.byKey[k]
-	r.mu.Unlock()
-	if ok || r.fromStore == nil {
-		return d, ok
-	}
-	if err := r.fromStore(ctx, "storage_key", []string{k}); err != nil {
+	if r.ready(ctx) != nil {
 		return "", false
 	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	d, ok = r.byKey[k]
+	d, ok := r.byKey[strings.ToLower(storageKey)]
 	return d, ok
 }
 
 // storageKeyOf returns the storage key known for a descriptor.
 func (r *resolver) storageKeyOf(ctx context.Context, descriptor string) string {
-	r.mu.Lock()
-	k, ok := r.keyOf[descriptor]
-	r.mu.Unlock()
-	if ok || r.fromStore == nil {
-		return k
-	}
-	if err := r.fromStore(ctx, "descriptor", []string{descriptor}); err != nil {
+	if r.ready(ctx) != nil {
 		return ""
 	}
 	r.mu.Lock()
@@ -244,6 +269,9 @@ func (r *resolver) storageKeyOf(ctx context.Context, descriptor string) string {
 // resolve maps legacy descriptors to subject descriptors, asking the
 // Identities API for the ones not known yet. Unresolvable ones are absent.
 func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]string, error) {
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(legacies))
 	var unknown []string
 	r.mu.Lock()
@@ -258,22 +286,6 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 	r.mu.Unlock()
 	for _, l := range unknown {
 		delete(out, l)
-	}
-	if r.fromStore != nil && len(unknown) > 0 {
-		if err := r.fromStore(ctx, "legacy", unknown); err != nil {
-			return nil, err
-		}
-		r.mu.Lock()
-		still := unknown[:0]
-		for _, l := range unknown {
-			if d, ok := r.byLegacy[l]; ok {
-				out[l] = d
-			} else {
-				still = append(still, l)
-			}
-		}
-		r.mu.Unlock()
-		unknown = still
 	}
 	for _, batch := range chunks(unknown, identityBatch) {
 		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
@@ -307,6 +319,9 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 // storageKeys maps subject descriptors to storage keys, asking the
 // Identities API for the ones not known yet.
 func (r *resolver) storageKeys(ctx context.Context, descriptors []string) (map[string]string, error) {
+	if err := r.ready(ctx); err != nil {
+		return nil, err
+	}
 	out := make(map[string]string, len(descriptors))
 	var unknown []string
 	r.mu.Lock()

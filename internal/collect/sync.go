@@ -252,15 +252,7 @@ func checkFresh(ctx context.Context, c *Client, st *snapshot.Store, prev snapsho
 
 // withWriter runs body with collectors writing through one writer
 // goroutine, and returns the first error of either.
-func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptions, preload bool, body func(context.Context, *env) error) error {
-	// A full run resolves nearly every identity, so it loads every known
-	// key at once; an incremental run looks up only what it meets.
-	ids := newResolver(c)
-	if preload {
-		if err := w.IdentityKeys(ids.learn); err != nil {
-			return fmt.Errorf("read identity keys: %w", err)
-		}
-	}
+func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, ids *resolver, opts SyncOptions, body func(context.Context, *env) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ops := make(chan op, 512)
@@ -279,11 +271,6 @@ func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOpt
 	}()
 	e := &env{c: c, out: &sink{ops: ops, prog: opts.Progress}, opts: opts, ids: ids}
 	ids.out = e.out
-	if !preload {
-		ids.fromStore = func(ctx context.Context, column string, values []string) error {
-			return e.query(ctx, func(w *snapshot.Writer) error { return w.IdentityKeysWhere(column, values, ids.learn) })
-		}
-	}
 	err := body(ctx, e)
 	close(ops)
 	if werr := <-writeErr; werr != nil {
@@ -313,7 +300,9 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	// The snapshot is as of the service's clock, which the answer just
 	// read (even a refusal) has told.
 	snapshotTime := c.Stats.ServerNow()
-	if err := withWriter(ctx, c, w, opts, true, runPhases); err != nil {
+	ids := newResolver(c)
+	ids.load(ctx, w.Store())
+	if err := withWriter(ctx, c, w, ids, opts, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
 	return commit(c, w, snapshotTime, cur, note)
@@ -342,6 +331,7 @@ func commit(c *Client, w *snapshot.Writer, snapshotTime time.Time, cur cursor, n
 // ready to apply.
 type incremental struct {
 	c            *Client
+	ids          *resolver
 	opts         SyncOptions
 	plan         *plan
 	cur          cursor
@@ -353,8 +343,14 @@ type incremental struct {
 // little before it, skipping entries that run handled) and maps the
 // entries to re-reads. It writes nothing, so a log that cannot be read
 // costs no run.
-func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (*incremental, error) {
-	inc := &incremental{c: c, opts: opts, plan: newPlan()}
+func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (_ *incremental, err error) {
+	inc := &incremental{c: c, opts: opts, plan: newPlan(), ids: newResolver(c)}
+	inc.ids.load(ctx, st) // while the Audit Log is read
+	defer func() {
+		if err != nil {
+			inc.ids.abandon()
+		}
+	}()
 	handled, err := st.AuditSeen(ctx, prev.ID)
 	if err != nil {
 		return nil, err
@@ -385,7 +381,7 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 
 // apply re-reads what the plan names and commits the run.
 func (inc *incremental) apply(ctx context.Context, w *snapshot.Writer) (snapshot.Run, error) {
-	err := withWriter(ctx, inc.c, w, inc.opts, false, func(ctx context.Context, e *env) error {
+	err := withWriter(ctx, inc.c, w, inc.ids, inc.opts, func(ctx context.Context, e *env) error {
 		e.out.prog.setPhase("re-reading")
 		return runIncremental(ctx, e, inc.plan)
 	})

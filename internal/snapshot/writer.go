@@ -436,45 +436,13 @@ func (w *Writer) Exists(t *Table, key ...any) (bool, error) {
 	return err == nil, err
 }
 
-// IdentityKeysWhere streams the identity keys whose column (descriptor,
-// storage_key or legacy) is one of values.
-func (w *Writer) IdentityKeysWhere(column string, values []string, fn func(descriptor, storageKey, legacy string) error) error {
-	if column != "descriptor" && column != "storage_key" && column != "legacy" {
-		return fmt.Errorf("snapshot: identity_keys has no column %s", column)
-	}
-	for len(values) > 0 {
-		n := min(len(values), 500)
-		args := make([]any, n)
-		for i, v := range values[:n] {
-			args[i] = v
-		}
-		values = values[n:]
-		rows, err := w.tx.QueryContext(w.ctx, `SELECT descriptor, storage_key, legacy FROM identity_keys WHERE `+column+` IN (`+placeholders(n)+`)`, args...)
-		if err != nil {
-			return err
-		}
-		for rows.Next() {
-			var d, k, l string
-			if err := rows.Scan(&d, &k, &l); err != nil {
-				rows.Close()
-				return err
-			}
-			if err := fn(d, k, l); err != nil {
-				rows.Close()
-				return err
-			}
-		}
-		rows.Close()
-		if err := rows.Err(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
+// Store is the store the run writes to.
+func (w *Writer) Store() *Store { return w.s }
 
-// IdentityKeys streams every known identity key.
-func (w *Writer) IdentityKeys(fn func(descriptor, storageKey, legacy string) error) error {
-	rows, err := w.tx.QueryContext(w.ctx, `SELECT descriptor, storage_key, legacy FROM identity_keys`)
+// IdentityKeys streams every identity key of the last committed state, on
+// a connection of its own (so it can run beside a writer).
+func (s *Store) IdentityKeys(ctx context.Context, fn func(descriptor, storageKey, legacy string) error) error {
+	rows, err := s.db.QueryContext(ctx, `SELECT descriptor, storage_key, legacy FROM identity_keys`)
 	if err != nil {
 		return err
 	}
