@@ -13,7 +13,8 @@ all: build
 build:
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o bin/exporter ./cmd/exporter
 
-# Runs the end-to-end demo against the simulator (the demo command comes later).
+# The whole flow on the embedded default: simulator, full sync, changes,
+# incremental sync, diff, review packet and verify (see "exporter demo --help").
 demo:
 	$(GO) run ./cmd/exporter demo
 

@@ -198,7 +198,7 @@ func (p *plan) note(entries, skipped int) string {
 }
 
 // runIncremental re-reads what the plan names.
-func runIncremental(ctx context.Context, e *env, p *plan) error {
+func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error {
 	// Whole kinds are read in full; that makes the targeted reads of that
 	// kind moot.
 	var steps []step
@@ -246,15 +246,11 @@ func runIncremental(ctx context.Context, e *env, p *plan) error {
 		return err
 	}
 
-	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{}}
-	// Groups are named by legacy descriptors inside memberships; a group's
-	// is its SID, so loading the known groups also lets them be recognised
-	// there without a call.
-	start := time.Now()
-	if err := inc.loadView(ctx); err != nil {
-		return err
+	if err := view.loading.wait(ctx); err != nil {
+		return fmt.Errorf("read the store: %w", err)
 	}
-	e.c.log.Debug("loaded the store's view", "duration", time.Since(start).Round(time.Millisecond))
+	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
+		groups: view.groups, teams: view.teams, orgID: view.orgID, subjects: map[string]bool{}}
 
 	// Everything named by the entries is read side by side: the groups the
 	// entries name (their keys resolve from the store) need not wait for
@@ -266,23 +262,25 @@ func runIncremental(ctx context.Context, e *env, p *plan) error {
 		step{name: "users", run: on(inc.rereadUsers)},
 		step{name: "group lists", run: on(inc.rereadScopes)},
 		step{name: "group keys", run: on(inc.resolveGroupKeys)},
-		step{name: "named groups", after: []string{"group keys"}, run: on(inc.rereadGroups)})
+		step{name: "named groups", after: []string{"group keys"}, run: on(inc.rereadGroups)},
+		// New groups the lists found need not wait for the named ones.
+		step{name: "listed groups", after: []string{"group lists"}, run: on(inc.rereadGroups)})
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
 	}
 	if e.opts.Teams {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
 	}
-	start = time.Now()
+	start := time.Now()
 	if err := runSteps(ctx, e, steps); err != nil {
 		return err
 	}
 	e.c.log.Debug("re-read what the entries name", "duration", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	if err := inc.rereadGroups(ctx); err != nil { // new groups found by the lists
+	if err := inc.rereadGroups(ctx); err != nil { // any the steps met after their reads
 		return err
 	}
-	e.c.log.Debug("re-read new groups", "duration", time.Since(start).Round(time.Millisecond))
+	e.c.log.Debug("re-read the groups left", "duration", time.Since(start).Round(time.Millisecond))
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range fullTables {
 			if err := w.EndFull(t); err != nil {
@@ -294,6 +292,9 @@ func runIncremental(ctx context.Context, e *env, p *plan) error {
 		return err
 	}
 	if e.opts.Teams {
+		defer func(start time.Time) {
+			e.c.log.Debug("re-read teams", "duration", time.Since(start).Round(time.Millisecond))
+		}(time.Now())
 		for group, rows := range inc.readMembers {
 			if err := inc.deriveTeamMembers(ctx, group, rows); err != nil {
 				return err
@@ -313,29 +314,52 @@ type incRun struct {
 	groupsRead   map[string]bool           // groups re-read already
 	readMembers  map[string][]snapshot.Row // direct members of the groups re-read
 
-	// What the store holds as the run starts (and as it writes), read once:
-	// asking the store row by row would cost a round trip each.
+	// What the store holds as the run starts (see storeView), kept up to
+	// date as the run writes.
 	groups   map[string]string       // group descriptor → scope id
 	teams    map[string]snapshot.Row // team id → its row
-	subjects map[string]bool         // descriptors written by this run
+	orgID    string
+	subjects map[string]bool // descriptors written by this run
 }
 
-// loadView reads the current groups and teams in one pass.
-func (r *incRun) loadView(ctx context.Context) error {
-	r.groups, r.teams, r.subjects = map[string]string{}, map[string]snapshot.Row{}, map[string]bool{}
-	return r.query(ctx, func(w *snapshot.Writer) error {
-		if err := w.Current(snapshot.Groups, func(row snapshot.Row) error {
+// storeView is what the store holds as an incremental run starts, read in
+// one pass while the Audit Log is read: asking the store row by row would
+// cost a round trip each.
+type storeView struct {
+	loading *early
+	groups  map[string]string       // group descriptor → scope id
+	teams   map[string]snapshot.Row // team id → its row
+	// orgID is the organization's id, the domain of its own groups
+	// ("vstfs:///Framework/IdentityDomain/{id}").
+	orgID string
+}
+
+// loadView starts reading the current groups and teams. Groups are named
+// by legacy descriptors inside memberships; a group's is its SID, so the
+// known groups are also taught to ids.
+func loadView(ctx context.Context, st *snapshot.Store, ids *resolver) *storeView {
+	v := &storeView{groups: map[string]string{}, teams: map[string]snapshot.Row{}}
+	v.loading = startEarly(ctx, func(ctx context.Context) error {
+		start := time.Now()
+		defer func() {
+			ids.c.log.Debug("loaded the store's view", "duration", time.Since(start).Round(time.Millisecond))
+		}()
+		if err := st.Current(ctx, snapshot.Groups, func(row snapshot.Row) error {
 			d := row[0].(string)
-			r.groups[d] = row[2].(string)
-			return r.ids.learn(d, "", legacyGroupPrefix+groupSID(d))
+			v.groups[d] = row[2].(string)
+			if id, ok := strings.CutPrefix(row[8].(string), "vstfs:///Framework/IdentityDomain/"); ok && row[2] == "" && v.orgID == "" {
+				v.orgID = id
+			}
+			return ids.learn(d, "", legacyGroupPrefix+groupSID(d))
 		}); err != nil {
 			return err
 		}
-		return w.Current(snapshot.Teams, func(row snapshot.Row) error {
-			r.teams[row[0].(string)] = row
+		return st.Current(ctx, snapshot.Teams, func(row snapshot.Row) error {
+			v.teams[row[0].(string)] = row
 			return nil
 		})
 	})
+	return v
 }
 
 func (r *incRun) addGroup(d string) {
@@ -564,21 +588,6 @@ func (r *incRun) resolveGroupKeys(ctx context.Context) error {
 	})
 }
 
-// orgScopeID is the organization's id, read from the domain of an
-// organization-level group ("vstfs:///Framework/IdentityDomain/{id}").
-func (r *incRun) orgScopeID(ctx context.Context) (string, error) {
-	var id string
-	err := r.query(ctx, func(w *snapshot.Writer) error {
-		return w.CurrentWhere(snapshot.Groups, "scope_id", "", func(row snapshot.Row) error {
-			if d, ok := strings.CutPrefix(row[8].(string), "vstfs:///Framework/IdentityDomain/"); ok && id == "" {
-				id = d
-			}
-			return nil
-		})
-	})
-	return id, err
-}
-
 // rereadScopes re-reads the group lists of the scopes where groups were
 // created or projects changed, and marks the groups a scope no longer has
 // (they are closed as gone after a lookup). New groups have their members
@@ -589,14 +598,9 @@ func (r *incRun) rereadScopes(ctx context.Context) error {
 	if len(r.p.scopes) == 0 {
 		return nil
 	}
-	var groupCount int
-	if err := r.query(ctx, func(w *snapshot.Writer) error {
-		var err error
-		groupCount, err = w.Count(snapshot.Groups)
-		return err
-	}); err != nil {
-		return err
-	}
+	r.mu.Lock()
+	groupCount := len(r.groups)
+	r.mu.Unlock()
 	if len(r.p.scopes) > 3*(groupCount/graphPage+1) {
 		return r.rereadGroupList(ctx, "", nil)
 	}
@@ -607,14 +611,10 @@ func (r *incRun) rereadScopes(ctx context.Context) error {
 	return forEach(ctx, r.c.conc, scopes, func(ctx context.Context, project string) error {
 		id := project
 		if id == "" {
-			org, err := r.orgScopeID(ctx)
-			if err != nil {
-				return err
-			}
-			if org == "" {
+			if r.orgID == "" {
 				return r.rereadGroupList(ctx, "", nil)
 			}
-			id = org
+			id = r.orgID
 		}
 		// A scope descriptor is "scp." and the scope's id in unpadded base64url.
 		scope := "scp." + base64.RawURLEncoding.EncodeToString([]byte(id))
@@ -682,14 +682,9 @@ func (r *incRun) rereadTeamLists(ctx context.Context) error {
 	if len(r.p.teamsOf) == 0 {
 		return nil
 	}
-	var teamCount int
-	if err := r.query(ctx, func(w *snapshot.Writer) error {
-		var err error
-		teamCount, err = w.Count(snapshot.Teams)
-		return err
-	}); err != nil {
-		return err
-	}
+	r.mu.Lock()
+	teamCount := len(r.teams)
+	r.mu.Unlock()
 	if len(r.p.teamsOf) > 3*(teamCount/teamListPage+2) {
 		return r.reconcileTeams(ctx, nil, func(top, skip int) (*[]core.WebApiTeam, error) {
 			return r.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
@@ -814,9 +809,9 @@ func (r *incRun) rereadGroups(ctx context.Context) error {
 		}
 		// Team members are derived once the team lists are in (a group read
 		// now may back a team that list has not reached yet).
-		mu.Lock()
+		r.mu.Lock()
 		r.readMembers[group] = rows
-		mu.Unlock()
+		r.mu.Unlock()
 		return nil
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
@@ -162,11 +163,8 @@ func (e *env) readGroupViaGraph(ctx context.Context, group string, found func(co
 type resolver struct {
 	c   *Client
 	out *sink
-	// loaded is closed once the keys of earlier runs are in memory; they
-	// load in the background while the run starts (see load).
-	loaded   chan struct{}
-	loadErr  error
-	stopLoad context.CancelFunc
+	// loading reads the keys of earlier runs while the run starts (see load).
+	loading *early
 
 	mu       sync.Mutex
 	byLegacy map[string]string // legacy → descriptor
@@ -180,39 +178,25 @@ type resolver struct {
 
 func newResolver(c *Client) *resolver {
 	return &resolver{c: c, byLegacy: map[string]string{}, keyOf: map[string]string{}, byKey: map[string]string{},
-		fresh: map[string]bool{}, knownLegacy: map[string]bool{}, loaded: make(chan struct{})}
+		fresh: map[string]bool{}, knownLegacy: map[string]bool{}}
 }
 
 // load reads the identity keys earlier runs learned, in the background,
 // on a connection of its own: a run needs them only once it reads group
 // members, and meanwhile it has discovery and the Audit Log to read.
 func (r *resolver) load(ctx context.Context, st *snapshot.Store) {
-	ctx, r.stopLoad = context.WithCancel(ctx)
-	go func() {
-		defer close(r.loaded)
+	r.loading = startEarly(ctx, func(ctx context.Context) error {
+		start := time.Now()
 		if err := st.IdentityKeys(ctx, r.learn); err != nil {
-			r.loadErr = fmt.Errorf("read identity keys: %w", err)
+			return fmt.Errorf("read identity keys: %w", err)
 		}
-	}()
-}
-
-// abandon stops a load whose run will not happen, and waits for it.
-func (r *resolver) abandon() {
-	if r.stopLoad != nil {
-		r.stopLoad()
-		<-r.loaded
-	}
+		r.c.log.Debug("loaded the identity keys", "duration", time.Since(start).Round(time.Millisecond))
+		return nil
+	})
 }
 
 // ready waits for load.
-func (r *resolver) ready(ctx context.Context) error {
-	select {
-	case <-r.loaded:
-		return r.loadErr
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func (r *resolver) ready(ctx context.Context) error { return r.loading.wait(ctx) }
 
 // learn records what is known of a subject.
 func (r *resolver) learn(descriptor, storageKey, legacy string) error {

@@ -311,6 +311,9 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 func commit(c *Client, w *snapshot.Writer, snapshotTime time.Time, cur cursor, note string) (snapshot.Run, error) {
 	now := c.Stats.usage()
 	used := now.minus(c.billed)
+	defer func(start time.Time) {
+		c.log.Debug("committed the run", "duration", time.Since(start).Round(time.Millisecond))
+	}(time.Now())
 	run, err := w.Commit(snapshot.RunStats{
 		SnapshotTime:    snapshotTime,
 		AuditCursorTime: cur.time,
@@ -332,6 +335,7 @@ func commit(c *Client, w *snapshot.Writer, snapshotTime time.Time, cur cursor, n
 type incremental struct {
 	c            *Client
 	ids          *resolver
+	view         *storeView
 	opts         SyncOptions
 	plan         *plan
 	cur          cursor
@@ -345,10 +349,13 @@ type incremental struct {
 // costs no run.
 func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (_ *incremental, err error) {
 	inc := &incremental{c: c, opts: opts, plan: newPlan(), ids: newResolver(c)}
-	inc.ids.load(ctx, st) // while the Audit Log is read
+	// The store is read while the Audit Log is.
+	inc.ids.load(ctx, st)
+	inc.view = loadView(ctx, st, inc.ids)
 	defer func() {
 		if err != nil {
-			inc.ids.abandon()
+			inc.ids.loading.abandon()
+			inc.view.loading.abandon()
 		}
 	}()
 	handled, err := st.AuditSeen(ctx, prev.ID)
@@ -383,7 +390,7 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 func (inc *incremental) apply(ctx context.Context, w *snapshot.Writer) (snapshot.Run, error) {
 	err := withWriter(ctx, inc.c, w, inc.ids, inc.opts, func(ctx context.Context, e *env) error {
 		e.out.prog.setPhase("re-reading")
-		return runIncremental(ctx, e, inc.plan)
+		return runIncremental(ctx, e, inc.plan, inc.view)
 	})
 	if err != nil {
 		return snapshot.Run{}, err

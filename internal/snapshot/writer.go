@@ -410,6 +410,12 @@ func (w *Writer) Current(t *Table, fn func(Row) error) error {
 	return scanRows(w.ctx, w.tx, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE valid_to IS NULL`, nil, fn)
 }
 
+// Current streams the current rows of t as last committed, on a
+// connection of its own (so it can run beside a writer).
+func (s *Store) Current(ctx context.Context, t *Table, fn func(Row) error) error {
+	return scanRows(ctx, s.db, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE valid_to IS NULL`, nil, fn)
+}
+
 // CurrentWhere streams the current rows of t whose column col equals val
 // (col must be one of t's columns).
 func (w *Writer) CurrentWhere(t *Table, col string, val any, fn func(Row) error) error {
