@@ -167,6 +167,7 @@ func Sync(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) 
 	if prev != nil {
 		inc, err := planIncremental(ctx, c, st, *prev, opts)
 		if err == nil {
+			defer inc.stop()
 			return attempt(ctx, c, st, "incremental", func(w *snapshot.Writer) (snapshot.Run, error) {
 				return inc.apply(ctx, w)
 			})
@@ -302,6 +303,7 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	snapshotTime := c.Stats.ServerNow()
 	ids := newResolver(c)
 	ids.load(ctx, w.Store())
+	defer ids.loading.abandon() // a no-op once the run has used it
 	if err := withWriter(ctx, c, w, ids, opts, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
@@ -354,8 +356,7 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 	inc.view = loadView(ctx, st, inc.ids)
 	defer func() {
 		if err != nil {
-			inc.ids.loading.abandon()
-			inc.view.loading.abandon()
+			inc.stop()
 		}
 	}()
 	handled, err := st.AuditSeen(ctx, prev.ID)
@@ -384,6 +385,13 @@ func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev sn
 	inc.note = inc.plan.note(len(entries), skipped)
 	c.log.Info("incremental sync", "since_run", prev.ID, "entries", len(entries), "already_handled", skipped, "mapped", inc.plan.mapped)
 	return inc, nil
+}
+
+// stop ends the reads of the store planIncremental started, if the run
+// did not need them after all.
+func (inc *incremental) stop() {
+	inc.ids.loading.abandon()
+	inc.view.loading.abandon()
 }
 
 // apply re-reads what the plan names and commits the run.
