@@ -17,19 +17,30 @@ type activity struct {
 	last, created string
 }
 
-// dormantAt reports whether the account had no access for days before t:
-// its last access, or for an account that never signed in its
-// entitlement's creation, is at least days old. Unknown is not dormant.
+// dormantAt reports whether the account was dormant at t (see IsDormant).
 func (x activity) dormantAt(t time.Time, days int) bool {
-	s := x.last
-	if s == "" {
-		s = x.created
+	return IsDormant(x.entitled, parseTime(x.last), parseTime(x.created), t, days)
+}
+
+// parseTime reads a time the store wrote; "" or anything else is zero.
+func parseTime(s string) time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, s)
+	return t
+}
+
+// IsDormant reports whether an account had no access for days before t:
+// it has an access level, and its last access (or, if it never signed
+// in, the access level's creation) is at least days old. Zero times are
+// unknown, and unknown is not dormant; negative days turn dormancy off.
+func IsDormant(entitled bool, last, created, t time.Time, days int) bool {
+	at := last
+	if at.IsZero() {
+		at = created
 	}
-	if !x.entitled || s == "" {
+	if !entitled || at.IsZero() || days < 0 {
 		return false
 	}
-	at, err := time.Parse(time.RFC3339Nano, s)
-	return err == nil && !at.After(t.AddDate(0, 0, -days))
+	return !at.After(t.AddDate(0, 0, -days))
 }
 
 // becameDormant is the dormant change of one account, if it is dormant at

@@ -158,9 +158,9 @@ func kindOfDescriptor(d string) string {
 	return "user"
 }
 
-// groupName is how a group is named for people: its principal name
-// ("[Project]\Contributors"), else its display name.
-func groupName(display, principal, descriptor string) string {
+// GroupName is how a group is named for people: its principal name
+// ("[Project]\Contributors"), else its display name, else its descriptor.
+func GroupName(display, principal, descriptor string) string {
 	switch {
 	case principal != "":
 		return principal
@@ -170,8 +170,9 @@ func groupName(display, principal, descriptor string) string {
 	return descriptor
 }
 
-// accountName is how an account is named: display name, else principal name.
-func accountName(display, principal, descriptor string) string {
+// AccountName is how an account is named for people: display name, else
+// principal name, else descriptor.
+func AccountName(display, principal, descriptor string) string {
 	switch {
 	case display != "":
 		return display
@@ -193,7 +194,7 @@ func groupNames(ctx context.Context, db *sql.DB, run int64) (map[string]string, 
 		if err := rows.Scan(&d, &display, &principal); err != nil {
 			return nil, fmt.Errorf("read groups: %w", err)
 		}
-		out[d] = groupName(display, principal, d)
+		out[d] = GroupName(display, principal, d)
 	}
 	return out, rows.Err()
 }

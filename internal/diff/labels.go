@@ -135,9 +135,9 @@ func (d *runDiff) readNames(ctx context.Context, query string, args ...any) (lab
 func newLabel(id, kind, display, principal string) label {
 	switch kind {
 	case "group":
-		return label{name: groupName(display, principal, id), kind: kind}
+		return label{name: GroupName(display, principal, id), kind: kind}
 	case "team":
-		return label{name: accountName(display, "", id), kind: kind}
+		return label{name: AccountName(display, "", id), kind: kind}
 	}
-	return label{name: accountName(display, principal, id), kind: kind}
+	return label{name: AccountName(display, principal, id), kind: kind}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/ado-access/ado-access/internal/diff"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -165,7 +166,9 @@ func col(t *Table, name string) int {
 // account completes an accounts row (dormant) and remembers the account.
 func (j *job) account(r Row, extra map[string]any) error {
 	entitled, _ := extra["entitled"].(int64)
-	dormant := isDormant(entitled != 0, r[accLast], r[accCreated], j.snap, j.opts.DormantDays)
+	last, _ := r[accLast].(time.Time)
+	created, _ := r[accCreated].(time.Time)
+	dormant := diff.IsDormant(entitled != 0, last, created, j.snap, j.opts.DormantDays)
 	r[accDormant] = dormant
 	r[accGroups] = j.directGroups[r[accDescriptor].(string)]
 	if dormant {
@@ -173,7 +176,7 @@ func (j *job) account(r Row, extra map[string]any) error {
 	}
 	d := r[accDescriptor].(string)
 	a := &account{
-		name: accountName(r[accDisplay].(string), r[accPrincipal].(string), d), principal: r[accPrincipal].(string),
+		name: diff.AccountName(r[accDisplay].(string), r[accPrincipal].(string), d), principal: r[accPrincipal].(string),
 		kind: r[accKind].(string), metaType: r[accMetaType].(string), license: r[accLicense].(string),
 		status: r[accStatus].(string), last: r[accLast], dormant: dormant,
 	}
@@ -198,7 +201,7 @@ func (j *job) group(r Row, _ map[string]any) error {
 	d, display, principal := r[grpDescriptor].(string), r[grpDisplay].(string), r[grpPrincipal].(string)
 	p := j.priv.match(d, display, principal)
 	r[grpPrivileged] = p
-	j.groups[d] = &group{name: groupName(display, principal, d), display: display, project: r[grpProject].(string), privileged: p}
+	j.groups[d] = &group{name: diff.GroupName(display, principal, d), display: display, project: r[grpProject].(string), privileged: p}
 	return nil
 }
 
@@ -241,44 +244,4 @@ func (j *job) memberLabel(d string) (name, kind string) {
 		return g.name, "group"
 	}
 	return d, ""
-}
-
-// isDormant is the dormant flag, judged as internal/diff judges it: an
-// account with an access level whose last access — or, if it never signed
-// in, the access level's assignment — is at least days before snap.
-// Without an access level, or without either date, it is not dormant.
-func isDormant(entitled bool, last, created any, snap time.Time, days int) bool {
-	if !entitled || days < 0 {
-		return false
-	}
-	at, ok := last.(time.Time)
-	if !ok {
-		if at, ok = created.(time.Time); !ok {
-			return false
-		}
-	}
-	return !at.After(snap.AddDate(0, 0, -days))
-}
-
-// groupName is how a group is named: its principal name ("[Project]\Contributors"),
-// else its display name.
-func groupName(display, principal, descriptor string) string {
-	switch {
-	case principal != "":
-		return principal
-	case display != "":
-		return display
-	}
-	return descriptor
-}
-
-// accountName is how an account is named: display name, else principal name.
-func accountName(display, principal, descriptor string) string {
-	switch {
-	case display != "":
-		return display
-	case principal != "":
-		return principal
-	}
-	return descriptor
 }
