@@ -2,7 +2,6 @@ package adosim
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -10,7 +9,6 @@ import (
 	"time"
 
 	"github.com/google/uuid"
-	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
 )
 
@@ -21,20 +19,6 @@ func imsClient(t testing.TB, s *Server, credential string) identity.Client {
 		t.Fatalf("identity client: %v", err)
 	}
 	return c
-}
-
-// errStatus is the HTTP status a v7 client error carries (the client
-// returns WrappedError by value for JSON bodies, by pointer for empty ones).
-func imsStatus(err error) int {
-	var v azuredevops.WrappedError
-	if errors.As(err, &v) && v.StatusCode != nil {
-		return *v.StatusCode
-	}
-	var p *azuredevops.WrappedError
-	if errors.As(err, &p) && p != nil && p.StatusCode != nil {
-		return *p.StatusCode
-	}
-	return 0
 }
 
 // batch reads identities by subject descriptor through IdentityBatch.
@@ -121,7 +105,7 @@ func TestIdentitiesReadByEachKind(t *testing.T) {
 		t.Fatalf("ReadIdentity: %+v, %v", one, err)
 	}
 	_, err = c.ReadIdentity(ctx, identity.ReadIdentityArgs{IdentityId: imsPtr(uuid.NewString())})
-	if imsStatus(err) != 404 {
+	if clientStatus(err) != 404 {
 		t.Errorf("ReadIdentity of an unknown id: %v, want 404", err)
 	}
 
@@ -147,11 +131,11 @@ func TestIdentitiesReadByEachKind(t *testing.T) {
 		t.Errorf("search by mail: %+v, %v", ids, err)
 	}
 	_, err = c.ReadIdentities(ctx, identity.ReadIdentitiesArgs{SearchFilter: imsPtr("Nickname"), FilterValue: imsPtr("x")})
-	if imsStatus(err) != 400 {
+	if clientStatus(err) != 400 {
 		t.Errorf("unknown searchFilter: %v, want 400", err)
 	}
 	_, err = c.ReadIdentities(ctx, identity.ReadIdentitiesArgs{})
-	if imsStatus(err) != 400 {
+	if clientStatus(err) != 400 {
 		t.Errorf("no keys: %v, want 400", err)
 	}
 }
@@ -312,7 +296,7 @@ func TestIdentityBatchLimitsAndScope(t *testing.T) {
 		many[i] = fmt.Sprintf("Microsoft.TeamFoundation.Identity;S-1-9-%d", i)
 	}
 	_, err := c.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{Descriptors: &many}})
-	if imsStatus(err) != 400 || !strings.Contains(err.Error(), "TF400049") {
+	if clientStatus(err) != 400 || !strings.Contains(err.Error(), "TF400049") {
 		t.Errorf("batch of %d: %v, want 400 TF400049", len(many), err)
 	}
 	many = many[:imsMaxBatch]
@@ -323,7 +307,7 @@ func TestIdentityBatchLimitsAndScope(t *testing.T) {
 
 	noScope := imsClient(t, s, "graph-only")
 	_, err = noScope.ReadIdentities(ctx, identity.ReadIdentitiesArgs{SubjectDescriptors: &s.Org().admin.Descriptor})
-	if imsStatus(err) != 403 || !strings.Contains(err.Error(), "vso.identity") {
+	if clientStatus(err) != 403 || !strings.Contains(err.Error(), "vso.identity") {
 		t.Errorf("credential without vso.identity: %v, want 403 naming the scope", err)
 	}
 }

@@ -99,7 +99,7 @@ func TestMicrosoftGraphAddAndRemoveMember(t *testing.T) {
 	isMember := func() bool {
 		t.Helper()
 		err := gc.CheckMembershipExistence(context.Background(), graph.CheckMembershipExistenceArgs{SubjectDescriptor: &u.Descriptor, ContainerDescriptor: &g.Descriptor})
-		if err != nil && imsStatus(err) != 404 {
+		if err != nil && clientStatus(err) != 404 {
 			t.Fatalf("CheckMembershipExistence: %v", err)
 		}
 		return err == nil

@@ -126,7 +126,7 @@ func TestSecurityNamespaces(t *testing.T) {
 		t.Errorf("one namespace: %+v, %v", one, err)
 	}
 	_, err = secClient(s, "readonly").QuerySecurityNamespaces(context.Background(), security.QuerySecurityNamespacesArgs{})
-	if imsStatus(err) != 403 || !strings.Contains(err.Error(), "vso.security_manage") {
+	if clientStatus(err) != 403 || !strings.Contains(err.Error(), "vso.security_manage") {
 		t.Errorf("readonly credential: %v, want 403 for vso.security_manage", err)
 	}
 }
@@ -258,16 +258,16 @@ func TestSecurityDefaultACLsAndInheritance(t *testing.T) {
 	}
 
 	_, err := secClient(s, "readonly").QueryAccessControlLists(context.Background(), security.QueryAccessControlListsArgs{SecurityNamespaceId: imsPtr(uuid.MustParse(nsGit))})
-	if imsStatus(err) != 403 {
+	if clientStatus(err) != 403 {
 		t.Errorf("readonly credential: %v, want 403", err)
 	}
 	_, err = c.QueryAccessControlLists(context.Background(), security.QueryAccessControlListsArgs{SecurityNamespaceId: imsPtr(uuid.New())})
-	if imsStatus(err) != 404 {
+	if clientStatus(err) != 404 {
 		t.Errorf("unknown namespace: %v, want 404", err)
 	}
 	_, err = c.SetAccessControlEntries(context.Background(), security.SetAccessControlEntriesArgs{SecurityNamespaceId: imsPtr(uuid.MustParse(nsGit)),
 		Container: map[string]any{"token": repoToken, "accessControlEntries": []map[string]any{{"descriptor": contributors.Descriptor, "allow": 2}}}})
-	if imsStatus(err) != 400 {
+	if clientStatus(err) != 400 {
 		t.Errorf("an entry naming a subject descriptor: %v, want 400 (entries take legacy descriptors)", err)
 	}
 }

@@ -425,13 +425,6 @@ func (w *Writer) CurrentWhere(t *Table, col string, val any, fn func(Row) error)
 	return scanRows(w.ctx, w.tx, t, `SELECT `+strings.Join(t.Columns(), ", ")+` FROM `+t.Name+` WHERE `+col+` = ? AND valid_to IS NULL`, []any{val}, fn)
 }
 
-// Count is the number of current rows of t.
-func (w *Writer) Count(t *Table) (int, error) {
-	var n int
-	err := w.tx.QueryRowContext(w.ctx, `SELECT count(*) FROM `+t.Name+` WHERE valid_to IS NULL`).Scan(&n)
-	return n, err
-}
-
 // Exists reports whether t has a current row with this key.
 func (w *Writer) Exists(t *Table, key ...any) (bool, error) {
 	var from, h int64
