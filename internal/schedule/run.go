@@ -107,7 +107,7 @@ func (e *Executor) Run(ctx context.Context, job *Job) (Summary, error) {
 	return sum, err
 }
 
-func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Logger) (err error) {
+func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Logger) (runErr error) {
 	steps := job.Work()
 	store := job.Store
 	if store == "" {
@@ -156,15 +156,15 @@ func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Lo
 		defer cancel(nil)
 		stop := st.Keep(log, cancel)
 		defer stop()
-		defer func() {
-			if err != nil {
+		defer func() { // upload only after a run that succeeded
+			if runErr != nil {
 				log.Warn("the run failed: the state blob keeps its last good store", "state", st.String())
 				return
 			}
 			t0 := time.Now()
-			n, uerr := st.Upload(ctx, store, holder)
-			if uerr != nil {
-				err = uerr
+			n, err := st.Upload(ctx, store, holder)
+			if err != nil {
+				runErr = err
 				return
 			}
 			log.Info("state uploaded", "state", st.String(), "bytes", n, "took", time.Since(t0).Round(time.Millisecond))

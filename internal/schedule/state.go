@@ -125,9 +125,11 @@ func (s *State) Acquire(ctx context.Context, holder string) error {
 	if err != nil {
 		return s.fail("read properties", err)
 	}
-	md := props.Metadata
-	if md == nil {
-		md = map[string]*string{}
+	// Keys come back capitalized; sending one key in two cases would
+	// break the request's signature.
+	md := map[string]*string{}
+	for k, v := range props.Metadata {
+		md[strings.ToLower(k)] = v
 	}
 	md["holder"] = &holder
 	if _, err := s.bb.SetMetadata(ctx, md, &blob.SetMetadataOptions{AccessConditions: s.access()}); err != nil {
