@@ -97,23 +97,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			st, err := snapshot.Open(ctx, sf.db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			client, err := collect.Dial(ctx, sf.org, cred, collect.Options{Concurrency: concurrency, Logger: env.Logger})
-			if err != nil {
-				return err
-			}
-			prog := collect.NewProgress()
-			stop := showProgress(env, prog, client.Stats)
 			start := time.Now()
-			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{
-				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
-				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait, Progress: prog,
+			run, prog, err := syncStore(ctx, env, syncParams{
+				db: sf.db, org: sf.org, cred: cred, concurrency: concurrency,
+				opts: collect.SyncOptions{
+					Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
+					AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
+				},
 			})
-			stop()
 			if err != nil {
 				return err
 			}
@@ -124,6 +115,35 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// syncParams are what one sync needs; opts.Progress is set by syncStore.
+type syncParams struct {
+	db, org     string
+	cred        collect.Credential
+	concurrency int
+	opts        collect.SyncOptions
+}
+
+// syncStore runs one sync into the store at p.db, showing progress on
+// stderr (or in the log), as 'exporter sync' and scheduled sync jobs do.
+// It writes nothing to stdout.
+func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *collect.Progress, error) {
+	st, err := snapshot.Open(ctx, p.db)
+	if err != nil {
+		return snapshot.Run{}, nil, err
+	}
+	defer st.Close()
+	client, err := collect.Dial(ctx, p.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
+	if err != nil {
+		return snapshot.Run{}, nil, err
+	}
+	prog := collect.NewProgress()
+	p.opts.Progress = prog
+	stop := showProgress(env, prog, client.Stats)
+	run, err := collect.Sync(ctx, client, st, p.opts)
+	stop()
+	return run, prog, err
 }
 
 // credential picks how to authenticate. Nothing here ever prints a secret.
