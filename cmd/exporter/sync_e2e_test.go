@@ -150,8 +150,11 @@ func TestSyncNeedsOrgAndCredential(t *testing.T) {
 		t.Fatalf("sync without org: exit %d %q", code, errs)
 	}
 	env := map[string]string{"ADO_ORG_URL": "https://dev.azure.com/x", "EXPORTER_DB": filepath.Join(t.TempDir(), "s.db")}
-	if code, _, errs := cli(t, env, "sync"); code != 1 || !strings.Contains(errs, "no credential") {
-		t.Fatalf("sync without credential: exit %d %q", code, errs)
+	if code, _, errs := cli(t, env, "sync"); code != 2 || !strings.Contains(errs, "no credential") {
+		t.Fatalf("sync without credential: exit %d %q, want 2 (a usage error)", code, errs)
+	}
+	if _, err := os.Stat(env["EXPORTER_DB"]); err == nil {
+		t.Fatal("a sync that never started left a store file")
 	}
 	if code, _, errs := cli(t, map[string]string{"EXPORTER_DB": filepath.Join(t.TempDir(), "none.db")}, "runs"); code != 1 || !strings.Contains(errs, "exporter sync") {
 		t.Fatalf("runs without a store: exit %d %q", code, errs)
@@ -220,7 +223,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	first, _ := st.LatestRun(ctx, "")
+	first, _ := st.LatestRun(ctx)
 	before := storeDigest(t, st, first.ID)
 
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 30, Seed: 9}); err != nil {
@@ -234,7 +237,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	// Kill it once it has recorded its run and read for a while.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		runs, _ := st.Runs(ctx, "")
+		runs, _ := st.Runs(ctx)
 		if len(runs) == 2 && runs[1].Status == "running" {
 			break
 		}
@@ -250,11 +253,11 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	}
 	cmd.Wait()
 
-	runs, _ := st.Runs(ctx, "")
+	runs, _ := st.Runs(ctx)
 	if len(runs) != 2 || runs[1].Status != "running" {
 		t.Fatalf("the killed sync finished before it was killed (runs %+v); raise the latency", runs)
 	}
-	if latest, _ := st.LatestRun(ctx, ""); latest.ID != first.ID {
+	if latest, _ := st.LatestRun(ctx); latest.ID != first.ID {
 		t.Fatalf("latest complete run is %d, want %d", latest.ID, first.ID)
 	}
 	if !sameDigest(before, storeDigest(t, st, first.ID)) {
@@ -265,7 +268,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync after the kill: %s", errs)
 	}
-	runs, _ = st.Runs(ctx, "")
+	runs, _ = st.Runs(ctx)
 	if len(runs) != 3 || runs[1].Status != "failed" || runs[2].Status != "complete" {
 		t.Fatalf("runs after recovery: %+v", runs)
 	}
