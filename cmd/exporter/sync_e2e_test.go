@@ -75,8 +75,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		t.Fatalf("run = %v", runs[0])
 	}
 
-	// CSV: a header row, one row per entity, descriptor columns.
+	// CSV: a header row, one row per entity, descriptor columns, and no
+	// value a spreadsheet would evaluate.
 	counts := sim.Stats().Counts
+	escaped := 0
 	for kind, want := range map[string]struct {
 		cols []string
 		rows int
@@ -106,6 +108,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		if len(recs)-1 != want.rows {
 			t.Errorf("show %s: %d rows, want %d", kind, len(recs)-1, want.rows)
 		}
+		escaped += formulaFree(t, "show "+kind, recs)
+	}
+	if escaped == 0 {
+		t.Error("no value was defused: the simulator's hostile names (a leading '=') did not reach the CSV")
 	}
 
 	// Access through nested groups: "Cycle A" and "Cycle B" contain each
@@ -315,4 +321,24 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if code, _, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 0 {
 		t.Fatalf("verify of the demo packet: exit %d %s", code, errs)
 	}
+}
+
+// formulaFree fails the test if a CSV field would be evaluated by a
+// spreadsheet, and returns how many fields were defused with a leading
+// apostrophe.
+func formulaFree(t *testing.T, what string, recs [][]string) int {
+	t.Helper()
+	n := 0
+	for _, rec := range recs[1:] {
+		for _, f := range rec {
+			if strings.HasPrefix(f, "'") {
+				n++
+				continue
+			}
+			if f != "" && (strings.ContainsRune("\t\r\n", rune(f[0])) || strings.ContainsAny(strings.TrimLeft(f, " ")[:min(len(strings.TrimLeft(f, " ")), 1)], "=+-@")) {
+				t.Errorf("%s: field %q would be evaluated by a spreadsheet", what, f)
+			}
+		}
+	}
+	return n
 }
