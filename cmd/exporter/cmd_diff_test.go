@@ -85,6 +85,7 @@ func TestDiffCommand(t *testing.T) {
 	if strings.Join(recs[0], ",") != "kind,entity,key,subject,subject_kind,name,field,before,after,path" || len(recs)-1 != rows {
 		t.Fatalf("csv header %v, %d rows; want %d", recs[0], len(recs)-1, rows)
 	}
+	formulaFree(t, "diff --format csv", recs)
 
 	// --kind narrows, and access kinds imply --effective.
 	out = mustCLI("diff", "--from", "1", "--to", "latest", "--kind", "access_gained", "--format", "json")

@@ -123,7 +123,7 @@ Examples:
 			}
 			start := time.Now()
 			m, sink, err := exportStore(ctx, env, exportParams{
-				kind: kind, db: sf.db, org: sf.org, run: run, to: to, formats: fmts, baseline: baseline, date: date,
+				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
 				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
 			})
 			if err != nil {
@@ -138,8 +138,8 @@ Examples:
 // exportParams are what one export needs.
 type exportParams struct {
 	kind          string // packet or warehouse
-	db, org       string
-	run           int64 // 0: the latest complete run of org
+	sf            storeFlags
+	run           int64 // 0: the latest complete run
 	to            string
 	formats       []string // packet
 	baseline      string   // packet
@@ -158,13 +158,12 @@ func exportStore(ctx context.Context, env *Env, p exportParams) (*export.Manifes
 	if env.Getenv("GOGC") == "" {
 		defer debug.SetGCPercent(debug.SetGCPercent(50))
 	}
-	sf := storeFlags{db: p.db, org: p.org}
-	st, err := sf.openForReading(ctx, env)
+	st, err := p.sf.openForReading(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
 	defer st.Close()
-	r, err := pickRun(ctx, st, p.run, sf.org)
+	r, err := pickRun(ctx, st, p.run)
 	if err != nil {
 		return nil, nil, err
 	}

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -86,7 +85,9 @@ Examples:
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
-			sf.resolve(env)
+			if err := sf.resolve(env); err != nil {
+				return err
+			}
 			if sf.org == "" {
 				return usageErrorf("no organization: pass --org https://dev.azure.com/ORG or set ADO_ORG_URL")
 			}
@@ -99,7 +100,7 @@ Examples:
 			}
 			start := time.Now()
 			run, prog, err := syncStore(ctx, env, syncParams{
-				db: sf.db, org: sf.org, cred: cred, concurrency: concurrency,
+				sf: sf, cred: cred, concurrency: concurrency,
 				opts: collect.SyncOptions{
 					Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 					AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
@@ -108,7 +109,9 @@ Examples:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)))
+			// The time is the sync's own: discovery included, a wait for
+			// another sync to release the store (--wait) not.
+			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)-prog.LockWait()))
 			if run.Note != "" {
 				fmt.Fprintln(env.Stdout, "  "+run.Note)
 			}
@@ -119,25 +122,28 @@ Examples:
 
 // syncParams are what one sync needs; opts.Progress is set by syncStore.
 type syncParams struct {
-	db, org     string
+	sf          storeFlags // resolved
 	cred        collect.Credential
 	concurrency int
 	opts        collect.SyncOptions
 }
 
-// syncStore runs one sync into the store at p.db, showing progress on
-// stderr (or in the log), as 'exporter sync' and scheduled sync jobs do.
-// It writes nothing to stdout.
+// syncStore runs one sync into the store, showing progress on stderr (or
+// in the log), as 'exporter sync' and scheduled sync jobs do. It writes
+// nothing to stdout.
 func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *collect.Progress, error) {
-	st, err := snapshot.Open(ctx, p.db)
+	// Reach the organization before touching the store: a wrong URL or
+	// credential then leaves no store file behind.
+	client, err := collect.Dial(ctx, p.sf.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
 	if err != nil {
 		return snapshot.Run{}, nil, err
 	}
+	st, cleanup, err := p.sf.openForWriting(ctx)
+	if err != nil {
+		return snapshot.Run{}, nil, err
+	}
+	defer cleanup()
 	defer st.Close()
-	client, err := collect.Dial(ctx, p.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
-	if err != nil {
-		return snapshot.Run{}, nil, err
-	}
 	prog := collect.NewProgress()
 	p.opts.Progress = prog
 	stop := showProgress(env, prog, client.Stats)
@@ -152,11 +158,11 @@ func credential(env *Env, mode, patFile string) (collect.Credential, error) {
 	if patFile != "" {
 		b, err := os.ReadFile(patFile)
 		if err != nil {
-			return collect.Credential{}, fmt.Errorf("read --pat-file: %w", err)
+			return collect.Credential{}, usageErrorf("read --pat-file: %v", err)
 		}
 		pat = strings.TrimSpace(string(b))
 		if pat == "" {
-			return collect.Credential{}, fmt.Errorf("--pat-file %s is empty", patFile)
+			return collect.Credential{}, usageErrorf("--pat-file %s is empty", patFile)
 		}
 	}
 	bearer := env.Getenv("ADO_BEARER_TOKEN")
@@ -170,24 +176,24 @@ func credential(env *Env, mode, patFile string) (collect.Credential, error) {
 		case entraConfigured:
 			mode = "entra"
 		default:
-			return collect.Credential{}, errors.New("no credential: set ADO_PAT (or --pat-file), ADO_BEARER_TOKEN, or configure Entra ID (AZURE_CLIENT_ID …) and use --auth entra")
+			return collect.Credential{}, usageErrorf("no credential: set ADO_PAT (or --pat-file), ADO_BEARER_TOKEN, or configure Entra ID (AZURE_CLIENT_ID …) and use --auth entra")
 		}
 	}
 	switch mode {
 	case "pat":
 		if pat == "" {
-			return collect.Credential{}, errors.New("--auth pat: set ADO_PAT or pass --pat-file")
+			return collect.Credential{}, usageErrorf("--auth pat: set ADO_PAT or pass --pat-file")
 		}
 		return collect.Credential{PAT: pat}, nil
 	case "bearer":
 		if bearer == "" {
-			return collect.Credential{}, errors.New("--auth bearer: set ADO_BEARER_TOKEN")
+			return collect.Credential{}, usageErrorf("--auth bearer: set ADO_BEARER_TOKEN")
 		}
 		return collect.Credential{Tokens: collect.StaticToken(bearer)}, nil
 	}
 	cred, err := azidentity.NewDefaultAzureCredential(nil)
 	if err != nil {
-		return collect.Credential{}, fmt.Errorf("--auth entra: %w", err)
+		return collect.Credential{}, usageErrorf("--auth entra: %v", err)
 	}
 	return collect.Credential{Tokens: collect.EntraTokens(cred)}, nil
 }

@@ -125,7 +125,11 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err != nil {
 			return schedule.Result{}, schedule.ConfigError(err)
 		}
-		p := syncParams{db: s.Store, org: org, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
+		sf := storeFlags{db: s.Store, org: org}
+		if err := sf.resolve(env); err != nil {
+			return schedule.Result{}, jobError(err)
+		}
+		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams,
 		}}
 		if p.concurrency == 0 {
@@ -163,7 +167,7 @@ func runExport(env *Env, kind string) schedule.Runner {
 			return schedule.Result{}, schedule.ConfigError(err)
 		}
 		m, sink, err := exportStore(ctx, env, exportParams{
-			kind: kind, db: s.Store, org: org, to: to, formats: formats, baseline: baseline,
+			kind: kind, sf: storeFlags{db: s.Store, org: org}, to: to, formats: formats, baseline: baseline,
 			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged,
 		})
 		if err != nil {

@@ -87,7 +87,7 @@ func TestScheduleDaemonSIGTERMMidSync(t *testing.T) {
 	}
 	defer cmd.Process.Kill()
 	waitFor(t, "the daemon's sync", 15*time.Second, func() bool {
-		runs, _ := st.Runs(ctx, "")
+		runs, _ := st.Runs(ctx)
 		return len(runs) == 2 && runs[1].Status == "running"
 	})
 	time.Sleep(200 * time.Millisecond)
@@ -109,11 +109,11 @@ func TestScheduleDaemonSIGTERMMidSync(t *testing.T) {
 			t.Errorf("daemon log lacks %q:\n%s", want, logs)
 		}
 	}
-	runs, _ := st.Runs(ctx, "")
+	runs, _ := st.Runs(ctx)
 	if len(runs) != 2 || runs[1].Status != "failed" {
 		t.Fatalf("after SIGTERM, runs = %+v; want the aborted run marked failed", runs)
 	}
-	if latest, _ := st.LatestRun(ctx, ""); latest.ID != 1 || !sameDigest(before, storeDigest(t, st, 1)) {
+	if latest, _ := st.LatestRun(ctx); latest.ID != 1 || !sameDigest(before, storeDigest(t, st, 1)) {
 		t.Fatal("the last good snapshot changed")
 	}
 	code, stdout, errs := cli(t, env, "run", "--schedules", dir, "sync")
@@ -135,7 +135,8 @@ func TestRunStateBlobLease(t *testing.T) {
 	ctr := a.NewContainer(t)
 	env["AZURE_STORAGE_CONNECTION_STRING"] = a.ConnString()
 	state := "azblob://" + ctr + "/fabrikam.sqlite"
-	dir, _ := writeSchedules(t, "jobs:\n  - name: sync\n    schedule: \"@hourly\"\n    kind: sync\n    concurrency: 4\n"+
+	dir, out := writeSchedules(t, "jobs:\n  - name: sync\n    schedule: \"@hourly\"\n    kind: sync\n    concurrency: 4\n"+
+		"  - name: sync-and-export\n    schedule: \"@daily\"\n    kind: pipeline\n    steps:\n      - kind: sync\n      - kind: warehouse\n        to: OUT/lake\n"+
 		"  - name: sync-then-fail\n    schedule: \"@daily\"\n    kind: pipeline\n    steps:\n      - kind: sync\n      - kind: packet\n        baseline: /no/such/packet\n")
 	c, err := container.NewClientFromConnectionString(a.ConnString(), ctr, nil)
 	if err != nil {
@@ -163,8 +164,8 @@ func TestRunStateBlobLease(t *testing.T) {
 		return code, lastJSON(t, stdout), stderr
 	}
 
-	code, s, stderr := runIn("sync")
-	if code != 0 || s.StoreRun != 1 || len(s.Outputs) != 2 || !strings.HasPrefix(s.Outputs[1], "azblob://"+ctr+"/fabrikam.sqlite") {
+	code, s, stderr := runIn("sync-and-export")
+	if code != 0 || s.StoreRun != 1 || len(s.Outputs) != 3 || s.Outputs[1] != out+"/lake" || !strings.HasPrefix(s.Outputs[2], "azblob://"+ctr+"/fabrikam.sqlite") {
 		t.Fatalf("first run: exit %d %+v %s", code, s, stderr)
 	}
 	good := blobSum()
@@ -227,7 +228,7 @@ func TestRunStateBlobLease(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	runs, _ := st.Runs(context.Background(), "")
+	runs, _ := st.Runs(context.Background())
 	if len(runs) != 2 || runs[0].Status != "complete" || runs[1].Status != "complete" {
 		t.Fatalf("runs in the state blob: %+v", runs)
 	}

@@ -75,8 +75,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		t.Fatalf("run = %v", runs[0])
 	}
 
-	// CSV: a header row, one row per entity, descriptor columns.
+	// CSV: a header row, one row per entity, descriptor columns, and no
+	// value a spreadsheet would evaluate.
 	counts := sim.Stats().Counts
+	escaped := 0
 	for kind, want := range map[string]struct {
 		cols []string
 		rows int
@@ -106,6 +108,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		if len(recs)-1 != want.rows {
 			t.Errorf("show %s: %d rows, want %d", kind, len(recs)-1, want.rows)
 		}
+		escaped += formulaFree(t, "show "+kind, recs)
+	}
+	if escaped == 0 {
+		t.Error("no value was defused: the simulator's hostile names (a leading '=') did not reach the CSV")
 	}
 
 	// Access through nested groups: "Cycle A" and "Cycle B" contain each
@@ -150,8 +156,11 @@ func TestSyncNeedsOrgAndCredential(t *testing.T) {
 		t.Fatalf("sync without org: exit %d %q", code, errs)
 	}
 	env := map[string]string{"ADO_ORG_URL": "https://dev.azure.com/x", "EXPORTER_DB": filepath.Join(t.TempDir(), "s.db")}
-	if code, _, errs := cli(t, env, "sync"); code != 1 || !strings.Contains(errs, "no credential") {
-		t.Fatalf("sync without credential: exit %d %q", code, errs)
+	if code, _, errs := cli(t, env, "sync"); code != 2 || !strings.Contains(errs, "no credential") {
+		t.Fatalf("sync without credential: exit %d %q, want 2 (a usage error)", code, errs)
+	}
+	if _, err := os.Stat(env["EXPORTER_DB"]); err == nil {
+		t.Fatal("a sync that never started left a store file")
 	}
 	if code, _, errs := cli(t, map[string]string{"EXPORTER_DB": filepath.Join(t.TempDir(), "none.db")}, "runs"); code != 1 || !strings.Contains(errs, "exporter sync") {
 		t.Fatalf("runs without a store: exit %d %q", code, errs)
@@ -220,7 +229,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	first, _ := st.LatestRun(ctx, "")
+	first, _ := st.LatestRun(ctx)
 	before := storeDigest(t, st, first.ID)
 
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 30, Seed: 9}); err != nil {
@@ -234,7 +243,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	// Kill it once it has recorded its run and read for a while.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		runs, _ := st.Runs(ctx, "")
+		runs, _ := st.Runs(ctx)
 		if len(runs) == 2 && runs[1].Status == "running" {
 			break
 		}
@@ -250,11 +259,11 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	}
 	cmd.Wait()
 
-	runs, _ := st.Runs(ctx, "")
+	runs, _ := st.Runs(ctx)
 	if len(runs) != 2 || runs[1].Status != "running" {
 		t.Fatalf("the killed sync finished before it was killed (runs %+v); raise the latency", runs)
 	}
-	if latest, _ := st.LatestRun(ctx, ""); latest.ID != first.ID {
+	if latest, _ := st.LatestRun(ctx); latest.ID != first.ID {
 		t.Fatalf("latest complete run is %d, want %d", latest.ID, first.ID)
 	}
 	if !sameDigest(before, storeDigest(t, st, first.ID)) {
@@ -265,7 +274,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync after the kill: %s", errs)
 	}
-	runs, _ = st.Runs(ctx, "")
+	runs, _ = st.Runs(ctx)
 	if len(runs) != 3 || runs[1].Status != "failed" || runs[2].Status != "complete" {
 		t.Fatalf("runs after recovery: %+v", runs)
 	}
@@ -312,4 +321,24 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if code, _, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 0 {
 		t.Fatalf("verify of the demo packet: exit %d %s", code, errs)
 	}
+}
+
+// formulaFree fails the test if a CSV field would be evaluated by a
+// spreadsheet, and returns how many fields were defused with a leading
+// apostrophe.
+func formulaFree(t *testing.T, what string, recs [][]string) int {
+	t.Helper()
+	n := 0
+	for _, rec := range recs[1:] {
+		for _, f := range rec {
+			if strings.HasPrefix(f, "'") {
+				n++
+				continue
+			}
+			if f != "" && (strings.ContainsRune("\t\r\n", rune(f[0])) || strings.ContainsAny(strings.TrimLeft(f, " ")[:min(len(strings.TrimLeft(f, " ")), 1)], "=+-@")) {
+				t.Errorf("%s: field %q would be evaluated by a spreadsheet", what, f)
+			}
+		}
+	}
+	return n
 }

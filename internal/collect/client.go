@@ -59,7 +59,11 @@ type Options struct {
 // Client is a connection to one organization: the v7 clients of every area
 // the product reads, all sharing one HTTP client.
 type Client struct {
-	Org   string
+	Org   string // the organization's URL, normalized
+	OrgID string // the organization's id, from _apis/connectionData
+	// Me is who the credential authenticates as (connectionData's
+	// authenticatedUser).
+	Me    Identity
 	Stats *Stats
 	conc  int // requests in flight
 	log   *slog.Logger
@@ -112,6 +116,9 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	base := opts.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A host that does not answer at all fails within seconds (see
+		// RetryPolicy.FirstContact), not after the default 30 s.
+		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 		t.MaxIdleConnsPerHost = opts.Concurrency * 2
 		t.ResponseHeaderTimeout = 2 * time.Minute
 		base = t
@@ -122,7 +129,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		next: &retryTransport{
 			policy: opts.Retry.withDefaults(),
 			stats:  stats,
-			log:    log.Debug,
+			log:    log,
 			next: &countTransport{stats: stats, next: &limitTransport{
 				sem: make(chan struct{}, opts.Concurrency), next: base,
 			}},
@@ -139,6 +146,9 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	areas, err := root.GetResourceAreas(ctx)
 	if err != nil {
 		return nil, describe("discover the organization's services", "", err)
+	}
+	if err := c.connect(ctx, root); err != nil {
+		return nil, err
 	}
 	where := map[uuid.UUID]string{}
 	for _, a := range *areas {
@@ -197,6 +207,40 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		return nil, err
 	}
 	return c, nil
+}
+
+// Identity is an identity as the location service names it.
+type Identity struct {
+	ID          string // identity id (storage key)
+	Descriptor  string // subject descriptor, e.g. aad.…
+	DisplayName string
+}
+
+// locConnectionData is the location service's connectionData.
+var locConnectionData = uuid.MustParse("00d9565f-ed9c-4a06-9a50-00e7896ccab4")
+
+// connect reads connectionData: the organization's id, by which a store
+// knows its organization whatever URL reaches it, and who the credential
+// is.
+func (c *Client) connect(ctx context.Context, root *azuredevops.Client) error {
+	var cd struct {
+		InstanceID        string `json:"instanceId"`
+		AuthenticatedUser struct {
+			ID                  string `json:"id"`
+			SubjectDescriptor   string `json:"subjectDescriptor"`
+			ProviderDisplayName string `json:"providerDisplayName"`
+		} `json:"authenticatedUser"`
+	}
+	if err := sendJSON(ctx, root, http.MethodGet, locConnectionData, "7.1-preview.1", nil, nil, &cd); err != nil {
+		return describe("connect to the organization", "", err)
+	}
+	if cd.InstanceID == "" {
+		return fmt.Errorf("connect to %s: the service did not say the organization's id (connectionData has no instanceId)", c.Org)
+	}
+	c.OrgID = strings.ToLower(cd.InstanceID)
+	u := cd.AuthenticatedUser
+	c.Me = Identity{ID: u.ID, Descriptor: u.SubjectDescriptor, DisplayName: u.ProviderDisplayName}
+	return nil
 }
 
 // warmLocations makes the v7 client fetch and cache a service's route
@@ -290,6 +334,10 @@ func describe(doing, area string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Err != nil {
 		err = ue.Err // the transport's own message names the request without its query
+	}
+	var unreachable *UnreachableError
+	if errors.As(err, &unreachable) {
+		return fmt.Errorf("%s: %w", doing, unreachable)
 	}
 	status, msg := statusOf(err)
 	switch status {

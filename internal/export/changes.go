@@ -72,7 +72,7 @@ func (j *job) resolveRunBaseline(ctx context.Context, run int64) error {
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	if r.Org != j.run.Org {
+	if !snapshot.SameOrg(r, j.run) {
 		return fmt.Errorf("baseline run %d is of %s, not %s", r.ID, r.Org, j.run.Org)
 	}
 	if r.ID > j.run.ID {

@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // recordingSink wraps a sink and records, in order, every file committed
@@ -189,7 +190,7 @@ func TestHostileNamesStayData(t *testing.T) {
 				t.Fatalf("a CSV field starts with %q: %q", field[0], field)
 			}
 		}
-		names[diff.CSVUnescape(rec[2])] = true
+		names[safecsv.Unescape(rec[2])] = true
 	}
 	for _, h := range hostile {
 		if !names[h] {
