@@ -128,4 +128,3 @@ func procRSS(b *testing.B, pid int) float64 {
 	}
 	return 0
 }
-
