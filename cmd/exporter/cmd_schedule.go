@@ -57,7 +57,7 @@ Examples:
 		Flags: func(fs *flag.FlagSet) {
 			jf.register(fs, true)
 			fs.StringVar(&listen, "listen", ":9090", "address for /healthz and /metrics (\"\" for none)")
-			fs.Var(&grace, "grace", "on SIGTERM, how long a running job may go on before it is aborted")
+			fs.Var(&grace, "grace", "on SIGTERM, how long (a `DURATION`) a running job may go on before it is aborted")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) > 0 {

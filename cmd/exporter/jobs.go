@@ -38,7 +38,7 @@ func (j *jobFlags) register(fs *flag.FlagSet, running bool) {
 	fs.StringVar(&j.db, "db", "", "store of jobs that name none (env EXPORTER_DB; default "+defaultDB+")")
 	fs.StringVar(&j.state, "state", "", "keep the store in Azure Blob Storage between runs, under a lease: https://ACCOUNT.blob.core.windows.net/CONTAINER/ORG.sqlite or azblob://CONTAINER/ORG.sqlite (env EXPORTER_STATE); for jobs that name no state:")
 	j.lease = durationValue(30 * time.Second)
-	fs.Var(&j.lease, "lease", "how long the state blob's lease lasts unless renewed (15s to 60s): a crashed run holds the store this long")
+	fs.Var(&j.lease, "lease", "how long the state blob's lease lasts unless renewed, a `DURATION` of 15s to 60s: a crashed run holds the store this long")
 	fs.StringVar(&j.patFile, "pat-file", "", "read the PAT from this file instead of ADO_PAT (e.g. a mounted Kubernetes Secret)")
 	fs.Var(j.auth, "auth", "how sync jobs authenticate (see 'exporter help sync')")
 }
