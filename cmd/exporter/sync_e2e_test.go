@@ -151,6 +151,27 @@ func TestSyncRunsShowCommands(t *testing.T) {
 	}
 }
 
+// A credential in the organization URL is refused by every command that
+// takes one, and never repeated.
+func TestOrgURLWithCredentialIsRefused(t *testing.T) {
+	const secret = "S3cretPAT"
+	db := filepath.Join(t.TempDir(), "s.db")
+	for _, env := range []map[string]string{
+		{"ADO_ORG_URL": "https://x:" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+		{"ADO_ORG_URL": "https://" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+	} {
+		for _, args := range [][]string{{"sync"}, {"runs"}, {"show", "users"}, {"diff"}, {"export", "packet"}} {
+			code, out, errs := cli(t, env, args...)
+			if code != 2 || !strings.Contains(errs, "never in the URL") || strings.Contains(out+errs, secret) {
+				t.Errorf("%v: exit %d, %q; want 2, a refusal that never repeats the secret", args, code, errs)
+			}
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused sync left a store")
+	}
+}
+
 func TestSyncNeedsOrgAndCredential(t *testing.T) {
 	if code, _, errs := cli(t, map[string]string{}, "sync"); code != 2 || !strings.Contains(errs, "ADO_ORG_URL") {
 		t.Fatalf("sync without org: exit %d %q", code, errs)
