@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -186,6 +188,16 @@ func diffPackets(ctx context.Context, env *Env, fs *flag.FlagSet, args []string,
 	}
 	if len(args) != 2 {
 		return 0, usageErrorf("--packets needs two folders, OLD and NEW (got %d arguments)", len(args))
+	}
+	// A packet is evidence only if it is the packet that was exported,
+	// whole: verify both, as 'exporter verify' does, before reading them.
+	for _, dir := range args {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return 0, usageErrorf("--packets: %s is not a packet folder", dir)
+		}
+		if _, err := export.VerifiedPacket(ctx, export.NewLocalSink(dir)); err != nil {
+			return 0, err
+		}
 	}
 	title := fmt.Sprintf("packet %s → packet %s", args[0], args[1])
 	return printChanges(env.Stdout, format, title, sel, func(emit func(diff.Change) error) error {

@@ -134,8 +134,14 @@ func TestSyncRunsShowCommands(t *testing.T) {
 	}
 	nested := false
 	for _, a := range access {
-		if strings.HasSuffix(a["group_name"].(string), `\Cycle B`) && a["via"] == "nested" && strings.Contains(a["path"].(string), " > ") {
+		// Paths name groups, as diff does; descriptors are beside them.
+		if strings.HasSuffix(a["group_name"].(string), `\Cycle B`) && a["via"] == "nested" &&
+			strings.HasPrefix(a["path"].(string), "via ") && strings.HasSuffix(a["path"].(string), `\Cycle A → `+a["group_name"].(string)) &&
+			strings.Contains(a["path_descriptors"].(string), " > ") {
 			nested = true
+		}
+		if a["via"] == "direct" && a["path"] != "direct" {
+			t.Errorf("a direct membership's path is %q, want \"direct\"", a["path"])
 		}
 	}
 	if !nested {
@@ -148,6 +154,27 @@ func TestSyncRunsShowCommands(t *testing.T) {
 	}
 	if code, _, errs := cli(t, env, "show", "users", "--run", "99"); code != 1 || !strings.Contains(errs, "no such run") {
 		t.Fatalf("show --run 99: exit %d %q", code, errs)
+	}
+}
+
+// A credential in the organization URL is refused by every command that
+// takes one, and never repeated.
+func TestOrgURLWithCredentialIsRefused(t *testing.T) {
+	const secret = "S3cretPAT"
+	db := filepath.Join(t.TempDir(), "s.db")
+	for _, env := range []map[string]string{
+		{"ADO_ORG_URL": "https://x:" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+		{"ADO_ORG_URL": "https://" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+	} {
+		for _, args := range [][]string{{"sync"}, {"runs"}, {"show", "users"}, {"diff"}, {"export", "packet"}} {
+			code, out, errs := cli(t, env, args...)
+			if code != 2 || !strings.Contains(errs, "never in the URL") || strings.Contains(out+errs, secret) {
+				t.Errorf("%v: exit %d, %q; want 2, a refusal that never repeats the secret", args, code, errs)
+			}
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused sync left a store")
 	}
 }
 
@@ -318,8 +345,35 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
-	if code, _, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 0 {
-		t.Fatalf("verify of the demo packet: exit %d %s", code, errs)
+	// The "Next:" commands work as printed.
+	_, next, _ := strings.Cut(stdout, "\nNext")
+	ran := 0
+	for _, line := range strings.Split(next, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "exporter" {
+			continue
+		}
+		if code, _, errs := cli(t, map[string]string{}, fields[1:]...); code != 0 {
+			t.Errorf("%q: exit %d %s", line, code, errs)
+		}
+		ran++
+	}
+	if ran < 4 {
+		t.Errorf("the demo printed %d commands to try next, want 4:\n%s", ran, next)
+	}
+
+	// A second demo empties the folder the first made; a folder it did not
+	// make is refused unless --force.
+	if code, _, errs := cli(t, map[string]string{}, "demo", "--out", out, "--changes", "0"); code != 0 {
+		t.Fatalf("second demo into its own folder: exit %d %s", code, errs)
+	}
+	mine := t.TempDir()
+	os.WriteFile(filepath.Join(mine, "thesis.txt"), []byte("irreplaceable"), 0o644)
+	if code, _, errs := cli(t, map[string]string{}, "demo", "--out", mine); code != 2 || !strings.Contains(errs, "--force") {
+		t.Fatalf("demo into a folder it did not make: exit %d %q", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(mine, "thesis.txt")); string(b) != "irreplaceable" {
+		t.Fatal("the demo touched a folder it did not make")
 	}
 }
 

@@ -99,6 +99,10 @@ var (
 // live under the organization URL) and creates the clients.
 func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*Client, error) {
 	u, err := url.Parse(orgURL)
+	if err == nil && u.User != nil {
+		// Never repeat such a URL: it holds a credential.
+		return nil, errors.New("the organization URL holds a user name or password: credentials go in a PAT or Entra ID, never in the URL")
+	}
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("organization URL %q: want https://dev.azure.com/ORG (or an Azure DevOps Server collection URL)", orgURL)
 	}

@@ -319,6 +319,18 @@ func TestPacketBaselineAgreesWithRunBaseline(t *testing.T) {
 	if countOf(mr.Tables, "changes") != int64(len(a)) {
 		t.Fatal("manifest row count of changes is off")
 	}
+
+	// A baseline packet that was edited, or never finished, is refused.
+	edited := filepath.Join(old, "groups.parquet")
+	b0, _ := os.ReadFile(edited)
+	os.WriteFile(edited, append(b0[:len(b0)-9:len(b0)-9], []byte("tampered!")...), 0o644)
+	if _, err := ExportPacket(ctx, f.st, NewLocalSink(t.TempDir()), PacketOptions{Baseline: Baseline{Packet: NewLocalSink(old)}, Formats: []string{"csv"}}); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("edited baseline: %v, want ErrUnverified", err)
+	}
+	os.Remove(filepath.Join(old, ManifestName))
+	if _, err := ExportPacket(ctx, f.st, NewLocalSink(t.TempDir()), PacketOptions{Baseline: Baseline{Packet: NewLocalSink(old)}, Formats: []string{"csv"}}); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Fatalf("baseline without a manifest: %v", err)
+	}
 }
 
 func changeLines(t *testing.T, path string) []string {
