@@ -108,41 +108,9 @@ func TestStateLeaseAndRoundTrip(t *testing.T) {
 	}
 }
 
-// A run that dies without releasing holds the blob until the lease lapses;
-// then the next run proceeds, and the blob still holds the last upload.
-func TestStateCrashedLeaseLapses(t *testing.T) {
-	t.Parallel()
-	a := azurite.Need(t)
-	ctx := context.Background()
-	ctr := a.NewContainer(t)
-	loc := a.ServiceURL() + "/" + ctr + "/org.sqlite" // a path-style URL, authenticated by the connection string
-	opts := fastRetry
-	opts.Lease = 15 * time.Second
-	crashed, _ := OpenState(ctx, loc, a.Getenv, opts)
-	if err := crashed.Acquire(ctx, "the crashed run"); err != nil {
-		t.Fatal(err)
-	}
-	t0 := time.Now()
-	// ... and it never releases.
-	next, _ := OpenState(ctx, loc, a.Getenv, opts)
-	if err := next.Acquire(ctx, "next"); !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "the crashed run") {
-		t.Fatalf("acquire while the crashed run's lease lasts: %v", err)
-	}
-	for {
-		err := next.Acquire(ctx, "next")
-		if err == nil {
-			break
-		}
-		if !errors.Is(err, ErrLocked) || time.Since(t0) > 25*time.Second {
-			t.Fatalf("after %s: %v", time.Since(t0), err)
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	if took := time.Since(t0); took < 14*time.Second {
-		t.Fatalf("the lease lapsed after %s, before its 15 s", took)
-	}
-	next.Release()
-}
+// A crashed run's lease lapsing is tested on a killed process in
+// cmd/exporter (TestRunStateBlobLease): it takes the 15 s of the shortest
+// lease, once.
 
 // The executor uploads the store only when every step succeeded.
 func TestExecutorUploadsOnlyOnSuccess(t *testing.T) {
