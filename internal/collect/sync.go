@@ -245,7 +245,7 @@ func attempt(ctx context.Context, c *Client, st *snapshot.Store, kind string, bo
 		if prevErr != nil {
 			kept = "the store holds no snapshot yet"
 		}
-		return w.Run(), fmt.Errorf("%s sync run %d failed, %s: %w", kind, w.ID(), kept, err)
+		return w.Run(), fmt.Errorf("%s sync run %d failed, %s: %w", kind, w.ID(), kept, st.Explain(err))
 	}
 	return run, nil
 }

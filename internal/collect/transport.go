@@ -274,6 +274,7 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.next.RoundTrip(req)
 		var wait time.Duration
+		asked := false // the service said how long to wait (Retry-After)
 		throttled := false
 		switch {
 		case err != nil:
@@ -283,7 +284,7 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			lastErr = fmt.Errorf("%s %s: %w", r.Method, redactURL(r), err)
 		case retryableStatus(resp.StatusCode):
 			t.answered.Store(true)
-			wait = retryAfter(resp.Header)
+			wait, asked = retryAfterHeader(resp.Header)
 			if wait > t.policy.MaxRetryAfter {
 				resp.Body.Close()
 				return nil, fmt.Errorf("%s %s: the service asks to wait %v (Retry-After), longer than the %v allowed", r.Method, redactURL(r), wait, t.policy.MaxRetryAfter)
@@ -317,8 +318,11 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			}
 			lastErr = fmt.Errorf("%s %s: reading the answer: %w", r.Method, redactURL(r), rerr)
 		}
-		if backoff := t.backoff(attempt); backoff > wait {
-			wait = backoff
+		// The service's Retry-After is the wait; without one, back off.
+		if !asked {
+			wait = max(wait, t.backoff(attempt))
+		} else {
+			wait = max(wait, minRetryWait)
 		}
 		if !t.answered.Load() && err != nil {
 			// Nothing has ever answered: fail within seconds.
@@ -385,20 +389,30 @@ func (t *retryTransport) waitGate(ctx context.Context) error {
 	return nil
 }
 
+// minRetryWait is the least a retry waits when the service says to retry
+// at once (Retry-After: 0), so that a service repeating it is not hammered.
+const minRetryWait = 50 * time.Millisecond
+
 // retryAfter reads Retry-After (seconds or an HTTP date) and, when the
 // service delayed the request itself, X-RateLimit-Delay is only reported.
 func retryAfter(h http.Header) time.Duration {
+	d, _ := retryAfterHeader(h)
+	return d
+}
+
+// retryAfterHeader is retryAfter, and whether the header was there at all.
+func retryAfterHeader(h http.Header) (time.Duration, bool) {
 	v := h.Get("Retry-After")
 	if v == "" {
-		return 0
+		return 0, false
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		return time.Duration(secs * float64(time.Second))
+		return time.Duration(secs * float64(time.Second)), true
 	}
 	if at, err := http.ParseTime(v); err == nil {
-		return time.Until(at)
+		return max(time.Until(at), 0), true
 	}
-	return 0
+	return 0, false
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -20,8 +20,11 @@ const lowSpace = 64 << 20
 // SQLite's pass through unchanged.
 func explain(p string, err error) error {
 	var se *sqlite.Error
-	if err == nil || !errors.As(err, &se) {
+	if err == nil || !errors.As(err, &se) || errors.Is(err, ErrDamaged) {
 		return err
+	}
+	if p == "" {
+		p = "the store"
 	}
 	switch code := se.Code(); code & 0xff {
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
@@ -53,3 +56,8 @@ func freeSpace(p string) (uint64, bool) {
 
 // Explain is explain for errors met while reading or writing this store.
 func (s *Store) Explain(err error) error { return explain(s.path, err) }
+
+// Explain turns an SQLite error met anywhere into one that says what to do,
+// for errors that reach the command line without their store (a query of
+// diff or export); other errors pass through.
+func Explain(err error) error { return explain("", err) }

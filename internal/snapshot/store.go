@@ -281,7 +281,10 @@ func (s *Store) migrate(ctx context.Context) error {
 	if newest == latest && marked {
 		return nil
 	}
-	unlock, err := s.flock(ctx, true)
+	// Another writer holding the lock has the schema current already,
+	// unless it reached the file by another name (a hard link, whose WAL is
+	// another file): refuse rather than wait for it.
+	unlock, err := s.flock(ctx, false)
 	if err != nil {
 		return err
 	}
