@@ -13,6 +13,9 @@ ARG COMMIT=
 RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
       -ldflags "-s -w -X main.version=${VERSION} -X main.commit=${COMMIT}" \
       -o /out/exporter ./cmd/exporter
+# The store's folder, owned by the image's non-root user (a named volume
+# mounted there starts with this ownership).
+RUN mkdir -p /out/data
 
 # distroless/static has CA certificates and tzdata, and runs as nonroot (65532).
 FROM gcr.io/distroless/static:nonroot
@@ -21,6 +24,13 @@ COPY --from=build /out/exporter /exporter
 # run your own (see schedules/README.md).
 COPY --from=build /src/schedules/*.yaml /etc/exporter/schedules/
 ENV EXPORTER_SCHEDULES=/etc/exporter/schedules
+# The snapshot store lives on a volume, so it outlives the container
+# (the default --db, ado-access.db, is relative to this folder). For
+# throw-away containers, keep it in Blob Storage instead (--state).
+COPY --from=build --chown=nonroot:nonroot /out/data /data
+WORKDIR /data
+ENV EXPORTER_DB=/data/ado-access.db
+VOLUME ["/data"]
 USER nonroot:nonroot
 # /healthz and /metrics of 'exporter schedule'.
 EXPOSE 9090

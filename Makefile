@@ -18,8 +18,18 @@ build:
 demo:
 	$(GO) run ./cmd/exporter demo
 
+# The whole suite under the race detector, then the incremental-sync
+# property tests whole without it (under it they run a sample: every sync
+# costs ten times as much there, and the race detector checks the same
+# concurrency on any seed). checkptr is off: it only re-checks the pointer
+# arithmetic of the transpiled SQLite and triples its cost. -timeout makes a
+# hang fail with a stack, well before go test's own 10 minutes per package.
+# The last lines say if Azure Blob tests were skipped for want of Azurite.
+TEST_TIMEOUT ?= 8m
 test: vet fmt-check
-	$(GO) test -race -count=1 ./...
+	$(GO) test -race -gcflags=all=-d=checkptr=0 -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestIncremental(EqualsFreshFullSync|ByChangeKind)$$' ./internal/collect/
+	@scripts/azurite.sh status
 
 vet:
 	$(GO) vet ./...

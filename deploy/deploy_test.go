@@ -394,9 +394,22 @@ func TestDockerfile(t *testing.T) {
 	}
 	src := string(b)
 	for _, want := range []string{"AS build", "CGO_ENABLED=0", "USER nonroot", `ENTRYPOINT ["/exporter"]`, `CMD ["schedule"]`,
-		"ENV EXPORTER_SCHEDULES=/etc/exporter/schedules", "/src/schedules/*.yaml /etc/exporter/schedules/", "EXPOSE 9090"} {
+		"ENV EXPORTER_SCHEDULES=/etc/exporter/schedules", "/src/schedules/*.yaml /etc/exporter/schedules/", "EXPOSE 9090",
+		"WORKDIR /data", "ENV EXPORTER_DB=/data/ado-access.db", `VOLUME ["/data"]`, "--chown=nonroot:nonroot /out/data /data"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("Dockerfile lacks %q", want)
+		}
+	}
+	// The build context leaves out what the image never needs: history,
+	// tools, builds, stores and demo output.
+	ignore, err := os.ReadFile("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Fields(string(ignore))
+	for _, want := range []string{".git", ".tools", "bin", "demo-out", "*.db", "*.db-wal"} {
+		if !slices.Contains(lines, want) {
+			t.Errorf(".dockerignore lacks %q", want)
 		}
 	}
 	if strings.Count(src, "\nFROM ") < 1 || !strings.HasPrefix(strings.TrimSpace(src[strings.LastIndex(src, "\nFROM "):]), "FROM gcr.io/distroless/static") {

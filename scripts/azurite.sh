@@ -7,6 +7,8 @@
 #
 #   scripts/azurite.sh install   install (or check) it; prints the binary
 #   scripts/azurite.sh bin       print the binary's path (fails if not installed)
+#   scripts/azurite.sh status    say whether the blob tests could find it
+#                                (make test prints this last)
 #   scripts/azurite.sh start     run it in the foreground on 127.0.0.1:10000
 #                                (AZURITE_PORT to change), in memory, and
 #                                print the connection string to use
@@ -56,6 +58,15 @@ bin)
 	installed || { echo "azurite: not installed; run scripts/azurite.sh install" >&2; exit 1; }
 	echo "$bin"
 	;;
+status)
+	# The tests look in AZURITE_BIN, .tools/azurite, then PATH.
+	if [[ -n "${AZURITE_BIN:-}" && -x "${AZURITE_BIN}" ]] || installed || command -v azurite-blob >/dev/null; then
+		echo "Azurite: found; the Azure Blob tests ran."
+	else
+		echo "NOTE: Azurite is not installed, so the Azure Blob tests were SKIPPED."
+		echo "      Install it with 'scripts/azurite.sh install' (needs Node 20 and npm), or run .ci/run."
+	fi
+	;;
 start)
 	install >/dev/null
 	echo "AZURE_STORAGE_CONNECTION_STRING='$conn'" >&2
@@ -63,7 +74,7 @@ start)
 		--skipApiVersionCheck --disableTelemetry --silent
 	;;
 *)
-	echo "usage: $0 install|bin|start" >&2
+	echo "usage: $0 install|bin|status|start" >&2
 	exit 2
 	;;
 esac
