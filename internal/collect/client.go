@@ -72,6 +72,7 @@ type Client struct {
 	Audit    audit.Client
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
 	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
+	root     *azuredevops.Client // the organization URL: connection data
 
 	// billed is the usage already attributed to earlier runs of this
 	// client; a run records what was used since (its first run also
@@ -117,18 +118,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		base = t
 	}
 	stats := &Stats{byArea: map[string]int64{}}
-	rt := &authTransport{
-		header: header,
-		next: &retryTransport{
-			policy: opts.Retry.withDefaults(),
-			stats:  stats,
-			log:    log.Debug,
-			next: &countTransport{stats: stats, next: &limitTransport{
-				sem: make(chan struct{}, opts.Concurrency), next: base,
-			}},
-		},
-	}
-	hc := &http.Client{Transport: rt}
+	hc := &http.Client{Transport: newChain(header, stats, opts, log, base)}
 	// The connection carries no credential: authTransport adds it.
 	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
 	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
@@ -136,6 +126,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		return azuredevops.NewClientWithOptions(conn, strings.ToLower(strings.TrimRight(u, "/")), azuredevops.WithHTTPClient(hc))
 	}
 	root := clientAt(conn.BaseUrl)
+	c.root = root
 	areas, err := root.GetResourceAreas(ctx)
 	if err != nil {
 		return nil, describe("discover the organization's services", "", err)
@@ -199,6 +190,23 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	return c, nil
 }
 
+// newChain is the transport chain every request to a service goes
+// through (see transport.go): the credential, retries, counting, the limit
+// on requests in flight.
+func newChain(header func(context.Context) (string, error), stats *Stats, opts Options, log *slog.Logger, base http.RoundTripper) http.RoundTripper {
+	return &authTransport{
+		header: header,
+		next: &retryTransport{
+			policy: opts.Retry.withDefaults(),
+			stats:  stats,
+			log:    log.Debug,
+			next: &countTransport{stats: stats, next: &limitTransport{
+				sem: make(chan struct{}, opts.Concurrency), next: base,
+			}},
+		},
+	}
+}
+
 // warmLocations makes the v7 client fetch and cache a service's route
 // templates: asking for a location id no service has fetches them and then
 // fails locally, without sending the request.
@@ -255,6 +263,9 @@ var scopeHints = map[string]string{
 	"core":         "Project and Team (Read), vso.project",
 	"git":          "Code (Read), vso.code",
 	"audit":        "Audit Log (Read), vso.auditlog",
+	// Writes, for 'exporter apply'.
+	"graph-write":        "Graph (Read & manage), vso.graph_manage",
+	"entitlements-write": "Member Entitlement Management (Read & write), vso.memberentitlementmanagement_write",
 }
 
 // Error kinds a caller may decide on.
