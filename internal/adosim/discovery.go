@@ -20,6 +20,7 @@ type location struct {
 
 var locations = []location{
 	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostOrg},
+	{"00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/connectionData", 1, hostOrg},
 	// Graph
 	{"005e26ec-6b77-4e4f-a986-b3827bf241f5", "Graph", "Users", "_apis/Graph/Users/{userDescriptor}", 1, hostVSSPS},
 	{"ebbe6af8-0b91-4c13-8cf1-777c14858188", "Graph", "Groups", "_apis/Graph/Groups/{groupDescriptor}", 1, hostVSSPS},
@@ -87,6 +88,7 @@ func (s *Server) discoveryRoutes() []*route {
 	rs = append(rs,
 		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas", "discovery.resourceareas", "", s.handleResourceAreas),
 		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas/{areaId}", "discovery.resourceareas", "", s.handleResourceAreas),
+		newRoute(hostOrg, http.MethodGet, "_apis/connectionData", "discovery.connectiondata", anyScope, s.handleConnectionData),
 	)
 	return rs
 }
@@ -116,4 +118,42 @@ func (s *Server) handleResourceAreas(c *call) {
 		}
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"count": len(items), "value": items})
+}
+
+// anyScope marks a route that any valid credential may call.
+const anyScope = "*"
+
+// handleConnectionData answers the location service's connectionData: the
+// organization's instance id (the same id the Accounts API lists as
+// accountId), and who the credential authenticates as. Every default
+// credential belongs to the organization's administrator.
+func (s *Server) handleConnectionData(c *call) {
+	o := s.org
+	o.mu.RLock()
+	user := s.identityJSON(o.admin, membershipNone)
+	o.mu.RUnlock()
+	writeJSON(c.w, http.StatusOK, map[string]any{
+		"authenticatedUser": user,
+		"authorizedUser":    user,
+		"instanceId":        o.ID,
+		"deploymentId":      o.deploymentID(),
+		"deploymentType":    s.deploymentType(),
+		"locationServiceData": map[string]any{
+			"serviceOwner":                "00025394-6065-48ca-87d9-7f5672854ef7",
+			"defaultAccessMappingMoniker": "PublicAccessMapping",
+			"lastChangeId":                1, "lastChangeId64": 1,
+			"accessMappings": []map[string]any{{
+				"displayName": "Public Access Mapping", "moniker": "PublicAccessMapping",
+				"accessPoint": s.hostURL(hostOrg) + "/", "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
+			}},
+		},
+	})
+}
+
+// deploymentType is DeploymentFlags: "hosted" in the cloud, "onPremises" for Azure DevOps Server.
+func (s *Server) deploymentType() string {
+	if s.opts.OnPrem {
+		return "onPremises"
+	}
+	return "hosted"
 }

@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/google/uuid"
 )
 
 // SubjectKind is what Graph calls subjectKind.
@@ -253,7 +255,16 @@ func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
 	}
 	o.ID = o.newGUID()
 	o.TenantID = o.newGUID()
+	// The organization's id comes from its name as well as the seed: two
+	// organizations generated from one seed are still two organizations.
+	// (The draw above stays, so every other generated id is unchanged.)
+	o.ID = uuid.NewSHA1(uuid.MustParse(o.TenantID), []byte(strings.ToLower(name))).String()
 	return o
+}
+
+// deploymentID is the id of the service deployment hosting the organization.
+func (o *Org) deploymentID() string {
+	return uuid.NewSHA1(uuid.NameSpaceURL, []byte("adosim-deployment")).String()
 }
 
 // newGUID returns the next deterministic GUID.
