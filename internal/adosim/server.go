@@ -507,6 +507,14 @@ func (s *Server) serveAPI(c *call, rt *route) {
 		writeError(w, http.StatusBadRequest, "VssVersionNotSpecifiedException", fmt.Sprintf(`No api-version was supplied for the "%s" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. '?api-version=1.0').`, c.r.Method))
 		return
 	}
+	if s.cutAfter(c, f) {
+		w := c.w
+		c.w = discardAnswer{h: http.Header{}}
+		rt.handle(c)
+		c.w = w
+		s.cut(c, false)
+		return
+	}
 	rt.handle(c)
 }
 
