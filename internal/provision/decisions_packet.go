@@ -60,8 +60,8 @@ type packetRead struct {
 	path     string
 	d        *Decisions
 	p        problems
-	packetID string           // as the workbook's Summary sheet says (xlsx)
-	rows     map[string]int64 // data rows per sheet (xlsx) or per table (csv)
+	packetID string                       // as the workbook's Summary sheet says (xlsx)
+	rows     map[string]int64             // data rows per sheet (xlsx) or per table (csv)
 	keys     map[string]map[string]keyRow // table → key → the row with a decision
 }
 

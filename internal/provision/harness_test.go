@@ -170,9 +170,9 @@ func at(alias string) string {
 // group principal name.
 func (e *env) userMemberships() [][]string {
 	return e.query(`SELECT m.member, a.principal_name, m.container, g.principal_name FROM memberships m
-		JOIN accounts a ON a.descriptor = m.member AND `+at("a")+`
-		JOIN groups g ON g.descriptor = m.container AND `+at("g")+`
-		WHERE `+at("m")+` AND a.subject_type = 'aad' AND a.kind = 'user' AND g.subject_type = 'vssgp'
+		JOIN accounts a ON a.descriptor = m.member AND ` + at("a") + `
+		JOIN groups g ON g.descriptor = m.container AND ` + at("g") + `
+		WHERE ` + at("m") + ` AND a.subject_type = 'aad' AND a.kind = 'user' AND g.subject_type = 'vssgp'
 		  AND g.display_name NOT IN ('Project Collection Administrators', 'Project Administrators')
 		ORDER BY m.container, m.member`)
 }
