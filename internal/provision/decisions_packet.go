@@ -126,20 +126,23 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			}
 			return ""
 		}
+		// Decisions must be plain values, never formulas or links, even
+		// where they show nothing.
+		marked := false
+		for _, c := range append(append([]string(nil), t.key...), export.DecisionColumn, export.ReviewerColumn, export.CommentColumn, "direct", "path_descriptors") {
+			if i, ok := at[c]; ok && i < len(markup) && markup[i] != "" {
+				r.p.add(src, "column %s holds a %s; decisions must be plain values", c, markup[i])
+				marked = true
+			}
+		}
 		value, ok := decisionValue(cell(export.DecisionColumn))
 		if !ok {
 			r.p.add(src, "Decision %q: want Keep, Revoke or Change", cell(export.DecisionColumn))
 			continue
 		}
-		if value == "" {
+		if value == "" || marked {
 			r.d.Blank++
 			continue
-		}
-		// Decisions must be plain values, never formulas or links.
-		for _, c := range append(append([]string(nil), t.key...), export.DecisionColumn, export.ReviewerColumn, export.CommentColumn, "direct", "path_descriptors") {
-			if i, ok := at[c]; ok && i < len(markup) && markup[i] != "" {
-				r.p.add(src, "column %s holds a %s; decisions must be plain values", c, markup[i])
-			}
 		}
 		var keyVals []string
 		for _, k := range t.key {
@@ -296,7 +299,13 @@ func (r *packetRead) bind(pk *Packet) {
 		}
 		return
 	}
+	// A review table's CSV may hold only the rows decided on: each is
+	// compared with the packet's own copy (crossCheck). The packet's copy
+	// itself, filled in, must keep every row.
 	for table, n := range r.rows {
+		if !sameFile(r.path, filepath.Join(pk.Dir, table+".csv")) {
+			continue
+		}
 		for _, c := range m.Tables {
 			if c.Name == table && c.N != n {
 				r.p.add(src, "%d data rows, the packet's manifest says %s has %d: rows were added or removed", n, table, c.N)

@@ -4,8 +4,10 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/ado-access/ado-access/internal/collect"
@@ -311,4 +313,72 @@ func planID(org string, actions []*Action) string {
 		h.Write([]byte{'\n'})
 	}
 	return hex.EncodeToString(h.Sum(nil))[:16]
+}
+
+// planJSONAction is one action as --plan-out writes it: the plan file
+// columns (so the file can be applied as it is) and what the plan found.
+type planJSONAction struct {
+	Action      string   `json:"action"`
+	Subject     string   `json:"subject"`
+	Target      string   `json:"target,omitempty"`
+	License     string   `json:"license,omitempty"`
+	Reason      string   `json:"reason,omitempty"`
+	Approver    string   `json:"approver,omitempty"`
+	Ticket      string   `json:"ticket,omitempty"`
+	Seq         int      `json:"seq"`
+	SubjectName string   `json:"subject_name"`
+	TargetName  string   `json:"target_name,omitempty"`
+	State       string   `json:"state"`
+	Note        string   `json:"note,omitempty"`
+	Sources     []string `json:"sources"`
+}
+
+// WritePlanJSON writes a plan to a file: its facts, its actions in the
+// plan file's form (so the file can be given to apply as it is) with their
+// states, and its notes.
+func WritePlanJSON(path string, p *Plan) error {
+	doc := struct {
+		ID        string           `json:"id"`
+		Org       string           `json:"org"`
+		BaseRun   int64            `json:"base_run"`
+		PacketRun int64            `json:"packet_run,omitempty"`
+		PacketID  string           `json:"packet_id,omitempty"`
+		Source    string           `json:"source"`
+		Refusal   string           `json:"refusal,omitempty"`
+		Keep      int              `json:"keep"`
+		Blank     int              `json:"blank"`
+		Actions   []planJSONAction `json:"actions"`
+		Notes     []Note           `json:"notes,omitempty"`
+	}{ID: p.ID, Org: p.Org, BaseRun: p.BaseRun, PacketRun: p.PacketRun, PacketID: p.PacketID, Source: p.Source, Refusal: p.Refusal,
+		Keep: p.Keep, Blank: p.Blank, Actions: []planJSONAction{}, Notes: p.Notes}
+	for _, a := range p.Actions {
+		subject := a.Subject.Descriptor
+		if a.Kind == ActAddAccount {
+			subject = a.Subject.Principal
+		}
+		target, targetName := a.Target()
+		license := ""
+		switch a.Kind {
+		case ActAddAccount:
+			var gs []string
+			for _, g := range a.Groups {
+				gs = append(gs, g.Descriptor)
+			}
+			target, license = strings.Join(gs, "; "), a.License
+		case ActSetLicense:
+			target, license = "", a.License
+		}
+		var srcs []string
+		for _, s := range a.Sources {
+			srcs = append(srcs, s.String())
+		}
+		doc.Actions = append(doc.Actions, planJSONAction{Action: a.Kind, Subject: subject, Target: target, License: license,
+			Reason: a.Reason, Approver: a.Approver, Ticket: a.Ticket, Seq: a.Seq, SubjectName: a.Subject.Name, TargetName: targetName,
+			State: a.State, Note: a.Note, Sources: srcs})
+	}
+	b, err := json.MarshalIndent(doc, "", "  ")
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(path, append(b, '\n'), 0o644)
 }

@@ -13,9 +13,11 @@ import (
 // Azure DevOps ('started') and after it (its outcome). Each write is its
 // own transaction, so what a killed process had finished is on disk.
 
-// Journal statuses. Done, Skipped and Noop are final: an action in one of
-// them is never carried out again. Started means the call may or may not
-// have happened; the next apply re-reads the item live before deciding.
+// Journal statuses. Done and Skipped are final: an action in one of them
+// is never carried out again. Started means the call may or may not have
+// happened; the next apply re-reads the item live before deciding. A no-op
+// (an Entra group under a PAT) is decided again each time, as it may be
+// carried out once Entra group provisioning is on.
 const (
 	JournalStarted = "started"
 	JournalDone    = "done"    // carried out
@@ -27,7 +29,7 @@ const (
 
 // JournalFinal reports whether an action in this status is finished for good.
 func JournalFinal(status string) bool {
-	return status == JournalDone || status == JournalSkipped || status == JournalNoop
+	return status == JournalDone || status == JournalSkipped
 }
 
 // ErrNoPlan is returned for a plan id the journal does not hold.
