@@ -205,7 +205,9 @@ func TestBadInputIsRefusedWhole(t *testing.T) {
 	tableCSV := func(name string, header []string, rows ...[]string) string {
 		return writeCSV(t, filepath.Join(dir, name), append([][]string{header}, rows...))
 	}
-	effRow := func(i int, decision string) []string { return append(append([]string(nil), effective[i]...), decision, "rev@x") }
+	effRow := func(i int, decision string) []string {
+		return append(append([]string(nil), effective[i]...), decision, "rev@x")
+	}
 	effHeader := append(append([]string(nil), effective[0]...), "Decision", "Reviewer")
 
 	tests := []struct {
