@@ -42,6 +42,7 @@ var commands = []func() *Command{
 	newExportCmd,
 	newVerifyCmd,
 	newDiffCmd,
+	newApplyCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.
