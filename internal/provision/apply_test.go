@@ -2,11 +2,15 @@ package provision
 
 import (
 	"errors"
+	"fmt"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/collect"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -369,5 +373,45 @@ func TestStartedActionsAreReadBeforeBeingSentAgain(t *testing.T) {
 	j, _ := e.st.Journal(e.ctx, p.ID)
 	if j[0].Status != snapshot.JournalSkipped || j[1].Status != snapshot.JournalDone || j[1].Attempts != 2 {
 		t.Fatalf("journal after resume: %+v", j)
+	}
+}
+
+// The journal travels with the next packet: its applied_decisions table
+// holds the actions applied since the baseline run, and a packet of a run
+// before the apply holds none.
+func TestAppliedDecisionsTravelWithTheNextPacket(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adosim.Options{})
+	first := e.run
+	um := e.userMemberships()
+	p := e.mustBuild(e.mustRead(e.planCSV("plan.csv", planHeader,
+		[]string{"revoke", um[0][1], um[0][3], "", "left", "alice@fabrikam.example", "CHG-9"},
+		[]string{"revoke", um[1][1], um[1][3], "", "", "alice@fabrikam.example", "CHG-9"},
+		[]string{"remove-account", um[2][1], "", "", "", "alice@fabrikam.example", "CHG-9"})), Options{})
+	e.apply(p)
+	e.sync()
+	rows := func(run int64) [][]string {
+		dir := filepath.Join(e.dir, fmt.Sprintf("packet-%d", run))
+		if _, err := export.ExportPacket(e.ctx, e.st, export.NewLocalSink(dir), export.PacketOptions{Options: export.Options{Run: run}, Formats: []string{"csv"}}); err != nil {
+			t.Fatal(err)
+		}
+		return readCSV(t, filepath.Join(dir, "applied_decisions.csv"))
+	}
+	got := rows(e.run.ID)
+	if len(got) != 4 {
+		t.Fatalf("applied_decisions of the run after the apply: %v", got)
+	}
+	col := map[string]int{}
+	for i, h := range got[0] {
+		col[h] = i
+	}
+	statuses := []string{got[1][col["status"]], got[2][col["status"]], got[3][col["status"]]}
+	sort.Strings(statuses)
+	if strings.Join(statuses, ",") != "done,done,refused" || got[1][col["approver"]] != "alice@fabrikam.example" ||
+		got[1][col["ticket"]] != "CHG-9" || got[1][col["plan_id"]] != p.ID || got[1][col["source_file"]] == "" {
+		t.Fatalf("applied_decisions rows: %v", got)
+	}
+	if before := rows(first.ID); len(before) != 1 {
+		t.Fatalf("a packet of the run before the apply has applied decisions: %v", before)
 	}
 }
