@@ -297,3 +297,52 @@ func auditCount(t *testing.T, sim *adosim.Server, action string) int {
 		args.ContinuationToken = res.ContinuationToken
 	}
 }
+
+// --auth entra end to end: the exporter process signs in to the simulated
+// Entra ID through azidentity from the environment alone (client secret,
+// AZURE_AUTHORITY_HOST, the endpoint's certificate in SSL_CERT_FILE) and
+// changes an Entra group's membership through Microsoft Graph.
+func TestApplyEntraGroupThroughMicrosoftGraph(t *testing.T) {
+	bin := exporterBinary(t)
+	sim, env := simEnv(t, adosim.Options{Preset: "small"})
+	if err := sim.StartEntra(""); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	st, err := snapshot.OpenExisting(context.Background(), env["EXPORTER_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var member, principal, group, groupName string
+	err = st.DB().QueryRow(`SELECT m.member, a.principal_name, m.container, g.principal_name FROM memberships m
+		JOIN accounts a ON a.descriptor = m.member AND a.valid_to IS NULL AND a.subject_type = 'aad'
+		JOIN groups g ON g.descriptor = m.container AND g.valid_to IS NULL AND g.subject_type = 'aadgp'
+		WHERE m.valid_to IS NULL ORDER BY 3, 1 LIMIT 1`).Scan(&member, &principal, &group, &groupName)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.csv")
+	os.WriteFile(plan, []byte("action,subject,target,approver\r\nrevoke,"+principal+",\""+groupName+"\",owner@fabrikam.example\r\n"), 0o644)
+	cert := filepath.Join(dir, "entra.pem")
+	os.WriteFile(cert, sim.EntraCertPEM(), 0o644)
+	app := sim.EntraApps()[0]
+	cmd := osexec.Command(bin, "apply", "--decisions", plan, "--apply", "--auth", "entra", "--entra-group-provisioning")
+	cmd.Env = append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "EXPORTER_DB="+env["EXPORTER_DB"], "MSGRAPH_URL="+sim.MicrosoftGraphURL(),
+		"AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(), "AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID,
+		"AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert, "ADO_PAT=")
+	out, err := cmd.CombinedOutput()
+	if err != nil || !strings.Contains(string(out), "1 done") {
+		t.Fatalf("apply --auth entra: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), app.Secret) {
+		t.Fatal("the client secret appears in the output")
+	}
+	r := sim.Stats().Requests
+	if r["entra.token"] < 2 || r["msgraph.members.remove"] != 1 || r["graph.memberships.remove"] != 0 {
+		t.Fatalf("requests: %d tokens, %d Graph removals, %d Azure DevOps removals", r["entra.token"], r["msgraph.members.remove"], r["graph.memberships.remove"])
+	}
+}
