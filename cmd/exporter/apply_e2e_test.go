@@ -186,7 +186,6 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	run, _ := st.LatestRun(ctx, "")
 	rows, err := st.DB().Query(`SELECT m.member, m.container FROM memberships m JOIN accounts a ON a.descriptor = m.member AND a.valid_to IS NULL
 		JOIN groups g ON g.descriptor = m.container AND g.valid_to IS NULL AND g.subject_type = 'vssgp'
 		WHERE m.valid_to IS NULL AND a.kind = 'user' AND g.display_name NOT LIKE '%Administrators' ORDER BY 2, 1 LIMIT 40`)
@@ -208,7 +207,6 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 	f, _ := os.Create(planFile)
 	csv.NewWriter(f).WriteAll(plan)
 	f.Close()
-	_ = run
 
 	removedBefore := auditCount(t, sim, "Group.UpdateGroupMembership.Remove")
 	// Slow writes, one at a time, so the process is killed in the middle.
@@ -221,7 +219,7 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
-		plans, _ := st.Plans(ctx, "")
+		plans, _ := st.Plans(ctx)
 		if len(plans) == 1 && plans[0].Statuses[snapshot.JournalDone] >= 8 {
 			break
 		}
@@ -235,7 +233,7 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 		t.Fatal(err)
 	}
 	cmd.Wait()
-	plans, _ := st.Plans(ctx, "")
+	plans, _ := st.Plans(ctx)
 	done, started := plans[0].Statuses[snapshot.JournalDone], plans[0].Statuses[snapshot.JournalStarted]
 	if done >= n {
 		t.Fatalf("the apply finished before it was killed (%d done); slow it down", done)

@@ -81,7 +81,7 @@ func buildLargeStore(b *testing.B, bin, db string) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	if runs, _ := st.Runs(context.Background(), ""); len(runs) != 2 {
+	if runs, _ := st.Runs(context.Background()); len(runs) != 2 {
 		b.Fatalf("the large store has %d runs, want 2", len(runs))
 	}
 }

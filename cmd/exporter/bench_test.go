@@ -68,7 +68,7 @@ func BenchmarkSyncLarge(b *testing.B) {
 			b.Fatal(err)
 		}
 		defer st.Close()
-		runs, _ := st.Runs(context.Background(), "")
+		runs, _ := st.Runs(context.Background())
 		return runs[len(runs)-1]
 	}
 	for i := 0; i < b.N; i++ {

@@ -132,7 +132,9 @@ Examples:
 			fs.Var(format, "format", "output format of the plan, results and --status")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
-			sf.resolve(env)
+			if err := sf.resolve(env); err != nil {
+				return err
+			}
 			if status {
 				if len(args) > 1 {
 					return usageErrorf("--status takes one PLAN, given last")
@@ -164,17 +166,15 @@ Examples:
 			}
 			defer st.Close()
 			defer unlock()
+			// The organization is the store's (as last synced), unless --org
+			// names how to reach it now.
 			org := sf.org
-			if d.Packet != nil && org == "" {
-				org = d.Packet.Manifest.Org
-			}
-			if org == "" {
-				if runs, _ := st.Runs(ctx, ""); len(runs) > 0 {
-					org = runs[len(runs)-1].Org
-				}
-			}
-			if org == "" {
-				return usageErrorf("no organization: pass --org https://dev.azure.com/ORG or set ADO_ORG_URL")
+			if o, ok, err := st.Organization(ctx); err != nil {
+				return err
+			} else if !ok {
+				return fmt.Errorf("%w: the store %s holds no organization yet: run 'exporter sync' first", provision.ErrNoSnapshot, sf.db)
+			} else if org == "" {
+				org = o.URL
 			}
 			cred, entra, err := credentialWithEntra(env, auth.String(), patFile)
 			if err != nil {
@@ -196,12 +196,11 @@ Examples:
 					return err
 				}
 			}
-			me, err := client.Me(ctx)
-			if err != nil {
-				env.Logger.Warn("cannot tell who the credential is; revokes and removals will be refused", "error", err)
+			if client.Me.Descriptor == "" {
+				env.Logger.Warn("the service did not say who the credential is; revokes and removals will be refused")
 			}
 			start := time.Now()
-			p, err := provision.Build(ctx, st, d, live, provision.Options{Org: org, AllowStale: allowStale, AllowAccountRemoval: allowRemove, MaxChanges: maxChanges, Me: me})
+			p, err := provision.Build(ctx, st, d, live, provision.Options{Org: sf.org, AllowStale: allowStale, AllowAccountRemoval: allowRemove, MaxChanges: maxChanges, Me: client.Me})
 			if err != nil {
 				return inputError(err)
 			}
@@ -286,6 +285,10 @@ func openApplyStore(ctx context.Context, env *Env, sf *storeFlags, write, wait b
 	}
 	st, err := snapshot.Open(ctx, sf.db)
 	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckOrg(ctx, sf.org); err != nil {
+		st.Close()
 		return nil, nil, err
 	}
 	lock, err := st.Lock(ctx, wait)
@@ -480,7 +483,7 @@ func applyStatus(ctx context.Context, env *Env, sf *storeFlags, args []string, f
 	}
 	defer st.Close()
 	if len(args) == 0 {
-		plans, err := st.Plans(ctx, sf.org)
+		plans, err := st.Plans(ctx)
 		if err != nil {
 			return err
 		}

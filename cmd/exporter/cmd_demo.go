@@ -26,6 +26,7 @@ func newDemoCmd() *Command {
 		preset  string
 		out     string
 		changes int
+		force   bool
 	)
 	return &Command{
 		Name:    "demo",
@@ -49,7 +50,9 @@ DevOps organization in this process and
   8. apply them (journaled) and verify them live,
   9. sync again and show the diff: exactly those memberships are gone.
 
-DIR starts afresh each time. Explore it afterwards with
+DIR starts afresh each time: a folder an earlier demo made (it holds a
+.exporter-demo marker) is emptied; any other folder that is not empty is
+refused unless --force. Explore it afterwards with
 'exporter show --db DIR/ado-access.db …' and 'exporter diff --db …'.
 
 Examples:
@@ -58,7 +61,8 @@ Examples:
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&preset, "preset", "small", "organization size: small, medium or large")
-			fs.StringVar(&out, "out", "demo-out", "folder for the demo's store and packet (emptied first)")
+			fs.StringVar(&out, "out", "demo-out", "folder for the demo's store and packet (emptied first if an earlier demo made it)")
+			fs.BoolVar(&force, "force", false, "empty --out even if the demo did not make it")
 			fs.IntVar(&changes, "changes", 25, "changes to make between the two syncs")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
@@ -79,18 +83,39 @@ Examples:
 			}
 			defer sim.Close()
 			env.Logger.Info("simulated organization started", "url", sim.URL(), "preset", preset)
+			if err := prepareDemoDir(out, force); err != nil {
+				return err
+			}
 			return runDemo(ctx, env, sim, out, changes)
 		},
 	}
 }
 
-func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, changes int) error {
+// demoMarker marks a folder the demo made, which a later demo may empty.
+const demoMarker = ".exporter-demo"
+
+// prepareDemoDir empties out for a new demo, refusing to empty a folder
+// with content the demo did not make unless force is set.
+func prepareDemoDir(out string, force bool) error {
+	entries, err := os.ReadDir(out)
+	switch {
+	case err != nil && !os.IsNotExist(err):
+		return usageErrorf("--out %s: %v", out, err)
+	case len(entries) > 0 && !force:
+		if _, err := os.Stat(filepath.Join(out, demoMarker)); err != nil {
+			return usageErrorf("--out %s is not empty and was not made by 'exporter demo' (it has no %s marker): name another folder, or add --force to empty it", out, demoMarker)
+		}
+	}
 	if err := os.RemoveAll(out); err != nil {
 		return fmt.Errorf("empty %s: %w", out, err)
 	}
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", out, err)
 	}
+	return os.WriteFile(filepath.Join(out, demoMarker), []byte("made by 'exporter demo'; the next demo empties this folder\n"), 0o644)
+}
+
+func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, changes int) error {
 	db := filepath.Join(out, "ado-access.db")
 	st, err := snapshot.Open(ctx, db)
 	if err != nil {
@@ -193,8 +218,26 @@ func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, chan
 	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", third.ID), sql.Named("kind", "user")}, 8); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nNext: exporter show --db %s groups | access USER | …;  exporter diff --db %s --effective;  exporter apply --db %s --status;  open %s/packet.xlsx\n", db, db, db, dir)
+	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter after 'make build', or on your PATH after 'go install ./cmd/exporter'):\n")
+	fmt.Fprintf(env.Stdout, "  exporter show groups --db %s\n", db)
+	if user, err := someMember(ctx, st, third.ID); err == nil && user != "" {
+		fmt.Fprintf(env.Stdout, "  exporter show access %s --db %s\n", user, db)
+	}
+	fmt.Fprintf(env.Stdout, "  exporter diff --effective --db %s\n", db)
+	fmt.Fprintf(env.Stdout, "  exporter apply --status --db %s\n", db)
+	fmt.Fprintf(env.Stdout, "  open %s in a spreadsheet\n", filepath.Join(dir, "packet.xlsx"))
 	return nil
+}
+
+// someMember is the principal name of a user with a group membership at
+// run, shell-safe, for the demo's example command.
+func someMember(ctx context.Context, st *snapshot.Store, run int64) (string, error) {
+	var name string
+	err := st.DB().QueryRowContext(ctx, `SELECT a.principal_name FROM accounts a JOIN memberships m ON m.member = a.descriptor
+		WHERE a.kind = 'user' AND a.principal_name GLOB '[a-z]*@*' AND a.principal_name NOT GLOB '*[^a-zA-Z0-9.@_-]*'
+		AND a.valid_from <= ? AND (a.valid_to IS NULL OR a.valid_to > ?) AND m.valid_from <= ? AND (m.valid_to IS NULL OR m.valid_to > ?)
+		ORDER BY a.principal_name LIMIT 1`, run, run, run, run).Scan(&name)
+	return name, err
 }
 
 // demoRevokes is how many direct memberships the demo's reviewer revokes.
@@ -224,12 +267,8 @@ func demoApply(ctx context.Context, env *Env, sim *adosim.Server, st *snapshot.S
 	if err != nil {
 		return snapshot.Run{}, err
 	}
-	me, err := client.Me(ctx)
-	if err != nil {
-		return snapshot.Run{}, err
-	}
 	live := &provision.Live{ADO: client}
-	p, err := provision.Build(ctx, st, d, live, provision.Options{Me: me})
+	p, err := provision.Build(ctx, st, d, live, provision.Options{Me: client.Me})
 	if err != nil {
 		return snapshot.Run{}, err
 	}
@@ -256,7 +295,7 @@ func demoApply(ctx context.Context, env *Env, sim *adosim.Server, st *snapshot.S
 	fmt.Fprintf(env.Stdout, "   %d done, %d failed; verified live: %d of %d as wanted\n", res.Counts[snapshot.JournalDone], res.Counts[snapshot.JournalFailed], ok, len(checks))
 
 	step(9, "Sync again, and what changed")
-	before, err := st.LatestRun(ctx, "")
+	before, err := st.LatestRun(ctx)
 	if err != nil {
 		return snapshot.Run{}, err
 	}

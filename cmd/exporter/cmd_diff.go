@@ -9,6 +9,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -16,6 +17,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -143,7 +145,7 @@ func diffRuns(ctx context.Context, env *Env, sf *storeFlags, from, to string, ar
 		return 0, err
 	}
 	defer st.Close()
-	b, err := pickDiffRun(ctx, st, to, sf.org, "--to")
+	b, err := pickDiffRun(ctx, st, to, "--to")
 	if err != nil {
 		return 0, err
 	}
@@ -151,7 +153,7 @@ func diffRuns(ctx context.Context, env *Env, sf *storeFlags, from, to string, ar
 	if from == "" {
 		a, err = runBefore(ctx, st, b)
 	} else {
-		a, err = pickDiffRun(ctx, st, from, b.Org, "--from")
+		a, err = pickDiffRun(ctx, st, from, "--from")
 	}
 	if err != nil {
 		return 0, err
@@ -178,6 +180,16 @@ func diffPackets(ctx context.Context, env *Env, fs *flag.FlagSet, args []string,
 	if len(args) != 2 {
 		return 0, usageErrorf("--packets needs two folders, OLD and NEW (got %d arguments)", len(args))
 	}
+	// A packet is evidence only if it is the packet that was exported,
+	// whole: verify both, as 'exporter verify' does, before reading them.
+	for _, dir := range args {
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			return 0, usageErrorf("--packets: %s is not a packet folder", dir)
+		}
+		if _, err := export.VerifiedPacket(ctx, export.NewLocalSink(dir)); err != nil {
+			return 0, err
+		}
+	}
 	title := fmt.Sprintf("packet %s → packet %s", args[0], args[1])
 	return printChanges(env.Stdout, format, title, sel, func(emit func(diff.Change) error) error {
 		return diff.Packets(ctx, args[0], args[1], opts, emit)
@@ -185,29 +197,25 @@ func diffPackets(ctx context.Context, env *Env, fs *flag.FlagSet, args []string,
 }
 
 // pickDiffRun resolves a run given as an id, a date or "latest".
-func pickDiffRun(ctx context.Context, st *snapshot.Store, spec, org, flagName string) (snapshot.Run, error) {
+func pickDiffRun(ctx context.Context, st *snapshot.Store, spec, flagName string) (snapshot.Run, error) {
 	if spec == "" || spec == "latest" {
-		return st.LatestRun(ctx, org)
+		return st.LatestRun(ctx)
 	}
 	if id, err := strconv.ParseInt(spec, 10, 64); err == nil {
-		r, err := st.CompleteRun(ctx, id)
-		if err == nil && org != "" && r.Org != snapshot.NormalizeOrg(org) {
-			return r, fmt.Errorf("run %d is of %s, not %s", id, r.Org, snapshot.NormalizeOrg(org))
-		}
-		return r, err
+		return st.CompleteRun(ctx, id)
 	}
 	if t, err := time.Parse(time.RFC3339, spec); err == nil {
-		return st.RunAt(ctx, org, t)
+		return st.RunAt(ctx, t)
 	}
 	if d, err := time.Parse(time.DateOnly, spec); err == nil {
-		return st.RunAt(ctx, org, d.AddDate(0, 0, 1).Add(-time.Nanosecond))
+		return st.RunAt(ctx, d.AddDate(0, 0, 1).Add(-time.Nanosecond))
 	}
 	return snapshot.Run{}, usageErrorf("%s %q: want a run id, a date (2026-11-01 or RFC 3339) or latest", flagName, spec)
 }
 
 // runBefore is the complete run of the same organization before b.
 func runBefore(ctx context.Context, st *snapshot.Store, b snapshot.Run) (snapshot.Run, error) {
-	runs, err := st.Runs(ctx, b.Org)
+	runs, err := st.Runs(ctx)
 	if err != nil {
 		return snapshot.Run{}, err
 	}

@@ -107,7 +107,7 @@ func latestRuns(b *testing.B, db string) (latest, prev snapshot.Run) {
 		b.Fatal(err)
 	}
 	defer st.Close()
-	r, err := st.LatestRun(ctx, "")
+	r, err := st.LatestRun(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"encoding/csv"
+	"encoding/hex"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -10,6 +13,7 @@ import (
 	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
+	"github.com/ado-access/ado-access/internal/export"
 )
 
 func TestDiffCommand(t *testing.T) {
@@ -85,6 +89,7 @@ func TestDiffCommand(t *testing.T) {
 	if strings.Join(recs[0], ",") != "kind,entity,key,subject,subject_kind,name,field,before,after,path" || len(recs)-1 != rows {
 		t.Fatalf("csv header %v, %d rows; want %d", recs[0], len(recs)-1, rows)
 	}
+	formulaFree(t, "diff --format csv", recs)
 
 	// --kind narrows, and access kinds imply --effective.
 	out = mustCLI("diff", "--from", "1", "--to", "latest", "--kind", "access_gained", "--format", "json")
@@ -158,6 +163,8 @@ func TestDiffPacketsCommand(t *testing.T) {
 	write("new", "memberships", "member_descriptor,group_descriptor\n")
 	env := map[string]string{}
 	old, nu := filepath.Join(dir, "old"), filepath.Join(dir, "new")
+	sealPacket(t, old)
+	sealPacket(t, nu)
 
 	code, out, errs := cli(t, env, "diff", "--packets", old, nu, "--format", "json", "--exit-code")
 	if code != 1 {
@@ -186,6 +193,67 @@ func TestDiffPacketsCommand(t *testing.T) {
 		if code, _, errs := cli(t, env, tt.args...); code != 2 || !strings.Contains(errs, tt.want) {
 			t.Errorf("%v: exit %d %q; want 2 and %q", tt.args, code, errs, tt.want)
 		}
+	}
+}
+
+// A packet is evidence only whole: an edited, half-written or
+// manifest-less packet is refused before anything is compared, and junk
+// costs no more than the manifest's declared sizes to read.
+func TestDiffPacketsRefusesUnverifiedPackets(t *testing.T) {
+	dir := t.TempDir()
+	mk := func(name string) string {
+		p := filepath.Join(dir, name)
+		os.MkdirAll(p, 0o755)
+		os.WriteFile(filepath.Join(p, "memberships.csv"), []byte("group_descriptor,member_descriptor\nvssgp.a,aad.x\n"), 0o644)
+		sealPacket(t, p)
+		return p
+	}
+	good := mk("good")
+	edited := mk("edited")
+	os.WriteFile(filepath.Join(edited, "memberships.csv"), []byte("group_descriptor,member_descriptor\nvssgp.a,aad.y\n"), 0o644)
+	half := mk("half")
+	os.Remove(filepath.Join(half, "manifest.json"))
+	junk := mk("junk")
+	f, _ := os.OpenFile(filepath.Join(junk, "memberships.csv"), os.O_APPEND|os.O_WRONLY, 0)
+	f.Write(bytes.Repeat([]byte("vssgp.z,aad.z\n"), 1<<20)) // 14 MiB appended
+	f.Close()
+	for _, tt := range []struct{ packet, want string }{
+		{edited, "SHA-256"},
+		{half, "no manifest.json"},
+		{junk, "larger than"},
+	} {
+		code, out, errs := cli(t, nil, "diff", "--packets", good, tt.packet, "--exit-code")
+		if code != 2 || !strings.Contains(errs, tt.want) || out != "" {
+			t.Errorf("diff with %s: exit %d, %q; want 2 and %q, nothing compared", filepath.Base(tt.packet), code, errs, tt.want)
+		}
+	}
+	if code, _, errs := cli(t, nil, "diff", "--packets", good, good, "--exit-code"); code != 0 {
+		t.Fatalf("a verified packet against itself: exit %d %s", code, errs)
+	}
+}
+
+// sealPacket writes the manifest.json an export would write for the CSV
+// tables in dir.
+func sealPacket(t *testing.T, dir string) {
+	t.Helper()
+	m := export.Manifest{Kind: "packet", SchemaVersion: export.SchemaVersion, Org: "https://dev.azure.com/org", OrgName: "org", Run: 1}
+	entries, _ := os.ReadDir(dir)
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".csv") {
+			continue
+		}
+		b, _ := os.ReadFile(filepath.Join(dir, e.Name()))
+		recs, err := csv.NewReader(bytes.NewReader(b)).ReadAll()
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum := sha256.Sum256(b)
+		m.Files = append(m.Files, export.File{Path: e.Name(), Table: strings.TrimSuffix(e.Name(), ".csv"), Format: "csv",
+			Rows: int64(len(recs) - 1), Bytes: int64(len(b)), SHA256: hex.EncodeToString(sum[:])})
+	}
+	b, _ := json.Marshal(m)
+	if err := os.WriteFile(filepath.Join(dir, "manifest.json"), b, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
 

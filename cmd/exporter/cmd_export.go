@@ -123,7 +123,7 @@ Examples:
 				return err
 			}
 			defer st.Close()
-			r, err := pickRun(ctx, st, run, sf.org)
+			r, err := pickRun(ctx, st, run)
 			if err != nil {
 				return err
 			}

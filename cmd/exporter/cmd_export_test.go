@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -64,6 +65,12 @@ func TestExportPacketAndVerifyCommands(t *testing.T) {
 	os.Remove(filepath.Join(dir, "manifest.json"))
 	if code, _, errs := cli(t, env, "verify", dir); code != 1 || !strings.Contains(errs, "no manifest.json") {
 		t.Fatalf("verify without a manifest: exit %d %q", code, errs)
+	}
+	// JSON asked for, JSON answered, errors included.
+	code, out, _ = cli(t, env, "verify", dir, "--format", "json")
+	rep = nil
+	if code != 1 || json.Unmarshal([]byte(out), &rep) != nil || rep["ok"] != false || !strings.Contains(fmt.Sprint(rep["error"]), "no manifest.json") {
+		t.Fatalf("verify --format json without a manifest: exit %d %q", code, out)
 	}
 
 	// Default location, and changes since the first run.

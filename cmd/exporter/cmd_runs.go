@@ -43,7 +43,7 @@ Examples:
 				return err
 			}
 			defer st.Close()
-			runs, err := st.Runs(ctx, sf.org)
+			runs, err := st.Runs(ctx)
 			if err != nil {
 				return err
 			}

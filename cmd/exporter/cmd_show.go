@@ -102,7 +102,7 @@ Examples:
 				return err
 			}
 			defer st.Close()
-			r, err := pickRun(ctx, st, run, sf.org)
+			r, err := pickRun(ctx, st, run)
 			if err != nil {
 				return err
 			}
@@ -120,11 +120,11 @@ Examples:
 }
 
 // pickRun returns run id (which must be complete) or the latest complete run.
-func pickRun(ctx context.Context, st *snapshot.Store, id int64, org string) (snapshot.Run, error) {
+func pickRun(ctx context.Context, st *snapshot.Store, id int64) (snapshot.Run, error) {
 	if id != 0 {
 		return st.CompleteRun(ctx, id)
 	}
-	return st.LatestRun(ctx, org)
+	return st.LatestRun(ctx)
 }
 
 // findSubject resolves a name given on the command line to one descriptor.

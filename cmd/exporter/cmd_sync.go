@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -88,7 +87,9 @@ Examples:
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
-			sf.resolve(env)
+			if err := sf.resolve(env); err != nil {
+				return err
+			}
 			if sf.org == "" {
 				return usageErrorf("no organization: pass --org https://dev.azure.com/ORG or set ADO_ORG_URL")
 			}
@@ -99,18 +100,21 @@ Examples:
 			if err != nil {
 				return err
 			}
-			st, err := snapshot.Open(ctx, sf.db)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
+			// Reach the organization before touching the store: a wrong
+			// URL or credential then leaves no store file behind.
+			start := time.Now()
 			client, err := collect.Dial(ctx, sf.org, cred, collect.Options{Concurrency: concurrency, Logger: env.Logger})
 			if err != nil {
 				return err
 			}
+			st, cleanup, err := sf.openForWriting(ctx)
+			if err != nil {
+				return err
+			}
+			defer cleanup()
+			defer st.Close()
 			prog := collect.NewProgress()
 			stop := showProgress(env, prog, client.Stats)
-			start := time.Now()
 			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait, Progress: prog,
@@ -119,7 +123,9 @@ Examples:
 			if err != nil {
 				return err
 			}
-			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)))
+			// The time is the sync's own: discovery included, a wait for
+			// another sync to release the store (--wait) not.
+			fmt.Fprintln(env.Stdout, summary(run, prog, time.Since(start)-prog.LockWait()))
 			if run.Note != "" {
 				fmt.Fprintln(env.Stdout, "  "+run.Note)
 			}
@@ -150,7 +156,7 @@ func credentialWithEntra(env *Env, mode, patFile string) (collect.Credential, az
 	}
 	ec, err := azidentity.NewDefaultAzureCredential(opts)
 	if err != nil {
-		return collect.Credential{}, nil, fmt.Errorf("--auth entra: %w", err)
+		return collect.Credential{}, nil, usageErrorf("--auth entra: %v", err)
 	}
 	return collect.Credential{Tokens: collect.EntraTokens(ec)}, ec, nil
 }
@@ -176,11 +182,11 @@ func pickCredential(env *Env, mode, patFile string) (collect.Credential, error) 
 	if patFile != "" {
 		b, err := os.ReadFile(patFile)
 		if err != nil {
-			return collect.Credential{}, fmt.Errorf("read --pat-file: %w", err)
+			return collect.Credential{}, usageErrorf("read --pat-file: %v", err)
 		}
 		pat = strings.TrimSpace(string(b))
 		if pat == "" {
-			return collect.Credential{}, fmt.Errorf("--pat-file %s is empty", patFile)
+			return collect.Credential{}, usageErrorf("--pat-file %s is empty", patFile)
 		}
 	}
 	bearer := env.Getenv("ADO_BEARER_TOKEN")
@@ -194,18 +200,18 @@ func pickCredential(env *Env, mode, patFile string) (collect.Credential, error) 
 		case entraConfigured:
 			mode = "entra"
 		default:
-			return collect.Credential{}, errors.New("no credential: set ADO_PAT (or --pat-file), ADO_BEARER_TOKEN, or configure Entra ID (AZURE_CLIENT_ID …) and use --auth entra")
+			return collect.Credential{}, usageErrorf("no credential: set ADO_PAT (or --pat-file), ADO_BEARER_TOKEN, or configure Entra ID (AZURE_CLIENT_ID …) and use --auth entra")
 		}
 	}
 	switch mode {
 	case "pat":
 		if pat == "" {
-			return collect.Credential{}, errors.New("--auth pat: set ADO_PAT or pass --pat-file")
+			return collect.Credential{}, usageErrorf("--auth pat: set ADO_PAT or pass --pat-file")
 		}
 		return collect.Credential{PAT: pat}, nil
 	case "bearer":
 		if bearer == "" {
-			return collect.Credential{}, errors.New("--auth bearer: set ADO_BEARER_TOKEN")
+			return collect.Credential{}, usageErrorf("--auth bearer: set ADO_BEARER_TOKEN")
 		}
 		return collect.Credential{Tokens: collect.StaticToken(bearer)}, nil
 	}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/ado-access/ado-access/internal/export"
+	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
 func newVerifyCmd() *Command {
@@ -41,20 +42,36 @@ Examples:
 			if len(args) != 1 {
 				return usageErrorf("verify needs one LOCATION (a packet folder or blob prefix)")
 			}
+			asJSON := format.String() == "json"
+			// fail reports an error that kept the export from being checked:
+			// as JSON too when JSON was asked for, so machines read one shape.
+			fail := func(err error) error {
+				if asJSON {
+					b, _ := json.MarshalIndent(map[string]any{"ok": false, "location": args[0], "error": err.Error()}, "", "  ")
+					fmt.Fprintln(env.Stdout, string(b))
+				}
+				return exitCode(exitError, err)
+			}
 			root, dir := export.SplitManifestLocation(args[0])
 			sink, err := export.OpenSink(ctx, root, env.Getenv, export.BlobOptions{})
 			if err != nil {
-				return err
+				return fail(err)
 			}
 			rep, err := export.Verify(ctx, sink, dir)
 			if errors.Is(err, export.ErrNoManifest) {
-				return exitCode(exitError, fmt.Errorf("%v: not a complete export (still being written, or its export failed)", err))
+				return fail(fmt.Errorf("%v: not a complete export (still being written, or its export failed)", err))
 			}
 			if err != nil {
-				return err
+				return fail(err)
 			}
-			if format.String() == "json" {
-				out := map[string]any{"ok": rep.OK(), "location": sink.String(), "kind": rep.Manifest.Kind,
+			m := rep.Manifest
+			org := snapshot.NormalizeOrg(m.Org) // never print a credential an old manifest may hold
+			what := fmt.Sprintf("%s of run %d of %s", m.Kind, m.Run, org)
+			if m.PacketID != "" {
+				what = fmt.Sprintf("packet %s (run %d of %s)", m.PacketID, m.Run, org)
+			}
+			if asJSON {
+				out := map[string]any{"ok": rep.OK(), "location": sink.String(), "kind": m.Kind, "what": what,
 					"checked": rep.Checked, "problems": nonNil(rep.Problems), "unlisted": nonNil(rep.Unlisted)}
 				b, _ := json.MarshalIndent(out, "", "  ")
 				fmt.Fprintln(env.Stdout, string(b))
@@ -66,15 +83,10 @@ Examples:
 					fmt.Fprintf(env.Stdout, "note      %s is not in the manifest\n", u)
 				}
 			}
-			m := rep.Manifest
-			what := fmt.Sprintf("%s of run %d of %s", m.Kind, m.Run, m.Org)
-			if m.PacketID != "" {
-				what = fmt.Sprintf("packet %s (run %d of %s)", m.PacketID, m.Run, m.Org)
-			}
 			if !rep.OK() {
 				return exitCode(exitError, fmt.Errorf("%s at %s: %d of %d files do not match the manifest", what, sink, len(rep.Problems), len(m.Files)))
 			}
-			if format.String() == "text" {
+			if !asJSON {
 				fmt.Fprintf(env.Stdout, "ok: %s: %d files match %s\n", what, rep.Checked, export.ManifestName)
 			}
 			return nil

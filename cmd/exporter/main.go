@@ -15,6 +15,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
 // Exit codes. Commands may pick others with exitCode (e.g. diff --exit-code).
@@ -150,6 +152,8 @@ func report(env *Env, name string, ctx context.Context, err error) int {
 	if ctx != nil && ctx.Err() != nil && errors.Is(err, context.Canceled) {
 		err = context.Cause(ctx)
 	}
+	err = snapshot.Explain(err) // "database disk image is malformed" says what to do
+
 	fmt.Fprintf(env.Stderr, "exporter: %v\n", err)
 	return exitError
 }

@@ -3,13 +3,14 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"io"
 	"strconv"
 	"strings"
 	"text/tabwriter"
+
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // rowWriter writes rows of named columns as a table, JSON or CSV. JSON and
@@ -28,8 +29,8 @@ func newRowWriter(w io.Writer, format string, cols []string) (rowWriter, error) 
 	case "json":
 		return &jsonWriter{w: bufio.NewWriter(w), cols: cols}, nil
 	case "csv":
-		cw := csv.NewWriter(w)
-		if err := cw.Write(cols); err != nil {
+		cw := safecsv.NewWriter(w, false)
+		if err := cw.Record(cols); err != nil {
 			return nil, err
 		}
 		return &csvWriter{cw: cw}, nil
@@ -123,17 +124,10 @@ func (j *jsonWriter) Close() error {
 	return j.w.Flush()
 }
 
-type csvWriter struct{ cw *csv.Writer }
+// csvWriter writes CSV as packets do: values a spreadsheet would evaluate
+// are defused (see safecsv).
+type csvWriter struct{ cw *safecsv.Writer }
 
-func (c *csvWriter) Row(vals []any) error {
-	rec := make([]string, len(vals))
-	for i, v := range vals {
-		rec[i] = cell(v)
-	}
-	return c.cw.Write(rec)
-}
+func (c *csvWriter) Row(vals []any) error { return c.cw.Values(vals) }
 
-func (c *csvWriter) Close() error {
-	c.cw.Flush()
-	return c.cw.Error()
-}
+func (c *csvWriter) Close() error { return c.cw.Flush() }

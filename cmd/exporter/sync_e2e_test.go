@@ -75,8 +75,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		t.Fatalf("run = %v", runs[0])
 	}
 
-	// CSV: a header row, one row per entity, descriptor columns.
+	// CSV: a header row, one row per entity, descriptor columns, and no
+	// value a spreadsheet would evaluate.
 	counts := sim.Stats().Counts
+	escaped := 0
 	for kind, want := range map[string]struct {
 		cols []string
 		rows int
@@ -106,6 +108,10 @@ func TestSyncRunsShowCommands(t *testing.T) {
 		if len(recs)-1 != want.rows {
 			t.Errorf("show %s: %d rows, want %d", kind, len(recs)-1, want.rows)
 		}
+		escaped += formulaFree(t, "show "+kind, recs)
+	}
+	if escaped == 0 {
+		t.Error("no value was defused: the simulator's hostile names (a leading '=') did not reach the CSV")
 	}
 
 	// Access through nested groups: "Cycle A" and "Cycle B" contain each
@@ -128,8 +134,14 @@ func TestSyncRunsShowCommands(t *testing.T) {
 	}
 	nested := false
 	for _, a := range access {
-		if strings.HasSuffix(a["group_name"].(string), `\Cycle B`) && a["via"] == "nested" && strings.Contains(a["path"].(string), " > ") {
+		// Paths name groups, as diff does; descriptors are beside them.
+		if strings.HasSuffix(a["group_name"].(string), `\Cycle B`) && a["via"] == "nested" &&
+			strings.HasPrefix(a["path"].(string), "via ") && strings.HasSuffix(a["path"].(string), `\Cycle A → `+a["group_name"].(string)) &&
+			strings.Contains(a["path_descriptors"].(string), " > ") {
 			nested = true
+		}
+		if a["via"] == "direct" && a["path"] != "direct" {
+			t.Errorf("a direct membership's path is %q, want \"direct\"", a["path"])
 		}
 	}
 	if !nested {
@@ -145,13 +157,37 @@ func TestSyncRunsShowCommands(t *testing.T) {
 	}
 }
 
+// A credential in the organization URL is refused by every command that
+// takes one, and never repeated.
+func TestOrgURLWithCredentialIsRefused(t *testing.T) {
+	const secret = "S3cretPAT"
+	db := filepath.Join(t.TempDir(), "s.db")
+	for _, env := range []map[string]string{
+		{"ADO_ORG_URL": "https://x:" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+		{"ADO_ORG_URL": "https://" + secret + "@dev.azure.com/org", "ADO_PAT": "p", "EXPORTER_DB": db},
+	} {
+		for _, args := range [][]string{{"sync"}, {"runs"}, {"show", "users"}, {"diff"}, {"export", "packet"}} {
+			code, out, errs := cli(t, env, args...)
+			if code != 2 || !strings.Contains(errs, "never in the URL") || strings.Contains(out+errs, secret) {
+				t.Errorf("%v: exit %d, %q; want 2, a refusal that never repeats the secret", args, code, errs)
+			}
+		}
+	}
+	if _, err := os.Stat(db); err == nil {
+		t.Fatal("a refused sync left a store")
+	}
+}
+
 func TestSyncNeedsOrgAndCredential(t *testing.T) {
 	if code, _, errs := cli(t, map[string]string{}, "sync"); code != 2 || !strings.Contains(errs, "ADO_ORG_URL") {
 		t.Fatalf("sync without org: exit %d %q", code, errs)
 	}
 	env := map[string]string{"ADO_ORG_URL": "https://dev.azure.com/x", "EXPORTER_DB": filepath.Join(t.TempDir(), "s.db")}
-	if code, _, errs := cli(t, env, "sync"); code != 1 || !strings.Contains(errs, "no credential") {
-		t.Fatalf("sync without credential: exit %d %q", code, errs)
+	if code, _, errs := cli(t, env, "sync"); code != 2 || !strings.Contains(errs, "no credential") {
+		t.Fatalf("sync without credential: exit %d %q, want 2 (a usage error)", code, errs)
+	}
+	if _, err := os.Stat(env["EXPORTER_DB"]); err == nil {
+		t.Fatal("a sync that never started left a store file")
 	}
 	if code, _, errs := cli(t, map[string]string{"EXPORTER_DB": filepath.Join(t.TempDir(), "none.db")}, "runs"); code != 1 || !strings.Contains(errs, "exporter sync") {
 		t.Fatalf("runs without a store: exit %d %q", code, errs)
@@ -220,7 +256,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	first, _ := st.LatestRun(ctx, "")
+	first, _ := st.LatestRun(ctx)
 	before := storeDigest(t, st, first.ID)
 
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 30, Seed: 9}); err != nil {
@@ -234,7 +270,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	// Kill it once it has recorded its run and read for a while.
 	deadline := time.Now().Add(30 * time.Second)
 	for {
-		runs, _ := st.Runs(ctx, "")
+		runs, _ := st.Runs(ctx)
 		if len(runs) == 2 && runs[1].Status == "running" {
 			break
 		}
@@ -250,11 +286,11 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	}
 	cmd.Wait()
 
-	runs, _ := st.Runs(ctx, "")
+	runs, _ := st.Runs(ctx)
 	if len(runs) != 2 || runs[1].Status != "running" {
 		t.Fatalf("the killed sync finished before it was killed (runs %+v); raise the latency", runs)
 	}
-	if latest, _ := st.LatestRun(ctx, ""); latest.ID != first.ID {
+	if latest, _ := st.LatestRun(ctx); latest.ID != first.ID {
 		t.Fatalf("latest complete run is %d, want %d", latest.ID, first.ID)
 	}
 	if !sameDigest(before, storeDigest(t, st, first.ID)) {
@@ -265,7 +301,7 @@ func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("sync after the kill: %s", errs)
 	}
-	runs, _ = st.Runs(ctx, "")
+	runs, _ = st.Runs(ctx)
 	if len(runs) != 3 || runs[1].Status != "failed" || runs[2].Status != "complete" {
 		t.Fatalf("runs after recovery: %+v", runs)
 	}
@@ -320,4 +356,54 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if strings.Count(last, "memberships removed: ") != 3 || strings.Count(last, " removed: ")+strings.Count(last, " added: ")+strings.Count(last, " modified: ") != 3 {
 		t.Errorf("the diff after apply does not show the 3 revokes alone:\n%s", stdout)
 	}
+	// The "Next:" commands work as printed.
+	_, next, _ := strings.Cut(stdout, "\nNext")
+	ran := 0
+	for _, line := range strings.Split(next, "\n") {
+		fields := strings.Fields(line)
+		if len(fields) < 2 || fields[0] != "exporter" {
+			continue
+		}
+		if code, _, errs := cli(t, map[string]string{}, fields[1:]...); code != 0 {
+			t.Errorf("%q: exit %d %s", line, code, errs)
+		}
+		ran++
+	}
+	if ran < 4 {
+		t.Errorf("the demo printed %d commands to try next, want 4:\n%s", ran, next)
+	}
+
+	// A second demo empties the folder the first made; a folder it did not
+	// make is refused unless --force.
+	if code, _, errs := cli(t, map[string]string{}, "demo", "--out", out, "--changes", "0"); code != 0 {
+		t.Fatalf("second demo into its own folder: exit %d %s", code, errs)
+	}
+	mine := t.TempDir()
+	os.WriteFile(filepath.Join(mine, "thesis.txt"), []byte("irreplaceable"), 0o644)
+	if code, _, errs := cli(t, map[string]string{}, "demo", "--out", mine); code != 2 || !strings.Contains(errs, "--force") {
+		t.Fatalf("demo into a folder it did not make: exit %d %q", code, errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(mine, "thesis.txt")); string(b) != "irreplaceable" {
+		t.Fatal("the demo touched a folder it did not make")
+	}
+}
+
+// formulaFree fails the test if a CSV field would be evaluated by a
+// spreadsheet, and returns how many fields were defused with a leading
+// apostrophe.
+func formulaFree(t *testing.T, what string, recs [][]string) int {
+	t.Helper()
+	n := 0
+	for _, rec := range recs[1:] {
+		for _, f := range rec {
+			if strings.HasPrefix(f, "'") {
+				n++
+				continue
+			}
+			if f != "" && (strings.ContainsRune("\t\r\n", rune(f[0])) || strings.ContainsAny(strings.TrimLeft(f, " ")[:min(len(strings.TrimLeft(f, " ")), 1)], "=+-@")) {
+				t.Errorf("%s: field %q would be evaluated by a spreadsheet", what, f)
+			}
+		}
+	}
+	return n
 }

@@ -59,13 +59,14 @@ func servicePrincipalRow(sp graph.GraphServicePrincipal) snapshot.Row {
 
 // readUsers lists Graph users of every subject type, page by page.
 func readUsers(ctx context.Context, e *env) error {
-	return pageGraph(ctx, "list users", func(tok *string) (*string, error) {
+	pass := e.out.pass("accounts")
+	return pageGraph(ctx, "list users", pass.reset, func(tok *string) (*string, error) {
 		page, err := e.c.Graph.ListUsers(ctx, graph.ListUsersArgs{ContinuationToken: tok})
 		if err != nil {
 			return nil, err
 		}
 		for _, u := range deref2(page.GraphUsers) {
-			if err := e.out.put(ctx, snapshot.Accounts, "accounts", userRow(u)); err != nil {
+			if err := pass.put(ctx, snapshot.Accounts, userRow(u)); err != nil {
 				return nil, err
 			}
 		}
@@ -74,28 +75,33 @@ func readUsers(ctx context.Context, e *env) error {
 }
 
 func readServicePrincipals(ctx context.Context, e *env) error {
-	return pageGraph(ctx, "list service principals", func(tok *string) (*string, error) {
+	pass := e.out.pass("service principals")
+	var sps []string
+	err := pageGraph(ctx, "list service principals", func() { pass.reset(); sps = nil }, func(tok *string) (*string, error) {
 		page, err := e.c.Graph.ListServicePrincipals(ctx, graph.ListServicePrincipalsArgs{ContinuationToken: tok})
 		if err != nil {
 			return nil, err
 		}
 		for _, sp := range deref2(page.GraphServicePrincipals) {
-			e.mu.Lock()
-			e.sps = append(e.sps, str(sp.Descriptor))
-			e.mu.Unlock()
-			if err := e.out.put(ctx, snapshot.Accounts, "service principals", servicePrincipalRow(sp)); err != nil {
+			sps = append(sps, str(sp.Descriptor))
+			if err := pass.put(ctx, snapshot.Accounts, servicePrincipalRow(sp)); err != nil {
 				return nil, err
 			}
 		}
 		return next(page.ContinuationToken), nil
 	})
+	e.mu.Lock()
+	e.sps = sps
+	e.mu.Unlock()
+	return err
 }
 
 // pageGraph follows Graph continuation tokens (the X-MS-ContinuationToken
 // header) until there is none. When the service refuses a token as expired
 // the listing starts over: writes are idempotent, so rows seen twice cost
-// nothing.
-func pageGraph(ctx context.Context, doing string, page func(tok *string) (*string, error)) error {
+// nothing, and restart (if not nil) first takes back what the abandoned
+// pass counted or gathered.
+func pageGraph(ctx context.Context, doing string, restart func(), page func(tok *string) (*string, error)) error {
 	const restarts = 3
 	for attempt := 0; ; attempt++ {
 		var tok *string
@@ -112,6 +118,9 @@ func pageGraph(ctx context.Context, doing string, page func(tok *string) (*strin
 			}
 		}()
 		if err != nil && isExpiredToken(err) && attempt < restarts {
+			if restart != nil {
+				restart()
+			}
 			continue
 		}
 		if err != nil {

@@ -59,7 +59,11 @@ type Options struct {
 // Client is a connection to one organization: the v7 clients of every area
 // the product reads, all sharing one HTTP client.
 type Client struct {
-	Org   string
+	Org   string // the organization's URL, normalized
+	OrgID string // the organization's id, from _apis/connectionData
+	// Me is who the credential authenticates as (connectionData's
+	// authenticatedUser).
+	Me    Identity
 	Stats *Stats
 	conc  int // requests in flight
 	log   *slog.Logger
@@ -72,7 +76,6 @@ type Client struct {
 	Audit    audit.Client
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
 	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
-	root     *azuredevops.Client // the organization URL: connection data
 
 	// billed is the usage already attributed to earlier runs of this
 	// client; a run records what was used since (its first run also
@@ -96,6 +99,10 @@ var (
 // live under the organization URL) and creates the clients.
 func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*Client, error) {
 	u, err := url.Parse(orgURL)
+	if err == nil && u.User != nil {
+		// Never repeat such a URL: it holds a credential.
+		return nil, errors.New("the organization URL holds a user name or password: credentials go in a PAT or Entra ID, never in the URL")
+	}
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("organization URL %q: want https://dev.azure.com/ORG (or an Azure DevOps Server collection URL)", orgURL)
 	}
@@ -113,6 +120,9 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	base := opts.Transport
 	if base == nil {
 		t := http.DefaultTransport.(*http.Transport).Clone()
+		// A host that does not answer at all fails within seconds (see
+		// RetryPolicy.FirstContact), not after the default 30 s.
+		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 		t.MaxIdleConnsPerHost = opts.Concurrency * 2
 		t.ResponseHeaderTimeout = 2 * time.Minute
 		base = t
@@ -126,10 +136,12 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		return azuredevops.NewClientWithOptions(conn, strings.ToLower(strings.TrimRight(u, "/")), azuredevops.WithHTTPClient(hc))
 	}
 	root := clientAt(conn.BaseUrl)
-	c.root = root
 	areas, err := root.GetResourceAreas(ctx)
 	if err != nil {
 		return nil, describe("discover the organization's services", "", err)
+	}
+	if err := c.connect(ctx, root); err != nil {
+		return nil, err
 	}
 	where := map[uuid.UUID]string{}
 	for _, a := range *areas {
@@ -199,12 +211,46 @@ func newChain(header func(context.Context) (string, error), stats *Stats, opts O
 		next: &retryTransport{
 			policy: opts.Retry.withDefaults(),
 			stats:  stats,
-			log:    log.Debug,
+			log:    log,
 			next: &countTransport{stats: stats, next: &limitTransport{
 				sem: make(chan struct{}, opts.Concurrency), next: base,
 			}},
 		},
 	}
+}
+
+// Identity is an identity as the location service names it.
+type Identity struct {
+	ID          string // identity id (storage key)
+	Descriptor  string // subject descriptor, e.g. aad.…
+	DisplayName string
+}
+
+// locConnectionData is the location service's connectionData.
+var locConnectionData = uuid.MustParse("00d9565f-ed9c-4a06-9a50-00e7896ccab4")
+
+// connect reads connectionData: the organization's id, by which a store
+// knows its organization whatever URL reaches it, and who the credential
+// is.
+func (c *Client) connect(ctx context.Context, root *azuredevops.Client) error {
+	var cd struct {
+		InstanceID        string `json:"instanceId"`
+		AuthenticatedUser struct {
+			ID                  string `json:"id"`
+			SubjectDescriptor   string `json:"subjectDescriptor"`
+			ProviderDisplayName string `json:"providerDisplayName"`
+		} `json:"authenticatedUser"`
+	}
+	if err := sendJSON(ctx, root, http.MethodGet, locConnectionData, "7.1-preview.1", nil, nil, &cd); err != nil {
+		return describe("connect to the organization", "", err)
+	}
+	if cd.InstanceID == "" {
+		return fmt.Errorf("connect to %s: the service did not say the organization's id (connectionData has no instanceId)", c.Org)
+	}
+	c.OrgID = strings.ToLower(cd.InstanceID)
+	u := cd.AuthenticatedUser
+	c.Me = Identity{ID: u.ID, Descriptor: u.SubjectDescriptor, DisplayName: u.ProviderDisplayName}
+	return nil
 }
 
 // warmLocations makes the v7 client fetch and cache a service's route
@@ -301,6 +347,10 @@ func describe(doing, area string, err error) error {
 	var ue *url.Error
 	if errors.As(err, &ue) && ue.Err != nil {
 		err = ue.Err // the transport's own message names the request without its query
+	}
+	var unreachable *UnreachableError
+	if errors.As(err, &unreachable) {
+		return fmt.Errorf("%s: %w", doing, unreachable)
 	}
 	status, msg := statusOf(err)
 	switch status {

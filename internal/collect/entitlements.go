@@ -74,8 +74,9 @@ func entitlementRow(descriptor string, a *licensing.AccessLevel, rules *[]member
 func readUserEntitlements(ctx context.Context, e *env) error {
 	const restarts = 3
 	for attempt := 0; ; attempt++ {
-		err := e.pageUserEntitlements(ctx)
+		n, err := e.pageUserEntitlements(ctx)
 		if err != nil && isExpiredToken(err) && attempt < restarts {
+			e.out.prog.add("entitlements", -n) // the pass starts over: count it once
 			continue
 		}
 		if err != nil {
@@ -85,8 +86,11 @@ func readUserEntitlements(ctx context.Context, e *env) error {
 	}
 }
 
-func (e *env) pageUserEntitlements(ctx context.Context) error {
+// pageUserEntitlements reads every page; it returns how many entitlements
+// it put, even when it fails.
+func (e *env) pageUserEntitlements(ctx context.Context) (int, error) {
 	token := ""
+	n := 0
 	for {
 		q := url.Values{}
 		if token != "" {
@@ -94,15 +98,18 @@ func (e *env) pageUserEntitlements(ctx context.Context) error {
 		}
 		var page userEntitlementPage
 		if err := sendJSON(ctx, e.c.vsaex, http.MethodGet, locUserEntitlements, "7.1-preview.3", nil, q, &page); err != nil {
-			return err
+			return n, err
 		}
 		for _, m := range page.Members {
 			if err := e.putEntitlement(ctx, m.User.Descriptor, m.Id, m.AccessLevel, m.GroupAssignments, m.DateCreated, m.LastAccessedDate); err != nil {
-				return err
+				return n, err
+			}
+			if m.User.Descriptor != nil && *m.User.Descriptor != "" {
+				n++
 			}
 		}
 		if page.ContinuationToken == nil || *page.ContinuationToken == "" {
-			return nil
+			return n, nil
 		}
 		token = *page.ContinuationToken
 	}

@@ -35,20 +35,24 @@ func groupRow(g graph.GraphGroup) snapshot.Row {
 
 // readGroups lists Azure DevOps and Entra groups at every scope.
 func readGroups(ctx context.Context, e *env) error {
-	return pageGraph(ctx, "list groups", func(tok *string) (*string, error) {
+	pass := e.out.pass("groups")
+	var refs []groupRef
+	err := pageGraph(ctx, "list groups", func() { pass.reset(); refs = nil }, func(tok *string) (*string, error) {
 		page, err := e.c.Graph.ListGroups(ctx, graph.ListGroupsArgs{ContinuationToken: tok})
 		if err != nil {
 			return nil, err
 		}
 		for _, g := range deref2(page.GraphGroups) {
 			row := groupRow(g)
-			e.mu.Lock()
-			e.groups = append(e.groups, groupRef{descriptor: row[0].(string), subjectType: row[1].(string)})
-			e.mu.Unlock()
-			if err := e.out.put(ctx, snapshot.Groups, "groups", row); err != nil {
+			refs = append(refs, groupRef{descriptor: row[0].(string), subjectType: row[1].(string)})
+			if err := pass.put(ctx, snapshot.Groups, row); err != nil {
 				return nil, err
 			}
 		}
 		return next(page.ContinuationToken), nil
 	})
+	e.mu.Lock()
+	e.groups = refs
+	e.mu.Unlock()
+	return err
 }

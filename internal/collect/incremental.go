@@ -513,7 +513,8 @@ func leaveAllGroups(w *snapshot.Writer, member string) error {
 func (r *incRun) rereadServiceAccounts(ctx context.Context) error {
 	listed := map[string]bool{}
 	types := []string{"svc"}
-	err := pageGraph(ctx, "list service accounts", func(tok *string) (*string, error) {
+	pass := r.out.pass("accounts")
+	err := pageGraph(ctx, "list service accounts", pass.reset, func(tok *string) (*string, error) {
 		page, err := r.c.Graph.ListUsers(ctx, graph.ListUsersArgs{SubjectTypes: &types, ContinuationToken: tok})
 		if err != nil {
 			return nil, err
@@ -521,7 +522,7 @@ func (r *incRun) rereadServiceAccounts(ctx context.Context) error {
 		for _, u := range deref2(page.GraphUsers) {
 			row := userRow(u)
 			listed[row[0].(string)] = true
-			if err := r.out.put(ctx, snapshot.Accounts, "accounts", row); err != nil {
+			if err := pass.put(ctx, snapshot.Accounts, row); err != nil {
 				return nil, err
 			}
 		}
@@ -630,7 +631,8 @@ const graphPage = 500
 // groups the list no longer has are re-read.
 func (r *incRun) rereadGroupList(ctx context.Context, scope string, project *string) error {
 	listed := map[string]bool{}
-	err := pageGraph(ctx, "list groups", func(tok *string) (*string, error) {
+	pass := r.out.pass("groups")
+	err := pageGraph(ctx, "list groups", pass.reset, func(tok *string) (*string, error) {
 		args := graph.ListGroupsArgs{ContinuationToken: tok}
 		if scope != "" {
 			args.ScopeDescriptor = &scope
@@ -653,7 +655,7 @@ func (r *incRun) rereadGroupList(ctx context.Context, scope string, project *str
 			if !known {
 				r.addGroup(d) // new: read its members too
 			}
-			if err := r.out.put(ctx, snapshot.Groups, "groups", row); err != nil {
+			if err := pass.put(ctx, snapshot.Groups, row); err != nil {
 				return nil, err
 			}
 		}

@@ -56,6 +56,7 @@ type Progress struct {
 	order  []string
 	counts map[string]*atomic.Int64
 	phase  atomic.Value // string
+	wait   atomic.Int64 // nanoseconds spent waiting for the writer lock
 }
 
 // NewProgress returns counters for the resources a sync reads.
@@ -93,6 +94,16 @@ func (p *Progress) Counts() (names []string, counts []int64) {
 	return names, counts
 }
 
+func (p *Progress) waited(d time.Duration) {
+	if p != nil {
+		p.wait.Store(int64(d))
+	}
+}
+
+// LockWait is how long the sync waited for another one to release the
+// store (with --wait): time that is not the sync's own.
+func (p *Progress) LockWait() time.Duration { return time.Duration(p.wait.Load()) }
+
 // Phase is what the sync is doing now.
 func (p *Progress) Phase() string { return p.phase.Load().(string) }
 
@@ -117,6 +128,27 @@ func (s *sink) do(ctx context.Context, fn op) error {
 func (s *sink) put(ctx context.Context, t *snapshot.Table, resource string, row snapshot.Row) error {
 	s.prog.add(resource, 1)
 	return s.do(ctx, func(w *snapshot.Writer) error { return w.Put(t, row) })
+}
+
+// pass counts the rows one reading of a listing puts, so that a listing
+// that starts over can take back what it counted.
+type pass struct {
+	s        *sink
+	resource string
+	n        int
+}
+
+func (s *sink) pass(resource string) *pass { return &pass{s: s, resource: resource} }
+
+func (p *pass) put(ctx context.Context, t *snapshot.Table, row snapshot.Row) error {
+	p.n++
+	return p.s.put(ctx, t, p.resource, row)
+}
+
+// reset takes back the counts of an abandoned reading.
+func (p *pass) reset() {
+	p.s.prog.add(p.resource, -p.n)
+	p.n = 0
 }
 
 func (s *sink) replace(ctx context.Context, t *snapshot.Table, resource string, scope string, rows []snapshot.Row) error {
@@ -150,11 +182,16 @@ func Sync(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) 
 	if opts.Mode != "auto" && opts.Mode != "full" && opts.Mode != "incremental" {
 		return snapshot.Run{}, fmt.Errorf("sync mode %q: want auto, full or incremental", opts.Mode)
 	}
+	waitStart := time.Now()
 	lock, err := st.Lock(ctx, opts.Wait)
 	if err != nil {
 		return snapshot.Run{}, err
 	}
 	defer lock.Unlock()
+	opts.Progress.waited(time.Since(waitStart))
+	if err := st.Bind(ctx, snapshot.Organization{ID: c.OrgID, Name: snapshot.OrgName(c.Org), URL: c.Org}); err != nil {
+		return snapshot.Run{}, err
+	}
 	if ids, err := st.RecoverInterrupted(ctx); err != nil {
 		return snapshot.Run{}, err
 	} else if len(ids) > 0 {
@@ -192,16 +229,23 @@ func Sync(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions) 
 	})
 }
 
-// attempt runs one kind of sync in a new run, aborting the run on failure.
+// attempt runs one kind of sync in a new run, aborting the run on failure
+// (recording the requests it made).
 func attempt(ctx context.Context, c *Client, st *snapshot.Store, kind string, body func(*snapshot.Writer) (snapshot.Run, error)) (snapshot.Run, error) {
+	_, prevErr := st.LatestRun(ctx)
 	w, err := st.Begin(ctx, c.Org, kind)
 	if err != nil {
 		return snapshot.Run{}, err
 	}
 	run, err := body(w)
 	if err != nil {
-		w.Abort(err)
-		return w.Run(), fmt.Errorf("%s sync run %d failed, the previous snapshot is unchanged: %w", kind, w.ID(), err)
+		used := c.Stats.usage().minus(c.billed)
+		w.Abort(err, snapshot.RunStats{APIRequests: used.total, RequestsByArea: used.byArea, Retries: used.retries})
+		kept := "the previous snapshot is unchanged"
+		if prevErr != nil {
+			kept = "the store holds no snapshot yet"
+		}
+		return w.Run(), fmt.Errorf("%s sync run %d failed, %s: %w", kind, w.ID(), kept, st.Explain(err))
 	}
 	return run, nil
 }
@@ -218,7 +262,7 @@ func decide(ctx context.Context, c *Client, st *snapshot.Store, opts SyncOptions
 		}
 		return nil, why, nil
 	}
-	prev, err := st.LatestRun(ctx, c.Org)
+	prev, err := st.LatestRun(ctx)
 	if errors.Is(err, snapshot.ErrNoRun) {
 		return full("the store holds no earlier run of this organization")
 	}
@@ -239,7 +283,7 @@ var errNeedFull = errors.New("a full sync is needed")
 func checkFresh(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) error {
 	now := c.Stats.ServerNow()
 	if opts.FullEvery > 0 {
-		last, err := st.LatestFullRun(ctx, c.Org)
+		last, err := st.LatestFullRun(ctx)
 		if err != nil || now.Sub(last.StartedAt) >= opts.FullEvery {
 			return fmt.Errorf("%w: it is due (--full-every %s; the last full sync is run %d of %s)", errNeedFull, opts.FullEvery, last.ID, last.StartedAt.Format(time.RFC3339))
 		}

@@ -226,8 +226,12 @@ func TestSyncUnderFaultsEqualsFaultFree(t *testing.T) {
 	faulty := startSim(t, opts)
 
 	st1, st2 := openStore(t), openStore(t)
-	r1 := syncOnce(t, dial(t, clean, "readonly"), st1)
-	r2 := syncOnce(t, dial(t, faulty, "readonly"), st2)
+	p1, p2 := NewProgress(), NewProgress()
+	r1, err1 := Sync(context.Background(), dial(t, clean, "readonly"), st1, SyncOptions{Teams: true, Progress: p1})
+	r2, err2 := Sync(context.Background(), dial(t, faulty, "readonly"), st2, SyncOptions{Teams: true, Progress: p2})
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
 	if !equalDigest(digest(t, st1, r1.ID), digest(t, st2, r2.ID)) {
 		t.Fatal("the snapshot read under faults differs from the fault-free one")
 	}
@@ -235,8 +239,41 @@ func TestSyncUnderFaultsEqualsFaultFree(t *testing.T) {
 	if f["429"] == 0 || f["5xx"] == 0 || f["cut"] == 0 {
 		t.Fatalf("faults not exercised: %v", f)
 	}
+	_, c1 := p1.Counts()
+	_, c2 := p2.Counts()
+	if !slices.Equal(c1, c2) || r1.RowsSeen != r2.RowsSeen {
+		t.Fatalf("counts under faults %v (%d rows seen), fault-free %v (%d)", c2, r2.RowsSeen, c1, r1.RowsSeen)
+	}
 	if r2.Retries == 0 || r2.APIRequests <= r1.APIRequests {
 		t.Fatalf("retries %d, requests %d vs %d fault-free", r2.Retries, r2.APIRequests, r1.APIRequests)
+	}
+}
+
+// A listing that starts over after an expired continuation token counts
+// its rows once, in the progress and in the run's rows_seen.
+func TestRestartedListingsCountOnce(t *testing.T) {
+	opts := adosim.Options{Spec: &pagingSpec, Seed: 10}
+	clean := startSim(t, opts)
+	// Only the users listing (one sequential chain of pages) draws faults,
+	// so the seed decides the same expirations every time.
+	opts.Faults = adosim.Faults{RateExpireToken: 0.5, Paths: []string{"/_apis/graph/users"}}
+	faulty := startSim(t, opts)
+	p1, p2 := NewProgress(), NewProgress()
+	r1, err1 := Sync(context.Background(), dial(t, clean, "readonly"), openStore(t), SyncOptions{Progress: p1})
+	r2, err2 := Sync(context.Background(), dial(t, faulty, "readonly"), openStore(t), SyncOptions{Progress: p2})
+	if err1 != nil || err2 != nil {
+		t.Fatal(err1, err2)
+	}
+	if n := faulty.Stats().Faults["expired_token"]; n == 0 {
+		t.Fatal("no continuation token expired: pick another seed")
+	}
+	_, c1 := p1.Counts()
+	_, c2 := p2.Counts()
+	if !slices.Equal(c1, c2) || r1.RowsSeen != r2.RowsSeen {
+		t.Fatalf("counts after restarts %v (%d rows seen), without %v (%d)", c2, r2.RowsSeen, c1, r1.RowsSeen)
+	}
+	if r2.APIRequests <= r1.APIRequests {
+		t.Fatalf("requests %d vs %d without restarts: the pages read again are not counted", r2.APIRequests, r1.APIRequests)
 	}
 }
 
@@ -264,18 +301,9 @@ func TestSyncWithBearerToken(t *testing.T) {
 func TestSyncAuthErrorsSayWhatToFix(t *testing.T) {
 	// A PAT the organization does not know.
 	sim := startSim(t, adosim.Options{Preset: "small"})
-	bad, err := Dial(context.Background(), sim.URL(), Credential{PAT: "not-a-real-pat"}, Options{})
-	if err != nil {
-		t.Fatal(err) // discovery needs no credential
-	}
-	st := openStore(t)
-	_, err = Sync(context.Background(), bad, st, SyncOptions{})
+	_, err := Dial(context.Background(), sim.URL(), Credential{PAT: "not-a-real-pat"}, Options{})
 	if !errors.Is(err, ErrUnauthorized) || strings.Contains(err.Error(), "not-a-real-pat") || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("err = %q; want one line, ErrUnauthorized, no secret", err)
-	}
-	runs, _ := st.Runs(context.Background(), "")
-	if len(runs) != 1 || runs[0].Status != "failed" {
-		t.Fatalf("runs after a failed sync: %+v", runs)
 	}
 
 	// A PAT without the Identity scope.
@@ -287,9 +315,15 @@ func TestSyncAuthErrorsSayWhatToFix(t *testing.T) {
 		creds = append(creds, c)
 	}
 	sim2 := startSim(t, adosim.Options{Preset: "small", Credentials: creds})
-	_, err = Sync(context.Background(), dial(t, sim2, "readonly"), openStore(t), SyncOptions{})
-	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "vso.identity") {
-		t.Fatalf("err = %v; want ErrForbidden naming vso.identity", err)
+	st := openStore(t)
+	_, err = Sync(context.Background(), dial(t, sim2, "readonly"), st, SyncOptions{})
+	if !errors.Is(err, ErrForbidden) || !strings.Contains(err.Error(), "vso.identity") || !strings.Contains(err.Error(), "the store holds no snapshot yet") {
+		t.Fatalf("err = %v; want ErrForbidden naming vso.identity, saying there was no snapshot before", err)
+	}
+	// The failed run keeps the requests it made.
+	runs, _ := st.Runs(context.Background())
+	if len(runs) != 1 || runs[0].Status != "failed" || runs[0].APIRequests == 0 || runs[0].RequestsByArea["identity"] == 0 {
+		t.Fatalf("runs after a failed sync: %+v; want one failed run with its requests", runs)
 	}
 }
 

@@ -6,8 +6,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptrace"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -124,12 +127,21 @@ type countTransport struct {
 }
 
 func (t *countTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	// Go's transport sends a request again by itself when a kept-alive
+	// connection turns out to be closed: count what was written to the
+	// wire, not calls (at least one: an attempt that never connected).
+	var writes atomic.Int64
+	trace := &httptrace.ClientTrace{WroteRequest: func(httptrace.WroteRequestInfo) { writes.Add(1) }}
+	resp, err := t.next.RoundTrip(r.WithContext(httptrace.WithClientTrace(r.Context(), trace)))
+	n := max(writes.Load(), 1)
 	area := areaOf(r)
-	t.stats.total.Add(1)
+	t.stats.total.Add(n)
 	t.stats.mu.Lock()
-	t.stats.byArea[area]++
+	t.stats.byArea[area] += n
 	t.stats.mu.Unlock()
-	resp, err := t.next.RoundTrip(r)
+	if n > 1 {
+		t.stats.retries.Add(n - 1)
+	}
 	if err == nil {
 		if d, perr := http.ParseTime(resp.Header.Get("Date")); perr == nil {
 			// The header has whole seconds: a skew of a few seconds is
@@ -163,17 +175,25 @@ func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 
 // RetryPolicy says how hard to try.
 type RetryPolicy struct {
-	MaxAttempts int           // per request, first try included (default 8)
-	BaseDelay   time.Duration // first backoff (default 500ms), doubling, with jitter
-	MaxDelay    time.Duration // cap of one backoff (default 30s)
+	// Budget is how long one request may go on retrying, its waits
+	// included (default 10 minutes). Waits the service asks for
+	// (Retry-After) count against it, so a long burst of throttling is
+	// waited out rather than failing after a number of attempts.
+	Budget    time.Duration
+	BaseDelay time.Duration // first backoff (default 500ms), doubling, with jitter
+	MaxDelay  time.Duration // cap of one backoff (default 30s)
 	// MaxRetryAfter caps a wait the service asks for with Retry-After
 	// (default 5m); longer waits fail the request instead.
 	MaxRetryAfter time.Duration
+	// FirstContact is the budget until the service has answered once
+	// (default 5s): a wrong host or a closed port fails within seconds,
+	// while failures after the service has answered get the full Budget.
+	FirstContact time.Duration
 }
 
 func (p RetryPolicy) withDefaults() RetryPolicy {
-	if p.MaxAttempts <= 0 {
-		p.MaxAttempts = 8
+	if p.Budget <= 0 {
+		p.Budget = 10 * time.Minute
 	}
 	if p.BaseDelay <= 0 {
 		p.BaseDelay = 500 * time.Millisecond
@@ -183,6 +203,9 @@ func (p RetryPolicy) withDefaults() RetryPolicy {
 	}
 	if p.MaxRetryAfter <= 0 {
 		p.MaxRetryAfter = 5 * time.Minute
+	}
+	if p.FirstContact <= 0 {
+		p.FirstContact = 5 * time.Second
 	}
 	return p
 }
@@ -196,7 +219,9 @@ type retryTransport struct {
 	// gate holds back every request until the service's Retry-After passes,
 	// so one throttled answer slows the whole client, not one goroutine.
 	gate atomic.Int64 // unix nanos
-	log  func(msg string, args ...any)
+	// answered is set once the service has answered anything at all.
+	answered atomic.Bool
+	log      *slog.Logger
 }
 
 func idempotent(r *http.Request) bool {
@@ -215,6 +240,19 @@ func retryableStatus(code int) bool {
 		code == http.StatusBadGateway || code == http.StatusServiceUnavailable || code == http.StatusGatewayTimeout
 }
 
+// UnreachableError is a service that has not answered at all: a wrong
+// host, a closed port, no network or a proxy in the way.
+type UnreachableError struct {
+	Host string
+	Err  error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach %s: %v; check the organization URL, the network and any proxy", e.Host, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
 func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	var body []byte
 	if r.Body != nil && r.Body != http.NoBody {
@@ -226,6 +264,7 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		body = b
 	}
 	canRetry := idempotent(r)
+	start := time.Now()
 	var lastErr error
 	for attempt := 1; ; attempt++ {
 		if err := t.waitGate(r.Context()); err != nil {
@@ -238,6 +277,8 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		}
 		resp, err := t.next.RoundTrip(req)
 		var wait time.Duration
+		asked := false // the service said how long to wait (Retry-After)
+		throttled := false
 		switch {
 		case err != nil:
 			if r.Context().Err() != nil {
@@ -245,21 +286,24 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			}
 			lastErr = fmt.Errorf("%s %s: %w", r.Method, redactURL(r), err)
 		case retryableStatus(resp.StatusCode):
-			wait = retryAfter(resp.Header)
+			t.answered.Store(true)
+			wait, asked = retryAfterHeader(resp.Header)
 			if wait > t.policy.MaxRetryAfter {
 				resp.Body.Close()
 				return nil, fmt.Errorf("%s %s: the service asks to wait %v (Retry-After), longer than the %v allowed", r.Method, redactURL(r), wait, t.policy.MaxRetryAfter)
 			}
-			if wait > 0 {
-				t.hold(wait)
+			throttled = resp.StatusCode == http.StatusTooManyRequests
+			if wait > 0 && t.hold(wait) && t.log != nil {
+				t.log.Info(fmt.Sprintf("throttled by the service: waiting %v (Retry-After)", wait.Round(100*time.Millisecond)), "status", resp.StatusCode, "request", redactURL(r))
 			}
 			lastErr = fmt.Errorf("%s %s: %s", r.Method, redactURL(r), resp.Status)
-			if attempt >= t.policy.MaxAttempts || !canRetry {
+			if !canRetry || t.spent(start, wait) {
 				return resp, nil // let the caller see the service's answer
 			}
 			io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<20))
 			resp.Body.Close()
 		default:
+			t.answered.Store(true)
 			// Read the whole body here, so that a connection cut halfway
 			// through is retried like one cut before the answer.
 			b, rerr := io.ReadAll(resp.Body)
@@ -277,20 +321,44 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			}
 			lastErr = fmt.Errorf("%s %s: reading the answer: %w", r.Method, redactURL(r), rerr)
 		}
-		if !canRetry || attempt >= t.policy.MaxAttempts {
-			return nil, fmt.Errorf("giving up after %d attempts: %w", attempt, lastErr)
+		// The service's Retry-After is the wait; without one, back off.
+		if !asked {
+			wait = max(wait, t.backoff(attempt))
+		} else {
+			wait = max(wait, minRetryWait)
 		}
-		if backoff := t.backoff(attempt); backoff > wait {
-			wait = backoff
+		if !t.answered.Load() && err != nil {
+			// Nothing has ever answered: fail within seconds.
+			if time.Since(start)+wait > t.policy.FirstContact {
+				return nil, &UnreachableError{Host: r.URL.Scheme + "://" + r.URL.Host, Err: unwrapURLError(err)}
+			}
+		} else if !canRetry || t.spent(start, wait) {
+			return nil, fmt.Errorf("giving up after %d attempts in %v: %w", attempt, time.Since(start).Round(time.Millisecond), lastErr)
 		}
 		t.stats.retries.Add(1)
-		if t.log != nil {
-			t.log("retrying request", "attempt", attempt+1, "wait", wait.Round(time.Millisecond), "cause", lastErr)
+		if t.log != nil && !throttled {
+			t.log.Debug("retrying request", "attempt", attempt+1, "wait", wait.Round(time.Millisecond), "cause", lastErr)
 		}
 		if err := sleep(r.Context(), wait); err != nil {
 			return nil, err
 		}
 	}
+}
+
+// spent reports whether waiting wait more would exceed the request's
+// retry budget.
+func (t *retryTransport) spent(start time.Time, wait time.Duration) bool {
+	return time.Since(start)+wait > t.policy.Budget
+}
+
+// unwrapURLError drops the *url.Error wrapper, whose message repeats the
+// request's URL.
+func unwrapURLError(err error) error {
+	var ue *url.Error
+	if errors.As(err, &ue) && ue.Err != nil {
+		return ue.Err
+	}
+	return err
 }
 
 // backoff is exponential with jitter between half and all of the step.
@@ -302,12 +370,17 @@ func (t *retryTransport) backoff(attempt int) time.Duration {
 	return d/2 + time.Duration(rand.Int64N(int64(d/2)+1))
 }
 
-func (t *retryTransport) hold(d time.Duration) {
+// hold holds every request back for d; it reports whether that moved the
+// gate later by more than a second (a new wait, worth logging once).
+func (t *retryTransport) hold(d time.Duration) bool {
 	until := time.Now().Add(d).UnixNano()
 	for {
 		cur := t.gate.Load()
-		if cur >= until || t.gate.CompareAndSwap(cur, until) {
-			return
+		if cur >= until {
+			return false
+		}
+		if t.gate.CompareAndSwap(cur, until) {
+			return until-cur > int64(time.Second)
 		}
 	}
 }
@@ -319,20 +392,30 @@ func (t *retryTransport) waitGate(ctx context.Context) error {
 	return nil
 }
 
+// minRetryWait is the least a retry waits when the service says to retry
+// at once (Retry-After: 0), so that a service repeating it is not hammered.
+const minRetryWait = 50 * time.Millisecond
+
 // retryAfter reads Retry-After (seconds or an HTTP date) and, when the
 // service delayed the request itself, X-RateLimit-Delay is only reported.
 func retryAfter(h http.Header) time.Duration {
+	d, _ := retryAfterHeader(h)
+	return d
+}
+
+// retryAfterHeader is retryAfter, and whether the header was there at all.
+func retryAfterHeader(h http.Header) (time.Duration, bool) {
 	v := h.Get("Retry-After")
 	if v == "" {
-		return 0
+		return 0, false
 	}
 	if secs, err := strconv.ParseFloat(v, 64); err == nil && secs >= 0 {
-		return time.Duration(secs * float64(time.Second))
+		return time.Duration(secs * float64(time.Second)), true
 	}
 	if at, err := http.ParseTime(v); err == nil {
-		return time.Until(at)
+		return max(time.Until(at), 0), true
 	}
-	return 0
+	return 0, false
 }
 
 func sleep(ctx context.Context, d time.Duration) error {

@@ -2,7 +2,10 @@ package collect
 
 import (
 	"context"
+	"errors"
 	"io"
+	"log/slog"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -124,85 +127,128 @@ func TestWritesAreNotRetried(t *testing.T) {
 }
 
 func TestGivesUpWithAClearError(t *testing.T) {
+	var n atomic.Int32
 	hc, stats, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		conn, _, _ := w.(http.Hijacker).Hijack()
+		if n.Add(1) == 1 {
+			io.WriteString(w, `{}`) // the service answered once...
+			return
+		}
+		conn, _, _ := w.(http.Hijacker).Hijack() // ...then cuts every connection
 		conn.Close()
-	}, RetryPolicy{MaxAttempts: 3}, 4)
+	}, RetryPolicy{Budget: 300 * time.Millisecond, MaxDelay: 50 * time.Millisecond}, 4)
+	if resp, err := hc.Get(url + "/org/_apis/projects"); err != nil {
+		t.Fatal(err)
+	} else {
+		resp.Body.Close()
+	}
+	start := time.Now()
 	_, err := hc.Get(url + "/org/_apis/git/repositories?continuationToken=abc")
-	if err == nil || !strings.Contains(err.Error(), "giving up after 3 attempts") {
+	if err == nil || !strings.Contains(err.Error(), "giving up after") {
 		t.Fatalf("err = %v", err)
+	}
+	if d := time.Since(start); d < 200*time.Millisecond || d > 2*time.Second {
+		t.Errorf("gave up after %v, want about the 300ms budget", d)
 	}
 	msg := describe("list repositories", "git", err).Error()
 	if strings.Contains(msg, "continuationToken") || strings.Contains(msg, "c2VjcmV0") || !strings.HasPrefix(msg, "list repositories: ") {
 		t.Fatalf("described error = %q; want what was done, no query, no credential", msg)
 	}
-	if total, _ := stats.Requests(); total != 3 {
-		t.Fatalf("%d attempts, want 3", total)
+	if total, _ := stats.Requests(); total < 3 {
+		t.Fatalf("%d attempts, want retries within the budget", total)
 	}
 }
 
-func TestRetryAfterBeyondLimitFails(t *testing.T) {
-	hc, _, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Retry-After", "3600")
-		w.WriteHeader(http.StatusTooManyRequests)
-	}, RetryPolicy{MaxRetryAfter: time.Minute}, 4)
-	_, err := hc.Get(url + "/org/_apis/projects")
-	if err == nil || !strings.Contains(err.Error(), "Retry-After") {
-		t.Fatalf("err = %v", err)
+// A host that never answers fails within seconds, with a message that
+// says what to check; it is not retried for the whole budget.
+func TestUnreachableFailsFast(t *testing.T) {
+	ln, _ := net.Listen("tcp", "127.0.0.1:0")
+	closed := "http://" + ln.Addr().String()
+	ln.Close()
+	for _, base := range []string{closed, "http://no-such-host.invalid"} {
+		hc, _, _ := newTestClient(t, func(http.ResponseWriter, *http.Request) {}, RetryPolicy{FirstContact: 500 * time.Millisecond}, 4)
+		start := time.Now()
+		_, err := hc.Get(base + "/org/_apis/ResourceAreas")
+		var unreachable *UnreachableError
+		if !errors.As(err, &unreachable) || !strings.Contains(err.Error(), "check the organization URL") {
+			t.Fatalf("%s: err = %v, want UnreachableError", base, err)
+		}
+		if d := time.Since(start); d > 3*time.Second {
+			t.Errorf("%s: failed after %v, want within the first-contact budget", base, d)
+		}
 	}
 }
 
-func TestAuthorizationIsSetAndConcurrencyBounded(t *testing.T) {
-	var inFlight, peak atomic.Int32
-	hc, _, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
-		if r.Header.Get("Authorization") != "Basic c2VjcmV0" {
-			w.WriteHeader(http.StatusUnauthorized)
+// A burst of throttling longer than any fixed number of attempts is
+// waited out, and each new wait is logged at info level.
+func TestThrottlingBurstIsWaitedOut(t *testing.T) {
+	var n atomic.Int32
+	var logs strings.Builder
+	var mu sync.Mutex
+	hc, stats, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
+		if k := n.Add(1); k <= 12 {
+			if k == 1 {
+				w.Header().Set("Retry-After", "1")
+			}
+			w.WriteHeader(http.StatusTooManyRequests)
 			return
 		}
-		cur := inFlight.Add(1)
-		for {
-			p := peak.Load()
-			if cur <= p || peak.CompareAndSwap(p, cur) {
-				break
-			}
-		}
-		time.Sleep(20 * time.Millisecond)
-		inFlight.Add(-1)
-	}, RetryPolicy{}, 3)
-	var wg sync.WaitGroup
-	for range 12 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			resp, err := hc.Get(url + "/org/_apis/projects")
-			if err != nil || resp.StatusCode != 200 {
-				t.Errorf("request: %v %v", resp, err)
-				return
-			}
-			resp.Body.Close()
-		}()
+		io.WriteString(w, `{}`)
+	}, RetryPolicy{MaxDelay: 5 * time.Millisecond}, 4)
+	hc.Transport.(*authTransport).next.(*retryTransport).log = slog.New(slog.NewTextHandler(lockedWriter{&mu, &logs}, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	resp, err := hc.Get(url + "/org/_apis/graph/users")
+	if err != nil {
+		t.Fatalf("after 12 throttled answers: %v", err)
 	}
-	wg.Wait()
-	if peak.Load() > 3 || peak.Load() < 2 {
-		t.Fatalf("peak in flight %d, want at most 3 (and some concurrency)", peak.Load())
+	resp.Body.Close()
+	if total, _ := stats.Requests(); total != 13 {
+		t.Errorf("%d requests, want 13", total)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(logs.String(), "throttled by the service: waiting 1s (Retry-After)") || !strings.Contains(logs.String(), "level=INFO") {
+		t.Errorf("log = %q, want the wait at info level", logs.String())
 	}
 }
 
-func TestAreaOf(t *testing.T) {
-	for path, want := range map[string]string{
-		"/_vssps/org/_apis/Graph/Users":                    "graph",
-		"/_vssps/org/_apis/IdentityBatch":                  "identity",
-		"/_vsaex/org/_apis/UserEntitlements":               "entitlements",
-		"/org/_apis/projects/p/teams/t/members":            "core",
-		"/org/_apis/git/repositories":                      "git",
-		"/_audit/org/_apis/audit/auditlog":                 "audit",
-		"/org/_apis/ResourceAreas":                         "discovery",
-		"/org/project/_apis/git/repositories":              "git",
-		"/org/_apis/accesscontrollists/2e9eb7ed-3c0a-47d4": "security",
-	} {
-		r := httptest.NewRequest(http.MethodGet, "http://x"+path, nil)
-		if got := areaOf(r); got != want {
-			t.Errorf("areaOf(%s) = %s, want %s", path, got, want)
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
+
+// When a kept-alive connection turns out closed, Go's transport sends the
+// request again by itself; that second request is counted too.
+func TestTransportsOwnRetriesAreCounted(t *testing.T) {
+	var served atomic.Int32
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if served.Add(1) == 2 {
+			// The second request arrives on the kept-alive connection of
+			// the first; close it without an answer.
+			conn, _, _ := w.(http.Hijacker).Hijack()
+			conn.Close()
+			return
 		}
+		io.WriteString(w, `{}`)
+	}))
+	defer srv.Close()
+	stats := &Stats{byArea: map[string]int64{}}
+	rt := &retryTransport{policy: RetryPolicy{BaseDelay: time.Millisecond}.withDefaults(), stats: stats,
+		next: &countTransport{stats: stats, next: &http.Transport{}}}
+	hc := &http.Client{Transport: rt}
+	for range 2 {
+		resp, err := hc.Get(srv.URL + "/org/_apis/projects")
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+	}
+	total, _ := stats.Requests()
+	if served.Load() != 3 || total != 3 {
+		t.Fatalf("counted %d requests, the server saw %d; want 3 and 3", total, served.Load())
 	}
 }

@@ -14,7 +14,6 @@ import (
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
-	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/location"
 )
 
 // Writes: the calls 'exporter apply' makes to change access, and the live
@@ -282,26 +281,6 @@ func (c *Client) RemoveAccount(ctx context.Context, id string) (int, error) {
 		return status, describe("remove an account", "entitlements-write", err)
 	}
 	return status, err
-}
-
-// Identity is who a credential authenticates as.
-type Identity struct {
-	Descriptor  string // subject descriptor (aad.…, aadsp.…)
-	DisplayName string
-}
-
-// Me asks the organization who the credential is (connectionData's
-// authenticated user).
-func (c *Client) Me(ctx context.Context) (Identity, error) {
-	cd, err := (&location.ClientImpl{Client: *c.root}).GetConnectionData(ctx, location.GetConnectionDataArgs{})
-	if err != nil {
-		return Identity{}, describe("ask who the credential is (connection data)", "", err)
-	}
-	if cd.AuthenticatedUser == nil {
-		return Identity{}, errors.New("the connection data names no authenticated user")
-	}
-	u := cd.AuthenticatedUser
-	return Identity{Descriptor: str(u.SubjectDescriptor), DisplayName: str(u.ProviderDisplayName)}, nil
 }
 
 // probeGroup is a syntactically valid group descriptor: a group is never

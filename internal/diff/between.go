@@ -97,7 +97,7 @@ func newRunDiff(ctx context.Context, st *snapshot.Store, fromRun, toRun int64, o
 	if err != nil {
 		return nil, err
 	}
-	if a.Org != b.Org {
+	if !snapshot.SameOrg(a, b) {
 		return nil, fmt.Errorf("run %d is of %s and run %d of %s: diff runs of one organization", a.ID, a.Org, b.ID, b.Org)
 	}
 	if a.ID > b.ID {

@@ -204,24 +204,3 @@ func normalize(typ Type, v string) string {
 	}
 	return v
 }
-
-// csvTriggers are the first characters that make a spreadsheet read a cell
-// as a formula (or strip it), which export defuses with a leading quote.
-const csvTriggers = "=+-@\t\r"
-
-// CSVEscape is how export writes a value into a packet CSV: a value that
-// starts with =, +, -, @, a tab or a carriage return gets a leading ' so a
-// spreadsheet shows it as text instead of running it. A value that already
-// starts with ' gets one more, so that reading strips exactly one leading '
-// and every value comes back as it was.
-func CSVEscape(v string) string {
-	if v != "" && (v[0] == '\'' || strings.IndexByte(csvTriggers, v[0]) >= 0) {
-		return "'" + v
-	}
-	return v
-}
-
-// CSVUnescape undoes CSVEscape: it strips one leading '.
-func CSVUnescape(v string) string {
-	return strings.TrimPrefix(v, "'")
-}

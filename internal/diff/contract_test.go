@@ -5,7 +5,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -35,37 +34,6 @@ func TestContractNamesStoreColumns(t *testing.T) {
 			}
 		}
 	}
-}
-
-func TestCSVEscape(t *testing.T) {
-	for v, want := range map[string]string{
-		"=1+2": "'=1+2", "+SUM(1)": "'+SUM(1)", "-2": "'-2", "@x": "'@x", "\tx": "'\tx", "\rx": "'\rx",
-		"plain": "plain", "": "", "'quoted": "''quoted", "'=x": "''=x", "O'Brien": "O'Brien", "a=b": "a=b", "\nx": "\nx",
-	} {
-		if got := CSVEscape(v); got != want {
-			t.Errorf("CSVEscape(%q) = %q, want %q", v, got, want)
-		}
-		if got := CSVUnescape(CSVEscape(v)); got != v {
-			t.Errorf("CSVUnescape(CSVEscape(%q)) = %q", v, got)
-		}
-	}
-}
-
-// Escaping round-trips every value, and no escaped value starts with a
-// character a spreadsheet would act on.
-func FuzzCSVEscape(f *testing.F) {
-	for _, s := range []string{"=HYPERLINK(\"x\")", "+1", "-1", "@a", "\t", "'=", "''", "a"} {
-		f.Add(s)
-	}
-	f.Fuzz(func(t *testing.T, v string) {
-		e := CSVEscape(v)
-		if got := CSVUnescape(e); got != v {
-			t.Errorf("round trip of %q gave %q", v, got)
-		}
-		if e != "" && strings.IndexByte(csvTriggers, e[0]) >= 0 {
-			t.Errorf("CSVEscape(%q) = %q starts with a formula character", v, e)
-		}
-	})
 }
 
 // A packet is untrusted input: whatever its files hold, Packets returns

@@ -86,11 +86,12 @@
 // BOOLEAN too), times RFC 3339 in UTC (Parquet TIMESTAMP too), empty for
 // none ("never" reads as empty for last_accessed).
 //
-// CSV values are escaped for spreadsheets by CSVEscape: a value starting
-// with =, +, -, @, a tab, a carriage return or an apostrophe is written with
-// a leading apostrophe ('). Reading a CSV, CSVUnescape strips one leading
-// apostrophe, so every value comes back exactly. Parquet values are never
-// escaped.
+// CSV values are escaped for spreadsheets by safecsv.Escape: a value that
+// a spreadsheet would evaluate (starting with =, +, -, @ or their
+// full-width forms, also after spaces, or with a tab, CR or LF) or that
+// starts with an apostrophe is written with a leading apostrophe (').
+// Reading a CSV, safecsv.Unescape strips one leading apostrophe, so every
+// value comes back exactly. Parquet values are never escaped.
 //
 // # Change order
 //

@@ -14,6 +14,8 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // tableReader streams the rows of one packet table as normalized values in
@@ -115,7 +117,7 @@ func (c *csvTable) next() ([]string, error) {
 	for i, j := range c.at {
 		v := ""
 		if j >= 0 {
-			v = CSVUnescape(rec[j])
+			v = safecsv.Unescape(rec[j])
 		}
 		out[i] = normalize(c.cols[i].Type, v)
 	}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 
+	"github.com/ado-access/ado-access/internal/safecsv"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -162,7 +163,7 @@ func writeCSV(t testing.TB, path string, pt *PacketTable, rows [][]string) {
 			if cols[i].Type == Flag {
 				v = map[string]string{"1": "true", "0": "false"}[v]
 			}
-			rec = append(rec, CSVEscape(v))
+			rec = append(rec, safecsv.Escape(v))
 		}
 		w.Write(rec)
 	}

@@ -72,7 +72,7 @@ func (j *job) resolveRunBaseline(ctx context.Context, run int64) error {
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}
-	if r.Org != j.run.Org {
+	if !snapshot.SameOrg(r, j.run) {
 		return fmt.Errorf("baseline run %d is of %s, not %s", r.ID, r.Org, j.run.Org)
 	}
 	if r.ID > j.run.ID {
@@ -90,16 +90,9 @@ func (j *job) resolveRunBaseline(ctx context.Context, run int64) error {
 // its manifest read, and its tables in a local folder (downloaded from a
 // remote sink). The new side is written to newDir as the tables stream.
 func (j *job) resolvePacketBaseline(ctx context.Context, base Sink) error {
-	b, err := readFile(ctx, base, ManifestName)
+	m, err := VerifiedPacket(ctx, base)
 	if err != nil {
-		return fmt.Errorf("baseline packet %s: %w", base, err)
-	}
-	m, err := ParseManifest(b)
-	if err != nil {
-		return fmt.Errorf("baseline packet %s: %w", base, err)
-	}
-	if m.Kind != "packet" {
-		return fmt.Errorf("baseline %s is a %s export, not a packet", base, m.Kind)
+		return fmt.Errorf("baseline: %w", err)
 	}
 	if m.Org != "" && m.Org != j.run.Org {
 		return fmt.Errorf("baseline packet %s is of %s, not %s", base, m.Org, j.run.Org)
@@ -140,8 +133,8 @@ func (j *job) resolvePacketBaseline(ctx context.Context, base Sink) error {
 		}
 		c.cleanup = append(c.cleanup, dir)
 		c.packetDir = dir
-		if err := os.WriteFile(filepath.Join(dir, ManifestName), b, 0o644); err != nil {
-			return err
+		if err := download(ctx, base, ManifestName, filepath.Join(dir, ManifestName)); err != nil {
+			return fmt.Errorf("baseline packet: %w", err)
 		}
 		for _, p := range have {
 			if err := download(ctx, base, p, filepath.Join(dir, filepath.FromSlash(p))); err != nil {

@@ -31,12 +31,11 @@
 // writer, a sheet per table continued on "name (2)" past Excel's row
 // limit).
 //
-// Values from Azure DevOps are untrusted. In CSV, a value that begins with
-// '=', '+', '-', '@', a tab, a carriage return or an apostrophe is written
-// with a leading apostrophe so that no spreadsheet evaluates it, and
-// internal/diff strips one leading apostrophe when it reads a packet
-// (diff.CSVEscape and diff.CSVUnescape are that rule's one
-// implementation). In the workbook every string is a plain inline string,
+// Values from Azure DevOps are untrusted. In CSV, a value a spreadsheet
+// would evaluate (see internal/safecsv, the one CSV writer of the product)
+// is written with a leading apostrophe so that no spreadsheet evaluates
+// it, and internal/diff strips one leading apostrophe when it reads a
+// packet. In the workbook every string is a plain inline string,
 // never a formula or a hyperlink, whatever it begins with. Parquet holds
 // the values as they are.
 //

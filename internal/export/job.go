@@ -55,15 +55,15 @@ type group struct {
 // newJob resolves the run to export.
 func newJob(ctx context.Context, st *snapshot.Store, opts Options) (*job, error) {
 	opts = opts.withDefaults()
+	if err := st.CheckOrg(ctx, opts.Org); err != nil {
+		return nil, err
+	}
 	var run snapshot.Run
 	var err error
 	if opts.Run != 0 {
 		run, err = st.CompleteRun(ctx, opts.Run)
-		if err == nil && opts.Org != "" && run.Org != snapshot.NormalizeOrg(opts.Org) {
-			err = fmt.Errorf("run %d is of %s, not %s", run.ID, run.Org, snapshot.NormalizeOrg(opts.Org))
-		}
 	} else {
-		run, err = st.LatestRun(ctx, opts.Org)
+		run, err = st.LatestRun(ctx)
 	}
 	if err != nil {
 		return nil, err

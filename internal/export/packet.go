@@ -261,13 +261,7 @@ func removeStale(ctx context.Context, sink Sink, prefix string, files []File, ou
 }
 
 // OrgName is the organization's name: the last segment of its URL.
-func OrgName(org string) string {
-	org = strings.TrimRight(org, "/")
-	if i := strings.LastIndexByte(org, '/'); i >= 0 {
-		org = org[i+1:]
-	}
-	return strings.ToLower(org)
-}
+func OrgName(org string) string { return strings.ToLower(snapshot.OrgName(org)) }
 
 func parquetMeta(j *job, id string) map[string]string {
 	m := map[string]string{

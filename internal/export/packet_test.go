@@ -18,6 +18,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // recordingSink wraps a sink and records, in order, every file committed
@@ -189,7 +190,7 @@ func TestHostileNamesStayData(t *testing.T) {
 				t.Fatalf("a CSV field starts with %q: %q", field[0], field)
 			}
 		}
-		names[diff.CSVUnescape(rec[2])] = true
+		names[safecsv.Unescape(rec[2])] = true
 	}
 	for _, h := range hostile {
 		if !names[h] {
@@ -317,6 +318,18 @@ func TestPacketBaselineAgreesWithRunBaseline(t *testing.T) {
 	}
 	if countOf(mr.Tables, "changes") != int64(len(a)) {
 		t.Fatal("manifest row count of changes is off")
+	}
+
+	// A baseline packet that was edited, or never finished, is refused.
+	edited := filepath.Join(old, "groups.parquet")
+	b0, _ := os.ReadFile(edited)
+	os.WriteFile(edited, append(b0[:len(b0)-9:len(b0)-9], []byte("tampered!")...), 0o644)
+	if _, err := ExportPacket(ctx, f.st, NewLocalSink(t.TempDir()), PacketOptions{Baseline: Baseline{Packet: NewLocalSink(old)}, Formats: []string{"csv"}}); !errors.Is(err, ErrUnverified) {
+		t.Fatalf("edited baseline: %v, want ErrUnverified", err)
+	}
+	os.Remove(filepath.Join(old, ManifestName))
+	if _, err := ExportPacket(ctx, f.st, NewLocalSink(t.TempDir()), PacketOptions{Baseline: Baseline{Packet: NewLocalSink(old)}, Formats: []string{"csv"}}); err == nil || !strings.Contains(err.Error(), "no manifest.json") {
+		t.Fatalf("baseline without a manifest: %v", err)
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/xuri/excelize/v2"
 
 	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/safecsv"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -143,7 +144,7 @@ func readCSV(t testing.TB, tdef *Table, data []byte) table {
 		for i, v := range rec {
 			c := tdef.Columns[i]
 			if c.Type == String {
-				v = diff.CSVUnescape(v)
+				v = safecsv.Unescape(v)
 			}
 			row[i] = canon(c, v)
 		}

@@ -94,10 +94,22 @@ func writeFile(ctx context.Context, s Sink, name string, body []byte) error {
 
 // readFile reads one whole file through the sink.
 func readFile(ctx context.Context, s Sink, name string) ([]byte, error) {
+	return readFileLimit(ctx, s, name, -1)
+}
+
+// readFileLimit reads one whole file of at most limit bytes (-1: no limit).
+func readFileLimit(ctx context.Context, s Sink, name string, limit int64) ([]byte, error) {
 	r, err := s.Open(ctx, name)
 	if err != nil {
 		return nil, err
 	}
 	defer r.Close()
-	return io.ReadAll(r)
+	if limit < 0 {
+		return io.ReadAll(r)
+	}
+	b, err := io.ReadAll(io.LimitReader(r, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s is larger than %d MiB: not a file this exporter wrote", name, limit>>20)
+	}
+	return b, err
 }

@@ -12,6 +12,7 @@ import (
 	"os"
 	"path"
 	"slices"
+	"strings"
 
 	"github.com/parquet-go/parquet-go"
 )
@@ -41,7 +42,7 @@ var ErrNoManifest = errors.New("no manifest.json")
 // its _SUCCESS marker.
 func Verify(ctx context.Context, sink Sink, dir string) (*Report, error) {
 	mpath := path.Join(dir, ManifestName)
-	b, err := readFile(ctx, sink, mpath)
+	b, err := readFileLimit(ctx, sink, mpath, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, fmt.Errorf("%w at %s", ErrNoManifest, sink)
 	}
@@ -99,7 +100,9 @@ func verifyFile(ctx context.Context, sink Sink, name string, f File) (string, er
 	h := sha256.New()
 	var n int64
 	var rows int64 = -1
-	counted := io.TeeReader(r, writerFunc(func(p []byte) (int, error) {
+	// Read no more than the manifest promises (and one byte to tell a
+	// longer file): junk put in a packet costs its declared size at most.
+	counted := io.TeeReader(io.LimitReader(r, f.Bytes+1), writerFunc(func(p []byte) (int, error) {
 		h.Write(p)
 		n += int64(len(p))
 		return len(p), nil
@@ -120,6 +123,8 @@ func verifyFile(ctx context.Context, sink Sink, name string, f File) (string, er
 	}
 	sum := hex.EncodeToString(h.Sum(nil))
 	switch {
+	case n > f.Bytes:
+		return fmt.Sprintf("larger than the %d bytes the manifest says", f.Bytes), nil
 	case n != f.Bytes:
 		return fmt.Sprintf("%d bytes, the manifest says %d", n, f.Bytes), nil
 	case sum != f.SHA256:
@@ -130,6 +135,40 @@ func verifyFile(ctx context.Context, sink Sink, name string, f File) (string, er
 		return fmt.Sprintf("%d rows, the manifest says %d", rows, f.Rows), nil
 	}
 	return "", nil
+}
+
+// maxManifest bounds what is read of a manifest: a real one lists a few
+// dozen files.
+const maxManifest = 16 << 20
+
+// ErrUnverified means an export failed verification: files missing,
+// changed or not the size, hash or rows its manifest says.
+var ErrUnverified = errors.New("the export does not match its manifest")
+
+// VerifiedPacket verifies a packet at the root of sink, as 'exporter
+// verify' does, and returns its manifest only if every file matches: a
+// packet used as evidence (a baseline, a side of a diff, decisions to
+// apply) must be the packet that was exported, whole.
+func VerifiedPacket(ctx context.Context, sink Sink) (*Manifest, error) {
+	rep, err := Verify(ctx, sink, "")
+	if errors.Is(err, ErrNoManifest) {
+		return nil, fmt.Errorf("%s is not a complete packet: it has no manifest.json (an export still running, or one that failed): export it again", sink)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("verify packet %s: %w", sink, err)
+	}
+	if rep.Manifest.Kind != "packet" {
+		return nil, fmt.Errorf("%s is a %s export, not a packet", sink, rep.Manifest.Kind)
+	}
+	if !rep.OK() {
+		more := ""
+		if len(rep.Problems) > 3 {
+			more = fmt.Sprintf(" (and %d more)", len(rep.Problems)-3)
+		}
+		return nil, fmt.Errorf("%w: packet %s: %s%s; run 'exporter verify %s' for the whole report",
+			ErrUnverified, sink, strings.Join(rep.Problems[:min(3, len(rep.Problems))], "; "), more, sink)
+	}
+	return rep.Manifest, nil
 }
 
 type writerFunc func([]byte) (int, error)

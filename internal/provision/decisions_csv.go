@@ -11,7 +11,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // openCSV opens a CSV file for reading as export writes them and
@@ -100,7 +100,7 @@ func readTableCSV(ctx context.Context, r *packetRead) error {
 			if strings.HasPrefix(v, "=") {
 				markup[i] = "formula"
 			}
-			rec[i] = diff.CSVUnescape(v)
+			rec[i] = safecsv.Unescape(v)
 		}
 		return rec, markup, nil
 	})
@@ -151,7 +151,7 @@ func readPlanCSV(path string) (*Decisions, error) {
 		}
 		get := func(c string) string {
 			if i, ok := at[c]; ok && i < len(rec) {
-				return diff.CSVUnescape(strings.TrimSpace(rec[i]))
+				return safecsv.Unescape(strings.TrimSpace(rec[i]))
 			}
 			return ""
 		}

@@ -12,7 +12,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ado-access/ado-access/internal/diff"
+	"github.com/ado-access/ado-access/internal/safecsv"
 	"github.com/ado-access/ado-access/internal/export"
 )
 
@@ -394,7 +394,7 @@ func scanPacketCSV(path string, key []string, fn func(key string)) error {
 			return err
 		}
 		for i, j := range at {
-			parts[i] = diff.CSVUnescape(rec[j])
+			parts[i] = safecsv.Unescape(rec[j])
 		}
 		fn(strings.Join(parts, "\x1f"))
 	}

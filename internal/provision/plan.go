@@ -158,8 +158,8 @@ func (p *Plan) OpenNotes() int {
 
 // Options shape a plan.
 type Options struct {
-	// Org is the organization (URL); empty takes the packet's, or the
-	// store's only one.
+	// Org is the organization asked for (URL or name; empty: the
+	// store's). It must be the store's, the packet's and the credential's.
 	Org string
 	// AllowStale lets items whose state changed since the packet's run
 	// be applied anyway.
@@ -188,16 +188,16 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 	}
 	org := opts.Org
 	if d.Packet != nil {
-		if org != "" && snapshot.NormalizeOrg(org) != snapshot.NormalizeOrg(d.Packet.Manifest.Org) {
+		if org != "" && snapshot.OrgName(org) != snapshot.OrgName(d.Packet.Manifest.Org) {
 			return nil, &InputError{Problems: []Problem{{Source: Source{File: d.File}, Msg: fmt.Sprintf("the packet is of %s, not %s", d.Packet.Manifest.Org, org)}}}
 		}
 		org = d.Packet.Manifest.Org
 	}
-	org, err := pickOrg(ctx, st, org)
+	org, err := storeOrg(ctx, st, org, live)
 	if err != nil {
 		return nil, err
 	}
-	newest, err := st.LatestRun(ctx, org)
+	newest, err := st.LatestRun(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrNoSnapshot, err)
 	}
@@ -211,7 +211,7 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 		m := d.Packet.Manifest
 		p.PacketRun, p.PacketID, p.Unchecked = m.Run, m.PacketID, d.Packet.Unchecked
 		run, err := st.CompleteRun(ctx, m.Run)
-		if err != nil || run.Org != snapshot.NormalizeOrg(m.Org) {
+		if err != nil || (run.Org != snapshot.NormalizeOrg(m.Org) && snapshot.OrgName(run.Org) != snapshot.OrgName(m.Org)) {
 			return nil, &InputError{Problems: []Problem{{Source: Source{File: d.File},
 				Msg: fmt.Sprintf("the packet is of run %d of %s, which this store does not hold: apply with the store the packet was exported from", m.Run, m.Org)}}}
 		}
@@ -275,29 +275,25 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 	return p, nil
 }
 
-// pickOrg settles which organization a plan is for: the one given, or
-// the store's only one.
-func pickOrg(ctx context.Context, st *snapshot.Store, org string) (string, error) {
-	if org != "" {
-		return snapshot.NormalizeOrg(org), nil
-	}
-	runs, err := st.Runs(ctx, "")
+// storeOrg is the organization of the store (a store holds one), checked
+// against the one asked for and the one the credential reaches: decisions
+// about one organization are never applied to another.
+func storeOrg(ctx context.Context, st *snapshot.Store, asked string, live *Live) (string, error) {
+	o, ok, err := st.Organization(ctx)
 	if err != nil {
 		return "", err
 	}
-	orgs := map[string]bool{}
-	for _, r := range runs {
-		orgs[r.Org] = true
+	if !ok {
+		return "", fmt.Errorf("%w: the store holds no organization yet (run 'exporter sync' first)", ErrNoSnapshot)
 	}
-	switch len(orgs) {
-	case 0:
-		return "", fmt.Errorf("%w: the store holds no run yet (run 'exporter sync' first)", ErrNoSnapshot)
-	case 1:
-		for o := range orgs {
-			return o, nil
-		}
+	if err := st.CheckOrg(ctx, asked); err != nil {
+		return "", err
 	}
-	return "", &InputError{Problems: []Problem{{Msg: "the store holds several organizations: say which with --org"}}}
+	if live != nil && live.ADO != nil && live.ADO.OrgID != "" && !strings.EqualFold(live.ADO.OrgID, o.ID) {
+		return "", fmt.Errorf("%w: the store holds %s (id %s), but %s is organization id %s: apply decisions with the store of the organization they are about",
+			snapshot.ErrOtherOrg, o.URL, o.ID, live.ADO.Org, live.ADO.OrgID)
+	}
+	return o.URL, nil
 }
 
 // planID is a hash of what the plan does, so the same decisions give the

@@ -199,14 +199,13 @@ func scanPlan(sc interface{ Scan(...any) error }) (PlanRecord, error) {
 	return p, err
 }
 
-// Plans lists the plans applied to an organization ("" for all), oldest
-// first, with their actions counted by status.
-func (s *Store) Plans(ctx context.Context, org string) ([]PlanRecord, error) {
+// Plans lists the plans applied with the store, oldest first, with their
+// actions counted by status.
+func (s *Store) Plans(ctx context.Context) ([]PlanRecord, error) {
 	if !s.HasJournal(ctx) {
 		return nil, nil
 	}
-	org = NormalizeOrg(org)
-	rows, err := s.db.QueryContext(ctx, `SELECT `+planColumns+` FROM apply_plans WHERE (? = '' OR org = ?) ORDER BY created_at, id`, org, org)
+	rows, err := s.db.QueryContext(ctx, `SELECT `+planColumns+` FROM apply_plans ORDER BY created_at, id`)
 	if err != nil {
 		return nil, fmt.Errorf("list plans: %w", err)
 	}

@@ -6,14 +6,14 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 )
 
 // Run is one sync of one organization.
 type Run struct {
 	ID              int64            `json:"id"`
-	Org             string           `json:"org"`
+	Org             string           `json:"org"`    // the URL the run was made with
+	OrgID           string           `json:"org_id"` // the organization's id ("" before stores recorded it)
 	Kind            string           `json:"kind"`   // full or incremental
 	Status          string           `json:"status"` // running, complete or failed
 	StartedAt       time.Time        `json:"started_at"`
@@ -32,11 +32,7 @@ type Run struct {
 	Error           string           `json:"error,omitempty"`
 }
 
-// NormalizeOrg is the form organization URLs are stored in: lower case,
-// no trailing slash (as the Azure DevOps client normalizes them).
-func NormalizeOrg(org string) string { return strings.ToLower(strings.TrimRight(org, "/")) }
-
-const runColumns = `id, org, kind, status, started_at, finished_at, snapshot_time, audit_cursor_time, audit_cursor_id,
+const runColumns = `id, org, org_id, kind, status, started_at, finished_at, snapshot_time, audit_cursor_time, audit_cursor_id,
 	api_requests, requests_by_area, retries, rows_seen, versions_added, versions_closed, note, error`
 
 func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
@@ -44,7 +40,7 @@ func scanRun(sc interface{ Scan(...any) error }) (Run, error) {
 	var started string
 	var finished, snap, cursorTime, cursorID sql.NullString
 	var areas string
-	err := sc.Scan(&r.ID, &r.Org, &r.Kind, &r.Status, &started, &finished, &snap, &cursorTime, &cursorID,
+	err := sc.Scan(&r.ID, &r.Org, &r.OrgID, &r.Kind, &r.Status, &started, &finished, &snap, &cursorTime, &cursorID,
 		&r.APIRequests, &areas, &r.Retries, &r.RowsSeen, &r.VersionsAdded, &r.VersionsClosed, &r.Note, &r.Error)
 	if err != nil {
 		return r, err
@@ -68,11 +64,19 @@ func optTime(s sql.NullString) *time.Time {
 	return &t
 }
 
-// Runs lists the runs of an organization ("" for all), oldest first.
-func (s *Store) Runs(ctx context.Context, org string) ([]Run, error) {
-	q := `SELECT ` + runColumns + ` FROM runs WHERE (? = '' OR org = ?) ORDER BY id`
-	org = NormalizeOrg(org)
-	rows, err := s.db.QueryContext(ctx, q, org, org)
+// SameOrg reports whether two runs read the same organization: by id when
+// both recorded it, by URL for runs from before ids were recorded.
+func SameOrg(a, b Run) bool {
+	if a.OrgID != "" && b.OrgID != "" {
+		return a.OrgID == b.OrgID
+	}
+	return a.Org == b.Org
+}
+
+// Runs lists the store's runs, oldest first. (A store holds one
+// organization: see Bind.)
+func (s *Store) Runs(ctx context.Context) ([]Run, error) {
+	rows, err := s.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs ORDER BY id`)
 	if err != nil {
 		return nil, fmt.Errorf("list runs: %w", err)
 	}
@@ -110,25 +114,20 @@ func (s *Store) CompleteRun(ctx context.Context, id int64) (Run, error) {
 	return r, nil
 }
 
-// LatestRun is the newest complete run of an organization ("" for any).
-func (s *Store) LatestRun(ctx context.Context, org string) (Run, error) {
-	org = NormalizeOrg(org)
+// LatestRun is the newest complete run.
+func (s *Store) LatestRun(ctx context.Context) (Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE status = 'complete' AND (? = '' OR org = ?) ORDER BY id DESC LIMIT 1`, org, org))
+		WHERE status = 'complete' ORDER BY id DESC LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
-		if org == "" {
-			return r, fmt.Errorf("%w: the store holds no complete run yet", ErrNoRun)
-		}
-		return r, fmt.Errorf("%w: the store holds no complete run of %s yet", ErrNoRun, org)
+		return r, fmt.Errorf("%w: the store holds no complete run yet", ErrNoRun)
 	}
 	return r, err
 }
 
-// RunAt is the newest complete run of org that started at or before t.
-func (s *Store) RunAt(ctx context.Context, org string, t time.Time) (Run, error) {
-	org = NormalizeOrg(org)
+// RunAt is the newest complete run that started at or before t.
+func (s *Store) RunAt(ctx context.Context, t time.Time) (Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE status = 'complete' AND (? = '' OR org = ?) AND started_at <= ? ORDER BY id DESC LIMIT 1`, org, org, formatTime(t)))
+		WHERE status = 'complete' AND started_at <= ? ORDER BY id DESC LIMIT 1`, formatTime(t)))
 	if errors.Is(err, sql.ErrNoRows) {
 		return r, fmt.Errorf("%w: no complete run at or before %s", ErrNoRun, t.Format(time.RFC3339))
 	}
@@ -183,13 +182,12 @@ func (s *Store) AuditSeen(ctx context.Context, run int64) (map[string]bool, erro
 	return out, rows.Err()
 }
 
-// LatestFullRun is the newest complete full run of an organization.
-func (s *Store) LatestFullRun(ctx context.Context, org string) (Run, error) {
-	org = NormalizeOrg(org)
+// LatestFullRun is the newest complete full run.
+func (s *Store) LatestFullRun(ctx context.Context) (Run, error) {
 	r, err := scanRun(s.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs
-		WHERE status = 'complete' AND kind = 'full' AND org = ? ORDER BY id DESC LIMIT 1`, org))
+		WHERE status = 'complete' AND kind = 'full' ORDER BY id DESC LIMIT 1`))
 	if errors.Is(err, sql.ErrNoRows) {
-		return r, fmt.Errorf("%w: no complete full run of %s", ErrNoRun, org)
+		return r, fmt.Errorf("%w: no complete full run", ErrNoRun)
 	}
 	return r, err
 }

@@ -212,10 +212,10 @@ func TestUncommittedRunIsInvisibleAndAbortFails(t *testing.T) {
 	w, _ = s.Begin(ctx, "org", "full")
 	w.Put(Projects, project("p1", "changed"))
 	// Another connection reads the committed snapshot meanwhile.
-	if latest, err := s.LatestRun(ctx, "org"); err != nil || latest.ID != r1.ID {
+	if latest, err := s.LatestRun(ctx); err != nil || latest.ID != r1.ID {
 		t.Fatalf("latest while writing = %v, %v; want run %d", latest.ID, err, r1.ID)
 	}
-	w.Abort(errors.New("network gone"))
+	w.Abort(errors.New("network gone"), RunStats{APIRequests: 424})
 	run, _ := s.Run(ctx, w.ID())
 	if run.Status != "failed" || run.Error != "network gone" {
 		t.Fatalf("aborted run = %+v", run)
@@ -250,7 +250,7 @@ func TestLockIsExclusive(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	other, err := OpenExisting(ctx, s.Path())
+	other, err := Open(ctx, s.Path())
 	if err != nil {
 		t.Fatal(err)
 	}

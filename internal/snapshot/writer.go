@@ -33,27 +33,32 @@ type Writer struct {
 	rowsSeen, added, closed int64
 }
 
-// Begin starts a run of org. The run is recorded as 'running' at once (so
-// a crash is visible afterwards) and its data goes into a transaction that
-// Commit makes visible. Take the writer lock first.
+// Begin starts a run of org (its URL; the run also records the id of the
+// organization the store is bound to). The run is recorded as 'running' at
+// once (so a crash is visible afterwards) and its data goes into a
+// transaction that Commit makes visible. Take the writer lock first.
 func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
 	org = NormalizeOrg(org)
-	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (org, kind, status, started_at) VALUES (?, ?, 'running', ?)`, org, kind, formatTime(time.Now()))
+	bound, _, err := s.Organization(ctx)
 	if err != nil {
-		return nil, fmt.Errorf("record run: %w", err)
+		return nil, err
+	}
+	res, err := s.db.ExecContext(ctx, `INSERT INTO runs (org, org_id, kind, status, started_at) VALUES (?, ?, ?, 'running', ?)`, org, bound.ID, kind, formatTime(time.Now()))
+	if err != nil {
+		return nil, fmt.Errorf("record run: %w", explain(s.path, err))
 	}
 	id, _ := res.LastInsertId()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		s.markFailed(id, err)
-		return nil, fmt.Errorf("begin run %d: %w", id, err)
+		s.markFailed(id, err, RunStats{})
+		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
 	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, seen: map[*Table]map[string]struct{}{}}
 	w.run, _ = s.Run(ctx, id)
 	if err := w.prepare(); err != nil {
 		tx.Rollback()
-		s.markFailed(id, err)
-		return nil, fmt.Errorf("begin run %d: %w", id, err)
+		s.markFailed(id, err, RunStats{})
+		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
 	return w, nil
 }
@@ -190,17 +195,25 @@ func (w *Writer) Put(t *Table, row Row) error {
 	if len(row) != len(t.Key)+len(t.Attrs) {
 		return fmt.Errorf("snapshot: %s row has %d values, want %d", t.Name, len(row), len(t.Key)+len(t.Attrs))
 	}
-	w.rowsSeen++
 	if err := w.upsert(t, row, contentHash(row[len(t.Key):])); err != nil {
-		return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], err)
+		return fmt.Errorf("write %s %v: %w", t.Name, row[:len(t.Key)], explain(w.s.path, err))
 	}
-	if seen := w.seen[t]; seen != nil {
-		n := len(t.Key)
-		if t.Scope > 0 {
-			n = t.Scope
-		}
-		seen[row.key(n)] = struct{}{}
+	seen := w.seen[t]
+	if seen == nil {
+		w.rowsSeen++
+		return nil
 	}
+	n := len(t.Key)
+	if t.Scope > 0 {
+		n = t.Scope
+	}
+	k := row.key(n)
+	// A listing that starts over (an expired continuation token) puts
+	// the same rows again: count each key of a full read once.
+	if _, again := seen[k]; !again || t.Scope > 0 {
+		w.rowsSeen++
+	}
+	seen[k] = struct{}{}
 	return nil
 }
 
@@ -475,15 +488,17 @@ type RunStats struct {
 // Progress reports rows seen and versions added and closed so far.
 func (w *Writer) Progress() (rowsSeen, added, closed int64) { return w.rowsSeen, w.added, w.closed }
 
-// Commit makes the run visible as complete.
+// Commit makes the run visible as complete. The store's integrity is
+// checked first (see Check): a run is never committed into a damaged file.
 func (w *Writer) Commit(st RunStats) (Run, error) {
 	for t := range w.seen {
 		return w.run, fmt.Errorf("snapshot: commit with a full read of %s still open", t.Name)
 	}
-	areas, _ := json.Marshal(st.RequestsByArea)
-	if st.RequestsByArea == nil {
-		areas = []byte("{}")
+	if err := w.s.waitCheck(w.ctx); err != nil {
+		w.Abort(err, st)
+		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
 	}
+	areas := usageJSON(st)
 	var snap, cursorTime any
 	if !st.SnapshotTime.IsZero() {
 		snap = formatTime(st.SnapshotTime)
@@ -494,37 +509,47 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 	_, err := w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
 		audit_cursor_time = ?, audit_cursor_id = ?, api_requests = ?, requests_by_area = ?, retries = ?,
 		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ? WHERE id = ?`,
-		formatTime(time.Now()), snap, cursorTime, st.AuditCursorID, st.APIRequests, string(areas), st.Retries,
+		formatTime(time.Now()), snap, cursorTime, st.AuditCursorID, st.APIRequests, areas, st.Retries,
 		w.rowsSeen, w.added, w.closed, st.Note, w.run.ID)
 	if err != nil {
-		w.Abort(err)
-		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+		w.Abort(err, st)
+		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
 	}
 	for _, id := range st.AuditSeen {
 		if _, err := w.tx.ExecContext(w.ctx, `INSERT OR IGNORE INTO audit_seen (run, entry_id) VALUES (?, ?)`, w.run.ID, id); err != nil {
-			w.Abort(err)
-			return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+			w.Abort(err, st)
+			return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
 		}
 	}
 	if err := w.tx.Commit(); err != nil {
-		w.s.markFailed(w.run.ID, err)
-		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
+		w.s.markFailed(w.run.ID, err, st)
+		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
 	}
 	return w.s.Run(context.WithoutCancel(w.ctx), w.run.ID)
 }
 
-// Abort discards the run's changes and records why it failed.
-func (w *Writer) Abort(cause error) {
-	_ = w.tx.Rollback()
-	w.s.markFailed(w.run.ID, cause)
+func usageJSON(st RunStats) string {
+	if st.RequestsByArea == nil {
+		return "{}"
+	}
+	b, _ := json.Marshal(st.RequestsByArea)
+	return string(b)
 }
 
-func (s *Store) markFailed(id int64, cause error) {
+// Abort discards the run's changes and records why it failed, with the
+// requests it made (st's usage fields; the rest is ignored).
+func (w *Writer) Abort(cause error, st RunStats) {
+	_ = w.tx.Rollback()
+	w.s.markFailed(w.run.ID, cause, st)
+}
+
+func (s *Store) markFailed(id int64, cause error, st RunStats) {
 	msg := "aborted"
 	if cause != nil {
 		msg = cause.Error()
 	}
 	// The caller's context may be the reason for the failure; record it anyway.
-	_, _ = s.db.ExecContext(context.Background(), `UPDATE runs SET status = 'failed', finished_at = ?, error = ? WHERE id = ? AND status = 'running'`,
-		formatTime(time.Now()), msg, id)
+	_, _ = s.db.ExecContext(context.Background(), `UPDATE runs SET status = 'failed', finished_at = ?, error = ?,
+		api_requests = ?, requests_by_area = ?, retries = ? WHERE id = ? AND status = 'running'`,
+		formatTime(time.Now()), msg, st.APIRequests, usageJSON(st), st.Retries, id)
 }

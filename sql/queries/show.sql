@@ -59,25 +59,38 @@ ORDER BY kind, display_name, m.member;
 
 -- name: access
 -- Every group one subject (:subject) belongs to, directly or through nested
--- groups, with the shortest path. Cycles end because a group already on
--- the path is not entered again.
-WITH RECURSIVE up(grp, depth, path) AS (
-    SELECT m.container, 1, m.container
+-- groups, with the shortest path, named as internal/diff names it
+-- ("direct", or "via [P]\A → [P]\B", ending at the group; groups by
+-- principal name, else display name, else descriptor). Cycles end because
+-- a group already on the path is not entered again.
+WITH RECURSIVE up(grp, depth, path, names) AS (
+    SELECT m.container, 1, m.container,
+           coalesce(nullif(g.principal_name, ''), nullif(g.display_name, ''), m.container)
     FROM memberships m
+    LEFT JOIN groups g ON g.descriptor = m.container AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
     WHERE m.member = :subject AND m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)
   UNION
-    SELECT m.container, up.depth + 1, up.path || char(31) || m.container
+    SELECT m.container, up.depth + 1, up.path || char(31) || m.container,
+           up.names || char(31) || coalesce(nullif(g.principal_name, ''), nullif(g.display_name, ''), m.container)
     FROM up JOIN memberships m ON m.member = up.grp
+    LEFT JOIN groups g ON g.descriptor = m.container AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
     WHERE m.valid_from <= :run AND (m.valid_to IS NULL OR m.valid_to > :run)
       AND up.depth < 64 AND instr(char(31) || up.path || char(31), char(31) || m.container || char(31)) = 0
 ),
-best AS (SELECT grp, min(depth) AS depth FROM up GROUP BY grp)
-SELECT b.grp AS group_descriptor, coalesce(g.principal_name, '') AS group_name,
-       CASE b.depth WHEN 1 THEN 'direct' ELSE 'nested' END AS via,
-       (SELECT replace(path, char(31), ' > ') FROM up WHERE up.grp = b.grp AND up.depth = b.depth ORDER BY path LIMIT 1) AS path
-FROM best b
-LEFT JOIN groups g ON g.descriptor = b.grp AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
-ORDER BY b.depth, group_name;
+best AS (SELECT grp, min(depth) AS depth FROM up GROUP BY grp),
+chosen AS (
+    SELECT b.grp, b.depth,
+           (SELECT path FROM up WHERE up.grp = b.grp AND up.depth = b.depth ORDER BY path LIMIT 1) AS path
+    FROM best b
+)
+SELECT c.grp AS group_descriptor, coalesce(g.principal_name, '') AS group_name,
+       CASE c.depth WHEN 1 THEN 'direct' ELSE 'nested' END AS via,
+       CASE c.depth WHEN 1 THEN 'direct'
+            ELSE 'via ' || replace((SELECT names FROM up WHERE up.grp = c.grp AND up.path = c.path), char(31), ' → ') END AS path,
+       replace(c.path, char(31), ' > ') AS path_descriptors
+FROM chosen c
+LEFT JOIN groups g ON g.descriptor = c.grp AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)
+ORDER BY c.depth, group_name;
 
 -- name: find_subject
 -- Candidates for a subject named on the command line: by descriptor,
