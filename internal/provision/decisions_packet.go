@@ -12,8 +12,8 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/ado-access/ado-access/internal/safecsv"
 	"github.com/ado-access/ado-access/internal/export"
+	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
 // Packet is the review packet decisions belong to.
