@@ -271,7 +271,7 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 
 // auditCount counts the organization's Audit Log entries of an action,
 // read through the v7 client.
-func auditCount(t *testing.T, sim *adosim.Server, action string) int {
+func auditCount(t testing.TB, sim *adosim.Server, action string) int {
 	t.Helper()
 	ac, err := audit.NewClient(context.Background(), azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite")))
 	if err != nil {
