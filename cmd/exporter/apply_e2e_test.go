@@ -344,3 +344,33 @@ func TestApplyEntraGroupThroughMicrosoftGraph(t *testing.T) {
 		t.Fatalf("requests: %d tokens, %d Graph removals, %d Azure DevOps removals", r["entra.token"], r["msgraph.members.remove"], r["graph.memberships.remove"])
 	}
 }
+
+// A read-only PAT: the plan warns, apply refuses before anything, naming
+// the scope it lacks.
+func TestApplyWithReadOnlyPAT(t *testing.T) {
+	sim, env := simEnv(t, adosim.Options{Preset: "small"}) // ADO_PAT is read-only
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	st, _ := snapshot.OpenExisting(context.Background(), env["EXPORTER_DB"])
+	var member, group string
+	st.DB().QueryRow(`SELECT m.member, m.container FROM memberships m JOIN groups g ON g.descriptor = m.container AND g.valid_to IS NULL
+		WHERE m.valid_to IS NULL AND g.subject_type = 'vssgp' AND m.member LIKE 'aad.%' AND g.display_name = 'Contributors' LIMIT 1`).Scan(&member, &group)
+	st.Close()
+	plan := filepath.Join(t.TempDir(), "plan.csv")
+	os.WriteFile(plan, []byte("action,subject,target,approver\r\nrevoke,"+member+","+group+",owner@fabrikam.example\r\n"), 0o644)
+	code, out, _ := cli(t, env, "apply", "--decisions", plan)
+	if code != 0 || !strings.Contains(out, "warning: this credential cannot carry the plan out") || !strings.Contains(out, "Graph (Read & manage)") {
+		t.Fatalf("dry run with a read-only PAT: exit %d\n%s", code, out)
+	}
+	code, _, errs := cli(t, env, "apply", "--decisions", plan, "--apply")
+	if code != 1 || !strings.Contains(errs, "nothing was applied") || !strings.Contains(errs, "Graph (Read & manage), vso.graph_manage") {
+		t.Fatalf("apply with a read-only PAT: exit %d %s", code, errs)
+	}
+	if strings.Contains(out+errs, env["ADO_PAT"]) {
+		t.Fatal("the PAT appears in the output")
+	}
+	if n := sim.Stats().Faults["auth_403"]; n != 2 {
+		t.Fatalf("%d refused requests, want the two write checks", n)
+	}
+}

@@ -115,7 +115,8 @@ func (g *MSGraph) call(ctx context.Context, method, path string, body any, out a
 		_ = json.Unmarshal(b, &e)
 		ge := &GraphError{Status: resp.StatusCode, Code: e.Error.Code, Message: e.Error.Message}
 		if resp.StatusCode == http.StatusForbidden {
-			return resp.StatusCode, fmt.Errorf("%w: %w", ErrMissingGraphPermission, ge)
+			// The whole story in one line: the service's text adds nothing.
+			return resp.StatusCode, ErrMissingGraphPermission
 		}
 		if resp.StatusCode == http.StatusUnauthorized {
 			return resp.StatusCode, fmt.Errorf("%w: the Microsoft Graph token was refused: %w", ErrUnauthorized, ge)
@@ -188,9 +189,8 @@ func (g *MSGraph) CheckWriteAccess(ctx context.Context) error {
 	const none = "00000000-0000-0000-0000-000000000000"
 	_, _, err := g.AddGroupMember(ctx, none, none)
 	var ge *GraphError
-	switch {
-	case err == nil, errors.As(err, &ge) && !errors.Is(err, ErrMissingGraphPermission) && ge.Status != http.StatusUnauthorized:
-		return nil
+	if err == nil || (errors.As(err, &ge) && ge.Status != http.StatusUnauthorized) {
+		return nil // any answer but a refusal: the permission is there
 	}
 	return err
 }

@@ -327,6 +327,9 @@ func HTTPStatus(err error) int {
 	if errors.As(err, &ge) {
 		return ge.Status
 	}
+	if errors.Is(err, ErrMissingGraphPermission) {
+		return http.StatusForbidden
+	}
 	status, _ := statusOf(err)
 	return status
 }

@@ -103,7 +103,7 @@ func TestEntraGroupMemberships(t *testing.T) {
 			t.Fatal(err)
 		}
 		err = live.CheckWriteAccess(e.ctx, p)
-		if !errors.Is(err, collect.ErrMissingGraphPermission) || !strings.HasPrefix(err.Error(), "missing Microsoft Graph application permission GroupMember.ReadWrite.All (with admin consent)") {
+		if !errors.Is(err, collect.ErrMissingGraphPermission) || err.Error() != "missing Microsoft Graph application permission GroupMember.ReadWrite.All (with admin consent)" {
 			t.Fatalf("write check: %v", err)
 		}
 		// Without any group permission, even the live read says so.
