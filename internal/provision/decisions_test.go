@@ -443,7 +443,9 @@ func TestStaleChangeAndCoveredDecisions(t *testing.T) {
 	}
 	header := append(append([]string(nil), recs[0]...), "Decision", "Reviewer")
 	out := [][]string{header}
-	row := func(r []string, decision string) { out = append(out, append(append([]string(nil), r...), decision, "rev@x")) }
+	row := func(r []string, decision string) {
+		out = append(out, append(append([]string(nil), r...), decision, "rev@x"))
+	}
 	isDirect := func(r []string) bool {
 		return r[col["direct"]] == "true" && strings.HasPrefix(r[col["group_descriptor"]], "vssgp.") && !strings.Contains(r[col["group_name"]], "Administrators")
 	}
