@@ -17,5 +17,14 @@ RUN CGO_ENABLED=0 go build -trimpath -buildvcs=false \
 # distroless/static has CA certificates and tzdata, and runs as nonroot (65532).
 FROM gcr.io/distroless/static:nonroot
 COPY --from=build /out/exporter /exporter
+# The shipped schedules; mount a ConfigMap or volume over this folder to
+# run your own (see schedules/README.md).
+COPY --from=build /src/schedules/*.yaml /etc/exporter/schedules/
+ENV EXPORTER_SCHEDULES=/etc/exporter/schedules
 USER nonroot:nonroot
+# /healthz and /metrics of 'exporter schedule'.
+EXPOSE 9090
 ENTRYPOINT ["/exporter"]
+# The always-on scheduler by default; an Azure Container Apps job or a
+# Kubernetes CronJob runs one job instead: args ["run", "JOB"].
+CMD ["schedule"]

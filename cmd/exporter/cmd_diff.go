@@ -140,31 +140,40 @@ func diffRuns(ctx context.Context, env *Env, sf *storeFlags, from, to string, ar
 	if len(args) > 0 {
 		return 0, usageErrorf("unexpected argument %q (to diff packets, use --packets OLD NEW)", args[0])
 	}
+	n, _, _, err := diffStore(ctx, env, env.Stdout, sf, from, to, opts, sel, format)
+	return n, err
+}
+
+// diffStore diffs two runs of the store (from and to as --from and --to
+// take them) and writes the selected changes to w, as 'exporter diff' and
+// scheduled diff reports do. It returns how many it wrote and the runs.
+func diffStore(ctx context.Context, env *Env, w io.Writer, sf *storeFlags, from, to string, opts diff.Options, sel selection, format string) (int, snapshot.Run, snapshot.Run, error) {
+	var a, b snapshot.Run
 	st, err := sf.openForReading(ctx, env)
 	if err != nil {
-		return 0, err
+		return 0, a, b, err
 	}
 	defer st.Close()
-	b, err := pickDiffRun(ctx, st, to, "--to")
+	b, err = pickDiffRun(ctx, st, to, "--to")
 	if err != nil {
-		return 0, err
+		return 0, a, b, err
 	}
-	var a snapshot.Run
 	if from == "" {
 		a, err = runBefore(ctx, st, b)
 	} else {
 		a, err = pickDiffRun(ctx, st, from, "--from")
 	}
 	if err != nil {
-		return 0, err
+		return 0, a, b, err
 	}
 	if a.ID > b.ID {
-		return 0, usageErrorf("--from is run %d, newer than --to (run %d): swap them", a.ID, b.ID)
+		return 0, a, b, usageErrorf("--from is run %d, newer than --to (run %d): swap them", a.ID, b.ID)
 	}
 	title := fmt.Sprintf("%s: run %d (%s) → run %d (%s)", b.Org, a.ID, runTime(a), b.ID, runTime(b))
-	return printChanges(env.Stdout, format, title, sel, func(emit func(diff.Change) error) error {
+	n, err := printChanges(w, format, title, sel, func(emit func(diff.Change) error) error {
 		return diff.Between(ctx, st, a.ID, b.ID, opts, emit)
 	})
+	return n, a, b, err
 }
 
 func diffPackets(ctx context.Context, env *Env, fs *flag.FlagSet, args []string, opts diff.Options, sel selection, format string) (int, error) {

@@ -112,63 +112,93 @@ Examples:
 			if maxPrivileged < 1 {
 				return usageErrorf("--max-privileged %d: want 1 or more", maxPrivileged)
 			}
-			// An export holds little but streams a lot: collecting more
-			// often keeps the peak RSS of a large organization's packet near
-			// 380 MiB instead of 480, at no measurable cost in time.
-			if env.Getenv("GOGC") == "" {
-				defer debug.SetGCPercent(debug.SetGCPercent(50))
-			}
-			st, err := sf.openForReading(ctx, env)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			r, err := pickRun(ctx, st, run)
-			if err != nil {
-				return err
-			}
-			opts := export.Options{
-				Run: r.ID, DormantDays: dormantDays, PrivilegedGroups: privileged, MaxPrivileged: maxPrivileged,
-				ToolVersion: toolVersion(), Logger: env.Logger,
-			}
-			if to == "" {
-				to = "warehouse"
-				if kind == "packet" {
-					to = fmt.Sprintf("packet-%s-run%d", export.OrgName(r.Org), r.ID)
-				}
-			}
-			sink, err := export.OpenSink(ctx, to, env.Getenv, export.BlobOptions{})
-			if err != nil {
-				return err
-			}
-			start := time.Now()
-			var m *export.Manifest
+			var fmts []string
 			if kind == "packet" {
-				fmts, err := export.CheckFormats(strings.Split(formats, ","))
-				if err != nil {
+				var err error
+				if fmts, err = export.CheckFormats(strings.Split(formats, ",")); err != nil {
 					return usageErrorf("--format: %v", err)
 				}
-				b, err := parseBaseline(ctx, env, baseline)
-				if err != nil {
-					return err
-				}
-				m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: fmts, Baseline: b})
-				if err != nil {
-					return err
-				}
-			} else {
-				if _, err := time.Parse(time.DateOnly, date); date != "" && err != nil {
-					return usageErrorf("--date %q: want YYYY-MM-DD", date)
-				}
-				m, err = export.ExportWarehouse(ctx, st, sink, export.WarehouseOptions{Options: opts, Date: date})
-				if err != nil {
-					return err
-				}
+			} else if _, err := time.Parse(time.DateOnly, date); date != "" && err != nil {
+				return usageErrorf("--date %q: want YYYY-MM-DD", date)
+			}
+			start := time.Now()
+			m, sink, err := exportStore(ctx, env, exportParams{
+				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
+				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
+			})
+			if err != nil {
+				return err
 			}
 			printExport(env, kind, sink, m, time.Since(start))
 			return nil
 		},
 	}
+}
+
+// exportParams are what one export needs.
+type exportParams struct {
+	kind          string // packet or warehouse
+	sf            storeFlags
+	run           int64 // 0: the latest complete run
+	to            string
+	formats       []string // packet
+	baseline      string   // packet
+	date          string   // warehouse
+	dormantDays   int
+	privileged    []string
+	maxPrivileged int
+}
+
+// exportStore writes a packet or a warehouse partition from the store, as
+// 'exporter export' and scheduled jobs do. It writes nothing to stdout.
+func exportStore(ctx context.Context, env *Env, p exportParams) (*export.Manifest, export.Sink, error) {
+	// An export holds little but streams a lot: collecting more often
+	// keeps the peak RSS of a large organization's packet near 380 MiB
+	// instead of 480, at no measurable cost in time.
+	if env.Getenv("GOGC") == "" {
+		defer debug.SetGCPercent(debug.SetGCPercent(50))
+	}
+	st, err := p.sf.openForReading(ctx, env)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer st.Close()
+	r, err := pickRun(ctx, st, p.run)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts := export.Options{
+		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged,
+		ToolVersion: toolVersion(), Logger: env.Logger,
+	}
+	to := p.to
+	if to == "" {
+		to = "warehouse"
+		if p.kind == "packet" {
+			to = fmt.Sprintf("packet-%s-run%d", export.OrgName(r.Org), r.ID)
+		}
+	}
+	sink, err := export.OpenSink(ctx, to, env.Getenv, export.BlobOptions{})
+	if err != nil {
+		return nil, nil, err
+	}
+	var m *export.Manifest
+	if p.kind == "packet" {
+		b, err := parseBaseline(ctx, env, p.baseline)
+		if err != nil {
+			return nil, nil, err
+		}
+		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b})
+		if err != nil {
+			return nil, nil, err
+		}
+	} else {
+		m, err = export.ExportWarehouse(ctx, st, sink, export.WarehouseOptions{Options: opts, Date: p.date})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	return m, sink, nil
 }
 
 // parseBaseline reads --baseline: empty (the previous run), none, a run

@@ -100,26 +100,14 @@ Examples:
 			if err != nil {
 				return err
 			}
-			// Reach the organization before touching the store: a wrong
-			// URL or credential then leaves no store file behind.
 			start := time.Now()
-			client, err := collect.Dial(ctx, sf.org, cred, collect.Options{Concurrency: concurrency, Logger: env.Logger})
-			if err != nil {
-				return err
-			}
-			st, cleanup, err := sf.openForWriting(ctx)
-			if err != nil {
-				return err
-			}
-			defer cleanup()
-			defer st.Close()
-			prog := collect.NewProgress()
-			stop := showProgress(env, prog, client.Stats)
-			run, err := collect.Sync(ctx, client, st, collect.SyncOptions{
-				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
-				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait, Progress: prog,
+			run, prog, err := syncStore(ctx, env, syncParams{
+				sf: sf, cred: cred, concurrency: concurrency,
+				opts: collect.SyncOptions{
+					Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
+					AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
+				},
 			})
-			stop()
 			if err != nil {
 				return err
 			}
@@ -132,6 +120,38 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// syncParams are what one sync needs; opts.Progress is set by syncStore.
+type syncParams struct {
+	sf          storeFlags // resolved
+	cred        collect.Credential
+	concurrency int
+	opts        collect.SyncOptions
+}
+
+// syncStore runs one sync into the store, showing progress on stderr (or
+// in the log), as 'exporter sync' and scheduled sync jobs do. It writes
+// nothing to stdout.
+func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *collect.Progress, error) {
+	// Reach the organization before touching the store: a wrong URL or
+	// credential then leaves no store file behind.
+	client, err := collect.Dial(ctx, p.sf.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
+	if err != nil {
+		return snapshot.Run{}, nil, err
+	}
+	st, cleanup, err := p.sf.openForWriting(ctx)
+	if err != nil {
+		return snapshot.Run{}, nil, err
+	}
+	defer cleanup()
+	defer st.Close()
+	prog := collect.NewProgress()
+	p.opts.Progress = prog
+	stop := showProgress(env, prog, client.Stats)
+	run, err := collect.Sync(ctx, client, st, p.opts)
+	stop()
+	return run, prog, err
 }
 
 // credential picks how to authenticate. Nothing here ever prints a secret.

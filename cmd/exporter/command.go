@@ -42,6 +42,9 @@ var commands = []func() *Command{
 	newExportCmd,
 	newVerifyCmd,
 	newDiffCmd,
+	newRunCmd,
+	newScheduleCmd,
+	newSchedulesCmd,
 	newApplyCmd,
 }
 

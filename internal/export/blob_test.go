@@ -20,6 +20,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/sas"
+
+	"github.com/ado-access/ado-access/internal/azurite"
 )
 
 // faultTransport sends requests through a real HTTP client and counts the
@@ -54,16 +56,9 @@ func (f *faultTransport) Do(req *http.Request) (*http.Response, error) {
 
 var fastRetry = policy.RetryOptions{MaxRetries: 2, RetryDelay: 5 * time.Millisecond, MaxRetryDelay: 20 * time.Millisecond}
 
-func blobEnv(a *azurite) func(string) string {
-	return func(k string) string {
-		if k == EnvConnectionString {
-			return a.connString()
-		}
-		return ""
-	}
-}
+func blobEnv(a *azurite.Emulator) func(string) string { return a.Getenv }
 
-func openBlob(t testing.TB, a *azurite, loc string, opts BlobOptions) Sink {
+func openBlob(t testing.TB, a *azurite.Emulator, loc string, opts BlobOptions) Sink {
 	t.Helper()
 	if opts.Retry.MaxRetries == 0 {
 		opts.Retry = fastRetry
@@ -79,10 +74,10 @@ func openBlob(t testing.TB, a *azurite, loc string, opts BlobOptions) Sink {
 // and never on Abort; a file of several blocks survives a transient fault
 // on one block, and a lasting fault leaves the old content in place.
 func TestBlobSinkContract(t *testing.T) {
-	a := needAzurite(t)
+	a := azurite.Need(t)
 	ctx := context.Background()
 	ft := newFaultTransport()
-	s := openBlob(t, a, "azblob://"+newContainer(t, a)+"/some/prefix", BlobOptions{Transport: ft, BlockSize: 1 << 20, Concurrency: 2})
+	s := openBlob(t, a, "azblob://"+a.NewContainer(t)+"/some/prefix", BlobOptions{Transport: ft, BlockSize: 1 << 20, Concurrency: 2})
 
 	if err := writeFile(ctx, s, "a/one.txt", []byte("hello")); err != nil {
 		t.Fatal(err)
@@ -122,7 +117,7 @@ func TestBlobSinkContract(t *testing.T) {
 	if err == nil || !strings.Contains(err.Error(), "upload big.bin") {
 		t.Fatalf("err = %v, want the upload of big.bin to fail", err)
 	}
-	if strings.Contains(err.Error(), azuriteAccountKey) || strings.Contains(err.Error(), "\n") {
+	if strings.Contains(err.Error(), azurite.AccountKey) || strings.Contains(err.Error(), "\n") {
 		t.Fatalf("error carries a secret or several lines: %q", err)
 	}
 	ft.failFrom.Store(0)
@@ -140,10 +135,10 @@ func TestBlobSinkContract(t *testing.T) {
 // A packet uploads to Azure Blob Storage, verifies there, and uploading it
 // again replaces it: the same blobs, no more, a new manifest.
 func TestBlobPacketUploadAndReupload(t *testing.T) {
-	a := needAzurite(t)
+	a := azurite.Need(t)
 	f := storeFixture(t, "small")
 	ctx := context.Background()
-	loc := "azblob://" + newContainer(t, a) + "/reviews/2026-q4"
+	loc := "azblob://" + a.NewContainer(t) + "/reviews/2026-q4"
 	s := openBlob(t, a, loc, BlobOptions{})
 
 	m1, err := ExportPacket(ctx, f.st, s, PacketOptions{})
@@ -194,10 +189,10 @@ func TestBlobPacketUploadAndReupload(t *testing.T) {
 
 // A SAS in the URL authenticates, and never shows in what the sink says.
 func TestBlobSASURL(t *testing.T) {
-	a := needAzurite(t)
+	a := azurite.Need(t)
 	ctx := context.Background()
-	name := newContainer(t, a)
-	c, err := container.NewClientFromConnectionString(a.connString(), name, nil)
+	name := a.NewContainer(t)
+	c, err := container.NewClientFromConnectionString(a.ConnString(), name, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -213,7 +208,7 @@ func TestBlobSASURL(t *testing.T) {
 			sig = v
 		}
 	}
-	loc := a.serviceURL() + "/" + name + "/packets/p1?" + query
+	loc := a.ServiceURL() + "/" + name + "/packets/p1?" + query
 	ft := newFaultTransport()
 	s, err := OpenSink(ctx, loc, func(string) string { return "" }, BlobOptions{Transport: ft, Retry: fastRetry})
 	if err != nil {
@@ -244,10 +239,10 @@ func TestBlobSASURL(t *testing.T) {
 // went first), a re-run succeeds, and a reader following the manifest
 // never sees a manifest whose files are missing or differ.
 func TestBlobFaultMidUploadNeverShowsHalfAPacket(t *testing.T) {
-	a := needAzurite(t)
+	a := azurite.Need(t)
 	f := storeFixture(t, "small")
 	ctx := context.Background()
-	loc := "azblob://" + newContainer(t, a) + "/p"
+	loc := "azblob://" + a.NewContainer(t) + "/p"
 	ft := newFaultTransport()
 	s := openBlob(t, a, loc, BlobOptions{Transport: ft})
 
@@ -266,7 +261,7 @@ func TestBlobFaultMidUploadNeverShowsHalfAPacket(t *testing.T) {
 		t.Fatal("the export succeeded through a dead transport")
 	}
 	t.Logf("export failed as it should: %v", err)
-	if strings.Contains(err.Error(), azuriteAccountKey) {
+	if strings.Contains(err.Error(), azurite.AccountKey) {
 		t.Fatal("the error shows the account key")
 	}
 	if _, err := Verify(ctx, s, ""); !errors.Is(err, ErrNoManifest) {
@@ -372,10 +367,10 @@ func (r *manifestReader) violations() []string {
 // An earlier packet in Blob Storage serves as the baseline: it is fetched
 // and diffed offline, with the changes a diff of the runs gives.
 func TestBlobPacketAsBaseline(t *testing.T) {
-	a := needAzurite(t)
+	a := azurite.Need(t)
 	f := storeFixture(t, "small")
 	ctx := context.Background()
-	old := openBlob(t, a, "azblob://"+newContainer(t, a)+"/q3", BlobOptions{})
+	old := openBlob(t, a, "azblob://"+a.NewContainer(t)+"/q3", BlobOptions{})
 	if _, err := ExportPacket(ctx, f.st, old, PacketOptions{Options: Options{Run: f.run1.ID}, Formats: []string{FormatCSV}}); err != nil {
 		t.Fatal(err)
 	}

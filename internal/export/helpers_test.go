@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
+	"github.com/ado-access/ado-access/internal/azurite"
 	"github.com/ado-access/ado-access/internal/collect"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -88,7 +89,7 @@ func storeFixture(t testing.TB, preset string) *fixture {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	stopAzurite()
+	azurite.Stop()
 	for _, f := range fixtures {
 		f.st.Close()
 		f.sim.Close()

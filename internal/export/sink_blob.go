@@ -16,6 +16,8 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/container"
+
+	"github.com/ado-access/ado-access/internal/blobloc"
 )
 
 // BlobSink writes to a prefix of an Azure Blob Storage container. Each
@@ -27,23 +29,23 @@ import (
 // created when it does not exist.
 type BlobSink struct {
 	c      *container.Client
-	prefix string // "" or "a/b", without slashes at either end
-	where  string // URL without query, for people
-	red    *redactor
+	prefix string            // "" or "a/b", without slashes at either end
+	where  string            // URL without query, for people
+	loc    *blobloc.Location // for redacting errors
 	opts   BlobOptions
 
 	once    sync.Once
 	onceErr error
 }
 
-func newBlobSink(c *container.Client, prefix, where string, red *redactor, opts BlobOptions) *BlobSink {
+func newBlobSink(loc *blobloc.Location, opts BlobOptions) *BlobSink {
 	if opts.BlockSize <= 0 {
 		opts.BlockSize = 4 << 20
 	}
 	if opts.Concurrency <= 0 {
 		opts.Concurrency = 4
 	}
-	return &BlobSink{c: c, prefix: strings.Trim(prefix, "/"), where: where, red: red, opts: opts}
+	return &BlobSink{c: loc.Container, prefix: loc.Path, where: loc.Where, loc: loc, opts: opts}
 }
 
 func (s *BlobSink) String() string { return s.where }
@@ -69,7 +71,7 @@ func (s *BlobSink) fail(op, name string, err error) error {
 		}
 		return fmt.Errorf("%s %s in %s: %s (HTTP %d)", op, name, s.where, code, re.StatusCode)
 	}
-	return fmt.Errorf("%s %s in %s: %s", op, name, s.where, s.red.redact(err.Error()))
+	return fmt.Errorf("%s %s in %s: %s", op, name, s.where, s.loc.Redact(err.Error()))
 }
 
 // ensureContainer creates the container the first time a file is written,
