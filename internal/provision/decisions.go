@@ -54,7 +54,7 @@ type Source struct {
 }
 
 func (s Source) String() string {
-	if s.Sheet == "" {
+	if s.Sheet == "" || strings.EqualFold(filepath.Ext(s.File), ".csv") { // a CSV is one table
 		if strings.EqualFold(filepath.Ext(s.File), ".json") {
 			return fmt.Sprintf("%s entry %d", filepath.Base(s.File), s.Row)
 		}
@@ -75,7 +75,7 @@ func (p Problem) String() string {
 	}
 	if p.Source.Row == 0 {
 		s := filepath.Base(p.Source.File)
-		if p.Source.Sheet != "" {
+		if p.Source.Sheet != "" && !strings.EqualFold(filepath.Ext(p.Source.File), ".csv") {
 			s += " sheet " + p.Source.Sheet
 		}
 		return s + ": " + p.Msg

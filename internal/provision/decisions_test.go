@@ -218,7 +218,7 @@ func TestBadInputIsRefusedWhole(t *testing.T) {
 	}{
 		{"unknown column", func() (string, ReadOptions) {
 			return tableCSV("effective_access-a.csv", append(effHeader, "Notes"), append(effRow(1, "Revoke"), "x")), ReadOptions{}
-		}, []string{`unknown column "Notes"`}, "effective_access-a.csv sheet effective_access row 1"},
+		}, []string{`unknown column "Notes"`}, "effective_access-a.csv row 1"},
 		{"no Decision column", func() (string, ReadOptions) {
 			return tableCSV("effective_access-b.csv", effective[0], effective[1]), ReadOptions{}
 		}, []string{"no Decision column"}, "row 1"},
