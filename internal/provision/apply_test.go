@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/collect"
@@ -413,5 +414,32 @@ func TestAppliedDecisionsTravelWithTheNextPacket(t *testing.T) {
 	}
 	if before := rows(first.ID); len(before) != 1 {
 		t.Fatalf("a packet of the run before the apply has applied decisions: %v", before)
+	}
+}
+
+// Adding an account is a POST: after a lost answer it is found by reading,
+// not added a second time.
+func TestLostAnswerOfAnAddIsReadNotResent(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adosim.Options{})
+	p := e.mustBuild(e.mustRead(e.planCSV("add.csv", planHeader,
+		[]string{"add-account", "late.joiner@fabrikam.example", "", "stakeholder", "", "lead@fabrikam.example", ""})), Options{})
+	e.sim.SetFaults(adosim.Faults{RateCutAfter: 1, Paths: []string{"_apis/userentitlements"}})
+	before := e.sim.Stats()
+	done := make(chan *Result)
+	go func() { done <- e.apply(p) }()
+	// The read after the lost answer is cut too until the faults stop.
+	time.Sleep(50 * time.Millisecond)
+	e.sim.SetFaults(adosim.Faults{})
+	res := <-done
+	after := e.sim.Stats()
+	if res.Counts[snapshot.JournalDone] != 1 || after.Faults["cut_after"] == before.Faults["cut_after"] {
+		t.Fatalf("outcome %+v, lost answers %d", res.Outcomes, after.Faults["cut_after"]-before.Faults["cut_after"])
+	}
+	if n := after.Requests["entitlements.users.add"] - before.Requests["entitlements.users.add"]; n != 1 {
+		t.Fatalf("the account was sent %d times", n)
+	}
+	if acc, _ := e.ado.FindAccount(e.ctx, "late.joiner@fabrikam.example"); acc == nil || acc.AccessLevel.AccountLicenseType != "stakeholder" {
+		t.Fatalf("the account: %+v", acc)
 	}
 }
