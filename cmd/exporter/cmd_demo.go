@@ -11,10 +11,13 @@ import (
 	"strings"
 	"time"
 
+	"github.com/xuri/excelize/v2"
+
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/collect"
 	"github.com/ado-access/ado-access/internal/diff"
 	"github.com/ado-access/ado-access/internal/export"
+	"github.com/ado-access/ado-access/internal/provision"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -40,7 +43,12 @@ DevOps organization in this process and
   3. sync again, incrementally, from the Audit Log,
   4. diff the two runs, nested-group access included,
   5. export an access-review packet of the new run (CSV, Parquet, XLSX,
-     changes since the first run) into DIR and verify it.
+     changes since the first run) into DIR and verify it,
+  6. mark Revoke on a few direct memberships in the packet's workbook, as
+     a reviewer would,
+  7. plan them with apply (a dry run: nothing changes),
+  8. apply them (journaled) and verify them live,
+  9. sync again and show the diff: exactly those memberships are gone.
 
 DIR starts afresh each time: a folder an earlier demo made (it holds a
 .exporter-demo marker) is emptied; any other folder that is not empty is
@@ -201,17 +209,22 @@ func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, chan
 	fmt.Fprintf(env.Stdout, "   %s: %d files (%s, …), verified: %d checked, %d problems\n",
 		dir, len(files), strings.Join(files[:min(3, len(files))], ", "), rep.Checked, len(rep.Problems))
 
-	fmt.Fprintf(env.Stdout, "\nStore: %s. Some users of run %d:\n", db, second.ID)
-	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", second.ID), sql.Named("kind", "user")}, 8); err != nil {
+	third, err := demoApply(ctx, env, sim, st, dir, sync)
+	if err != nil {
+		return err
+	}
+
+	fmt.Fprintf(env.Stdout, "\nStore: %s. Some users of run %d:\n", db, third.ID)
+	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", third.ID), sql.Named("kind", "user")}, 8); err != nil {
 		return err
 	}
 	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter after 'make build', or on your PATH after 'go install ./cmd/exporter'):\n")
 	fmt.Fprintf(env.Stdout, "  exporter show groups --db %s\n", db)
-	if user, err := someMember(ctx, st, second.ID); err == nil && user != "" {
+	if user, err := someMember(ctx, st, third.ID); err == nil && user != "" {
 		fmt.Fprintf(env.Stdout, "  exporter show access %s --db %s\n", user, db)
 	}
 	fmt.Fprintf(env.Stdout, "  exporter diff --effective --db %s\n", db)
-	fmt.Fprintf(env.Stdout, "  exporter verify %s\n", dir)
+	fmt.Fprintf(env.Stdout, "  exporter apply --status --db %s\n", db)
 	fmt.Fprintf(env.Stdout, "  open %s in a spreadsheet\n", filepath.Join(dir, "packet.xlsx"))
 	return nil
 }
@@ -225,4 +238,127 @@ func someMember(ctx context.Context, st *snapshot.Store, run int64) (string, err
 		AND a.valid_from <= ? AND (a.valid_to IS NULL OR a.valid_to > ?) AND m.valid_from <= ? AND (m.valid_to IS NULL OR m.valid_to > ?)
 		ORDER BY a.principal_name LIMIT 1`, run, run, run, run).Scan(&name)
 	return name, err
+}
+
+// demoRevokes is how many direct memberships the demo's reviewer revokes.
+const demoRevokes = 3
+
+// demoApply closes the loop: a reviewer marks Revoke on a few direct
+// memberships in the packet's workbook, apply plans them (a dry run) and
+// carries them out, and the next sync and diff show exactly those.
+func demoApply(ctx context.Context, env *Env, sim *adosim.Server, st *snapshot.Store, dir string, sync func(string) (snapshot.Run, error)) (snapshot.Run, error) {
+	step := func(n int, what string) { fmt.Fprintf(env.Stdout, "\n%d. %s\n", n, what) }
+	workbook := filepath.Join(dir, export.WorkbookName)
+	step(6, fmt.Sprintf("A reviewer marks Revoke on %d direct memberships in %s", demoRevokes, workbook))
+	marked, err := markRevokes(workbook, demoRevokes)
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	for _, m := range marked {
+		fmt.Fprintf(env.Stdout, "   %s\n", displayEscaper.Replace(m))
+	}
+
+	step(7, "exporter apply: the plan, checked against the store and read live (changes nothing)")
+	d, err := provision.ReadDecisions(ctx, workbook, provision.ReadOptions{})
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	client, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readwrite")}, collect.Options{Logger: env.Logger})
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	live := &provision.Live{ADO: client}
+	p, err := provision.Build(ctx, st, d, live, provision.Options{Me: client.Me})
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	fmt.Fprintf(env.Stdout, "   plan %s: %d to apply, %d Keep, %d rows without a decision\n", p.ID, p.Count(provision.StateApply), p.Keep, p.Blank)
+
+	step(8, "exporter apply --apply: carried out, each action journaled before and after its call")
+	if err := live.CheckWriteAccess(ctx, p); err != nil {
+		return snapshot.Run{}, err
+	}
+	res, err := (&provision.Applier{Store: st, Live: live, Log: env.Logger}).Apply(ctx, p)
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	checks, err := live.Verify(ctx, p)
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	ok := 0
+	for _, c := range checks {
+		if c.OK {
+			ok++
+		}
+	}
+	fmt.Fprintf(env.Stdout, "   %d done, %d failed; verified live: %d of %d as wanted\n", res.Counts[snapshot.JournalDone], res.Counts[snapshot.JournalFailed], ok, len(checks))
+
+	step(9, "Sync again, and what changed")
+	before, err := st.LatestRun(ctx)
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	third, err := sync("incremental")
+	if err != nil {
+		return snapshot.Run{}, err
+	}
+	err = diff.Between(ctx, st, before.ID, third.ID, diff.Options{}, func(c diff.Change) error {
+		fmt.Fprintf(env.Stdout, "   %s %s: %s\n", c.Entity, c.Kind, displayEscaper.Replace(c.Name))
+		return nil
+	})
+	return third, err
+}
+
+// markRevokes fills in Revoke, a reviewer and a comment on the first n
+// direct memberships of users in built-in project groups (Contributors,
+// Readers) on the workbook's effective_access sheet, as a reviewer would
+// in Excel, and names them.
+func markRevokes(workbook string, n int) ([]string, error) {
+	f, err := excelize.OpenFile(workbook)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	const sheet = "effective_access"
+	rows, err := f.Rows(sheet)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	col := map[string]int{}
+	var marked []string
+	for r := 1; rows.Next() && len(marked) < n; r++ {
+		cells, err := rows.Columns()
+		if err != nil {
+			return nil, err
+		}
+		if r == 1 {
+			for i, h := range cells {
+				col[h] = i
+			}
+			continue
+		}
+		get := func(c string) string {
+			if i := col[c]; i < len(cells) {
+				return cells[i]
+			}
+			return ""
+		}
+		group := get("group_name")
+		if get("direct") != "TRUE" || get("member_kind") != "user" || !(strings.HasSuffix(group, `\Contributors`) || strings.HasSuffix(group, `\Readers`)) {
+			continue
+		}
+		for name, v := range map[string]string{export.DecisionColumn: "Revoke", export.ReviewerColumn: "reviewer@fabrikam.example", export.CommentColumn: "no longer on the project"} {
+			cell, _ := excelize.CoordinatesToCellName(col[name]+1, r)
+			if err := f.SetCellStr(sheet, cell, v); err != nil {
+				return nil, err
+			}
+		}
+		marked = append(marked, get("member_name")+" in "+group)
+	}
+	if len(marked) < n {
+		return nil, fmt.Errorf("the packet has %d direct memberships to revoke, not %d", len(marked), n)
+	}
+	return marked, f.Save()
 }

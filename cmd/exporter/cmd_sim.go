@@ -45,8 +45,15 @@ On start it prints, one per line, for scripts to pick up:
   ADO_BEARER_TOKEN=…                       an Entra access token for Azure DevOps
   MSGRAPH_URL=…  MSGRAPH_TOKEN=…           the simulated Microsoft Graph
   SIM_ADMIN_URL=http://127.0.0.1:PORT/_sim the admin endpoints
+  AZURE_AUTHORITY_HOST=https://127.0.0.1:PORT2/   the simulated Microsoft Entra ID
+  AZURE_TENANT_ID=…  AZURE_CLIENT_ID=…  AZURE_CLIENT_SECRET=…
+                                           an app that may read and write, with
+                                           GroupMember.ReadWrite.All on Graph
+  SSL_CERT_FILE=…                          the Entra endpoint's certificate, to trust
 
-These credentials exist only inside this simulator.
+These credentials exist only inside this simulator. With the AZURE_ and
+SSL_CERT_FILE lines set, '--auth entra' signs in through azidentity as it
+would with Microsoft Entra ID (which azidentity only reaches over https).
 
 Admin endpoints (no credential needed, loopback only):
   GET  /_sim/stats          counts per entity kind, requests per endpoint, faults served
@@ -134,11 +141,19 @@ Examples:
 				return err
 			}
 			defer sim.Close()
+			if err := sim.StartEntra(""); err != nil {
+				return err
+			}
+			certFile, err := writeSimCert(sim.EntraCertPEM())
+			if err != nil {
+				return err
+			}
+			defer os.Remove(certFile)
 			c := sim.Stats().Counts
 			env.Logger.Info("simulated organization ready", "org", opts.Org, "preset", opts.Preset, "seed", seed,
 				"users", c.Users, "groups", c.Groups, "memberships", c.Memberships, "projects", c.Projects,
 				"generated_in", time.Since(start).Round(time.Millisecond))
-			printSimEnv(env, sim)
+			printSimEnv(env, sim, certFile)
 			<-ctx.Done()
 			env.Logger.Info("simulator stopped", "requests", sim.Stats().Requests["total"])
 			return nil
@@ -146,8 +161,23 @@ Examples:
 	}
 }
 
+// writeSimCert writes the identity platform's certificate where
+// SSL_CERT_FILE can point.
+func writeSimCert(pem []byte) (string, error) {
+	f, err := os.CreateTemp("", "adosim-entra-*.pem")
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	if _, err := f.Write(pem); err != nil {
+		os.Remove(f.Name())
+		return "", err
+	}
+	return f.Name(), nil
+}
+
 // printSimEnv prints the lines scripts pick up (KEY=VALUE on stdout).
-func printSimEnv(env *Env, sim *adosim.Server) {
+func printSimEnv(env *Env, sim *adosim.Server, certFile string) {
 	fmt.Fprintf(env.Stdout, "ADO_ORG_URL=%s\n", sim.URL())
 	fmt.Fprintf(env.Stdout, "ADO_PAT=%s\n", sim.Credential("readwrite"))
 	fmt.Fprintf(env.Stdout, "ADO_PAT_READONLY=%s\n", sim.Credential("readonly"))
@@ -156,6 +186,13 @@ func printSimEnv(env *Env, sim *adosim.Server) {
 	fmt.Fprintf(env.Stdout, "MSGRAPH_URL=%s\n", sim.MicrosoftGraphURL())
 	fmt.Fprintf(env.Stdout, "MSGRAPH_TOKEN=%s\n", sim.Credential("msgraph"))
 	fmt.Fprintf(env.Stdout, "SIM_ADMIN_URL=%s/_sim\n", sim.BaseURL())
+	if apps := sim.EntraApps(); len(apps) > 0 && sim.EntraAuthorityHost() != "" {
+		fmt.Fprintf(env.Stdout, "AZURE_AUTHORITY_HOST=%s\n", sim.EntraAuthorityHost())
+		fmt.Fprintf(env.Stdout, "AZURE_TENANT_ID=%s\n", sim.TenantID())
+		fmt.Fprintf(env.Stdout, "AZURE_CLIENT_ID=%s\n", apps[0].ClientID)
+		fmt.Fprintf(env.Stdout, "AZURE_CLIENT_SECRET=%s\n", apps[0].Secret)
+		fmt.Fprintf(env.Stdout, "SSL_CERT_FILE=%s\n", certFile)
+	}
 }
 
 // readSpec reads a JSON spec, refusing unknown fields so typos are caught.

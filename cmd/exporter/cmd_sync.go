@@ -5,10 +5,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/ado-access/ado-access/internal/collect"
@@ -154,6 +156,48 @@ func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *coll
 
 // credential picks how to authenticate. Nothing here ever prints a secret.
 func credential(env *Env, mode, patFile string) (collect.Credential, error) {
+	cred, _, err := credentialWithEntra(env, mode, patFile)
+	return cred, err
+}
+
+// credentialWithEntra is credential that also returns the Entra credential
+// when it is the one picked (for tokens of other resources, such as
+// Microsoft Graph), nil otherwise.
+func credentialWithEntra(env *Env, mode, patFile string) (collect.Credential, azcore.TokenCredential, error) {
+	c, err := pickCredential(env, mode, patFile)
+	if err != nil || c.PAT != "" || c.Tokens != nil {
+		return c, nil, err
+	}
+	opts := &azidentity.DefaultAzureCredentialOptions{}
+	if h := env.Getenv("AZURE_AUTHORITY_HOST"); h != "" && !microsoftAuthority(h) {
+		// An authority Microsoft does not run (an air-gapped cloud, the
+		// simulator) cannot be checked with login.microsoftonline.com.
+		opts.DisableInstanceDiscovery = true
+	}
+	ec, err := azidentity.NewDefaultAzureCredential(opts)
+	if err != nil {
+		return collect.Credential{}, nil, usageErrorf("--auth entra: %v", err)
+	}
+	return collect.Credential{Tokens: collect.EntraTokens(ec)}, ec, nil
+}
+
+// microsoftAuthority reports whether an authority host is one of
+// Microsoft's public or national clouds.
+func microsoftAuthority(host string) bool {
+	u, err := url.Parse(host)
+	if err != nil {
+		return false
+	}
+	switch strings.ToLower(u.Hostname()) {
+	case "login.microsoftonline.com", "login.microsoftonline.us", "login.chinacloudapi.cn", "login.partner.microsoftonline.cn", "login.windows.net":
+		return true
+	}
+	return false
+}
+
+// pickCredential settles a PAT or bearer token; an empty Credential means
+// Entra ID.
+func pickCredential(env *Env, mode, patFile string) (collect.Credential, error) {
 	pat := env.Getenv("ADO_PAT")
 	if patFile != "" {
 		b, err := os.ReadFile(patFile)
@@ -191,11 +235,7 @@ func credential(env *Env, mode, patFile string) (collect.Credential, error) {
 		}
 		return collect.Credential{Tokens: collect.StaticToken(bearer)}, nil
 	}
-	cred, err := azidentity.NewDefaultAzureCredential(nil)
-	if err != nil {
-		return collect.Credential{}, usageErrorf("--auth entra: %v", err)
-	}
-	return collect.Credential{Tokens: collect.EntraTokens(cred)}, nil
+	return collect.Credential{}, nil
 }
 
 // isTerminal reports whether w is a terminal, where a live progress line

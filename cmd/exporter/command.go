@@ -45,6 +45,7 @@ var commands = []func() *Command{
 	newRunCmd,
 	newScheduleCmd,
 	newSchedulesCmd,
+	newApplyCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

@@ -106,7 +106,7 @@ func (s *Server) Stats() Stats {
 	var total int64
 	for k, v := range s.stats.snapshot() {
 		switch k {
-		case "fault_429", "fault_5xx", "fault_cut", "fault_delay", "fault_expired_token", "auth_401", "auth_403":
+		case "fault_429", "fault_5xx", "fault_cut", "fault_cut_after", "fault_delay", "fault_expired_token", "auth_401", "auth_403":
 			st.Faults[strings.TrimPrefix(k, "fault_")] = v
 		default:
 			st.Requests[k] = v

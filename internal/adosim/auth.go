@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"net/http"
 	"strings"
+	"time"
 )
 
 // Credential is a PAT or bearer token the simulator accepts, with the scopes
@@ -16,6 +17,9 @@ type Credential struct {
 	Bearer  bool     `json:"bearer"` // presented as "Bearer <token>", not as a PAT
 	Scopes  []string `json:"scopes"`
 	Expired bool     `json:"expired"`
+	// ExpiresAt, when set, is when the credential stops working (tokens
+	// the identity platform issues), on the simulated clock.
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
 }
 
 // Scope sets of the default credentials.
@@ -89,10 +93,13 @@ func (s *Server) authenticate(r *http.Request) (*Credential, int) {
 		return nil, http.StatusUnauthorized
 	}
 	c := s.creds[token]
+	if c == nil && bearer {
+		c = s.entra.issued(token)
+	}
 	if c == nil || c.Bearer != bearer {
 		return nil, http.StatusUnauthorized
 	}
-	if c.Expired {
+	if c.Expired || (!c.ExpiresAt.IsZero() && !s.clock.Now().Before(c.ExpiresAt)) {
 		return c, http.StatusUnauthorized
 	}
 	return c, 0
@@ -100,6 +107,9 @@ func (s *Server) authenticate(r *http.Request) (*Credential, int) {
 
 // authMessage is the 401 message; it never repeats the credential.
 func authMessage(c *Credential) string {
+	if c != nil && c.Bearer && !c.ExpiresAt.IsZero() {
+		return "TF400813: The access token has expired."
+	}
 	if c != nil && c.Expired {
 		return "Access Denied: The Personal Access Token used has expired."
 	}

@@ -221,6 +221,14 @@ func (s *Server) addUserEntitlement(c *call) {
 			PrincipalName string `json:"principalName"`
 			SubjectKind   string `json:"subjectKind"`
 		} `json:"user"`
+		ProjectEntitlements []struct {
+			Group struct {
+				GroupType string `json:"groupType"`
+			} `json:"group"`
+			ProjectRef struct {
+				ID string `json:"id"`
+			} `json:"projectRef"`
+		} `json:"projectEntitlements"`
 	}
 	if !c.decode(&body) {
 		return
@@ -236,6 +244,26 @@ func (s *Server) addUserEntitlement(c *call) {
 	o := c.o
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	// Project entitlements name a project's built-in group by its type;
+	// every one must resolve before anything changes.
+	var groups []*Subject
+	for _, pe := range body.ProjectEntitlements {
+		p := o.liveProject(strings.ToLower(pe.ProjectRef.ID))
+		if p == nil {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "VS403286: The project "+pe.ProjectRef.ID+" does not exist.")
+			return
+		}
+		name, ok := projectGroupTypes[pe.Group.GroupType]
+		var g *Subject
+		if ok {
+			g = o.projectGroup(p, name)
+		}
+		if g == nil {
+			writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "The group type "+pe.Group.GroupType+" is not valid: use projectReader, projectContributor or projectAdministrator.")
+			return
+		}
+		groups = append(groups, g)
+	}
 	for _, sub := range o.subjects {
 		if !sub.Deleted && sub.Ent != nil && strings.EqualFold(sub.PrincipalName, body.User.PrincipalName) {
 			writeJSON(c.w, http.StatusOK, map[string]any{"isSuccess": false, "userEntitlement": nil, "operationResult": map[string]any{
@@ -246,8 +274,19 @@ func (s *Server) addUserEntitlement(c *call) {
 	}
 	login, domain, _ := strings.Cut(body.User.PrincipalName, "@")
 	u := o.AddUser(o.admin, userKind{Type: "aad", Guest: domain != "" && !strings.HasSuffix(domain, "fabrikam.example")}, login, body.User.PrincipalName, lic)
+	for _, g := range groups {
+		_ = o.AddMember(o.admin, g, u)
+	}
 	ent := s.entitlementJSON(u, "user")
 	writeJSON(c.w, http.StatusCreated, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResult": map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}})
+}
+
+// projectGroupTypes are the project entitlement group types and the
+// built-in project group each stands for.
+var projectGroupTypes = map[string]string{
+	"projectReader":        "Readers",
+	"projectContributor":   "Contributors",
+	"projectAdministrator": "Project Administrators",
 }
 
 // updateUserEntitlement applies a JSON patch replacing /accessLevel.

@@ -27,6 +27,11 @@ type Faults struct {
 
 	Rate5xx float64 `json:"rate_5xx,omitempty"` // requests answered 500 or 503
 	RateCut float64 `json:"rate_cut,omitempty"` // connections cut before or in the middle of the answer
+	// RateCutAfter is the share of requests carried out whose answer is
+	// then lost: the connection is cut after the change was made, as when
+	// a network drops a response. A client cannot tell from the cut
+	// whether a write happened.
+	RateCutAfter float64 `json:"rate_cut_after,omitempty"`
 
 	RateExpireToken float64  `json:"rate_expire_token,omitempty"` // continuation tokens refused as expired
 	TokenTTL        Duration `json:"token_ttl,omitempty"`         // tokens older than this are refused
@@ -198,6 +203,23 @@ func (s *Server) injectFault(c *call, f Faults) bool {
 	}
 	return false
 }
+
+// cutAfter reports whether this request is to be carried out and its
+// answer lost.
+func (s *Server) cutAfter(c *call, f Faults) bool {
+	if f.RateCutAfter <= 0 || !f.applies(c.r.URL.Path) || !s.faults.draw(f.RateCutAfter) {
+		return false
+	}
+	s.stats.count("fault_cut_after")
+	return true
+}
+
+// discardAnswer is where the answer of a request whose answer is lost goes.
+type discardAnswer struct{ h http.Header }
+
+func (d discardAnswer) Header() http.Header         { return d.h }
+func (d discardAnswer) Write(b []byte) (int, error) { return len(b), nil }
+func (d discardAnswer) WriteHeader(int)             {}
 
 // cut drops the connection: either before any answer, or after the headers
 // and part of a body, which the client sees as an unexpected EOF.

@@ -221,6 +221,34 @@ func TestFaultCutConnections(t *testing.T) {
 	}
 }
 
+// A write whose answer is lost was carried out all the same: the client
+// sees a cut connection, the organization has the change.
+func TestFaultCutAfterTheChange(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, Options{Faults: Faults{RateCutAfter: 1, Paths: []string{"graph/memberships"}}})
+	o := s.Org()
+	users := liveSubjects(o, func(x *Subject) bool { return x.Type == "aad" && x.Kind == KindUser })
+	groups := liveSubjects(o, ofType("vssgp"))
+	u, g := users[len(users)-1], groups[len(groups)-1]
+	o.mu.RLock()
+	was := o.isMember(g, u)
+	o.mu.RUnlock()
+	if was {
+		t.Fatal("pick a user outside the group")
+	}
+	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, _, err := rawRequest{method: "PUT", url: s.hostURL(hostVSSPS) + "/_apis/graph/memberships/" + u.Descriptor + "/" + g.Descriptor, token: s.Credential("readwrite"), client: hc}.try()
+	if err == nil {
+		t.Fatalf("the answer arrived: %v", resp.Status)
+	}
+	o.mu.RLock()
+	now := o.isMember(g, u)
+	o.mu.RUnlock()
+	if !now || s.Stats().Faults["cut_after"] != 1 {
+		t.Fatalf("after a write whose answer was lost: member %v, cut_after %d", now, s.Stats().Faults["cut_after"])
+	}
+}
+
 // TestFaultExpiredTokens covers tokens refused by age and at random, on
 // Graph and entitlement paging.
 func TestFaultExpiredTokens(t *testing.T) {

@@ -43,7 +43,10 @@ type Options struct {
 	Now func() time.Time
 	// Credentials replace the default set (see DefaultCredentials).
 	Credentials []Credential
-	Logger      *slog.Logger
+	// EntraApps are the applications registered in the tenant's identity
+	// platform (see StartEntra); nil registers DefaultEntraApp.
+	EntraApps []EntraApp
+	Logger    *slog.Logger
 }
 
 // Server is a simulated Azure DevOps organization served over HTTP.
@@ -59,6 +62,7 @@ type Server struct {
 	bySegs map[int][]*route // routes by number of path segments
 	log    *slog.Logger
 	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set by Start
+	entra  *entraPlatform                          // the Microsoft identity platform (entra.go)
 
 	mu   sync.Mutex
 	base string // http://host:port, set by Start
@@ -114,6 +118,14 @@ func New(opts Options) (*Server, error) {
 		c := creds[i]
 		s.creds[c.Token] = &c
 		s.cnames = append(s.cnames, c)
+	}
+	s.entra = newEntraPlatform()
+	apps := opts.EntraApps
+	if apps == nil {
+		apps = []EntraApp{DefaultEntraApp()}
+	}
+	for _, a := range apps {
+		s.RegisterEntraApp(a)
 	}
 	s.routes = s.allRoutes()
 	s.bySegs = map[int][]*route{}
@@ -187,6 +199,7 @@ func (s *Server) Start(addr string) error {
 
 // Close stops the server.
 func (s *Server) Close() error {
+	s.entra.close()
 	s.mu.Lock()
 	hs := s.hs
 	s.mu.Unlock()
@@ -492,6 +505,14 @@ func (s *Server) serveAPI(c *call, rt *route) {
 	}
 	if c.r.Method != http.MethodOptions && rt.host != hostMSGraph && apiVersion(c.r) == "" {
 		writeError(w, http.StatusBadRequest, "VssVersionNotSpecifiedException", fmt.Sprintf(`No api-version was supplied for the "%s" request. The version must be supplied either as part of the Accept header (e.g. "application/json; api-version=1.0") or as a query parameter (e.g. '?api-version=1.0').`, c.r.Method))
+		return
+	}
+	if s.cutAfter(c, f) {
+		w := c.w
+		c.w = discardAnswer{h: http.Header{}}
+		rt.handle(c)
+		c.w = w
+		s.cut(c, false)
 		return
 	}
 	rt.handle(c)

@@ -304,6 +304,56 @@ func TestEntitlementWritesAreAudited(t *testing.T) {
 	}
 }
 
+// An account added with project entitlements joins those projects' built-in
+// groups in the same request (the access-request case).
+func TestAddAccountWithProjectGroups(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, Options{Now: runningClock()})
+	conn := patConn(s, "readwrite")
+	mc := mustClient(t, memberentitlementmanagement.NewClient, conn)
+	gc := mustClient(t, graph.NewClient, conn)
+	af := newAuditFinder(t, mustClient(t, audit.NewClient, conn))
+	ctx := context.Background()
+	o := s.Org()
+	p := liveProjects(o)[0]
+	pid := uuid.MustParse(p.ID)
+	entitle := func(upn string, types ...memberentitlementmanagement.GroupType) (*memberentitlementmanagement.UserEntitlementsPostResponse, error) {
+		var pes []memberentitlementmanagement.ProjectEntitlement
+		for _, gt := range types {
+			pes = append(pes, memberentitlementmanagement.ProjectEntitlement{
+				Group: &memberentitlementmanagement.Group{GroupType: &gt}, ProjectRef: &memberentitlementmanagement.ProjectRef{Id: &pid}})
+		}
+		return mc.AddUserEntitlement(ctx, memberentitlementmanagement.AddUserEntitlementArgs{UserEntitlement: &memberentitlementmanagement.UserEntitlement{
+			AccessLevel:         &licensing.AccessLevel{AccountLicenseType: &licensing.AccountLicenseTypeValues.Express},
+			User:                &graph.GraphUser{PrincipalName: ptrTo(upn), SubjectKind: ptrTo("user")},
+			ProjectEntitlements: &pes,
+		}})
+	}
+	added, err := entitle("grace.hopper@fabrikam.example", memberentitlementmanagement.GroupTypeValues.ProjectContributor, memberentitlementmanagement.GroupTypeValues.ProjectReader)
+	if err != nil || !*added.IsSuccess {
+		t.Fatalf("add with project groups: %+v, %v", added, err)
+	}
+	af.expect("Licensing.Assigned", "Group.UpdateGroupMembership.Add", "Group.UpdateGroupMembership.Add")
+	up := graph.GraphTraversalDirectionValues.Up
+	ms, err := gc.ListMemberships(ctx, graph.ListMembershipsArgs{SubjectDescriptor: added.UserEntitlement.User.Descriptor, Direction: &up})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]bool{o.projectGroup(p, "Contributors").Descriptor: true, o.projectGroup(p, "Readers").Descriptor: true}
+	if len(*ms) != 2 || !want[*(*ms)[0].ContainerDescriptor] || !want[*(*ms)[1].ContainerDescriptor] {
+		t.Fatalf("memberships of the new account: %+v", *ms)
+	}
+	// A group type that is not a built-in project group refuses the whole
+	// request: no account is added.
+	before := s.Stats().Counts.Users
+	_, err = entitle("alan.turing@fabrikam.example", memberentitlementmanagement.GroupTypeValues.Custom)
+	wantStatus(t, err, http.StatusBadRequest, "a custom group type")
+	if s.Stats().Counts.Users != before {
+		t.Fatal("a refused request added the account")
+	}
+	af.expect()
+}
+
 func TestProjectTeamAndRepositoryWritesAreAudited(t *testing.T) {
 	t.Parallel()
 	s := startSim(t, Options{Now: runningClock()})

@@ -16,13 +16,20 @@ const AzureDevOpsScope = "499b84ac-1321-427f-aa17-267ca6975798/.default"
 // identity, managed identity, …) into a TokenSource for Azure DevOps. Tokens
 // last about an hour; a new one is fetched five minutes before expiry.
 func EntraTokens(cred azcore.TokenCredential) TokenSource {
-	return &entraTokens{cred: cred}
+	return EntraTokensFor(cred, AzureDevOpsScope)
+}
+
+// EntraTokensFor is EntraTokens for another resource's scope, such as
+// MSGraphScope.
+func EntraTokensFor(cred azcore.TokenCredential, scope string) TokenSource {
+	return &entraTokens{cred: cred, scope: scope}
 }
 
 type entraTokens struct {
-	cred azcore.TokenCredential
-	mu   sync.Mutex
-	tok  azcore.AccessToken
+	cred  azcore.TokenCredential
+	scope string
+	mu    sync.Mutex
+	tok   azcore.AccessToken
 }
 
 func (e *entraTokens) Token(ctx context.Context) (string, error) {
@@ -31,7 +38,7 @@ func (e *entraTokens) Token(ctx context.Context) (string, error) {
 	if e.tok.Token != "" && time.Until(e.tok.ExpiresOn) > 5*time.Minute {
 		return e.tok.Token, nil
 	}
-	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{AzureDevOpsScope}})
+	tok, err := e.cred.GetToken(ctx, policy.TokenRequestOptions{Scopes: []string{e.scope}})
 	if err != nil {
 		return "", err
 	}

@@ -128,18 +128,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		base = t
 	}
 	stats := &Stats{byArea: map[string]int64{}}
-	rt := &authTransport{
-		header: header,
-		next: &retryTransport{
-			policy: opts.Retry.withDefaults(),
-			stats:  stats,
-			log:    log,
-			next: &countTransport{stats: stats, next: &limitTransport{
-				sem: make(chan struct{}, opts.Concurrency), next: base,
-			}},
-		},
-	}
-	hc := &http.Client{Transport: rt}
+	hc := &http.Client{Transport: newChain(header, stats, opts, log, base)}
 	// The connection carries no credential: authTransport adds it.
 	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
 	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
@@ -211,6 +200,23 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		return nil, err
 	}
 	return c, nil
+}
+
+// newChain is the transport chain every request to a service goes
+// through (see transport.go): the credential, retries, counting, the limit
+// on requests in flight.
+func newChain(header func(context.Context) (string, error), stats *Stats, opts Options, log *slog.Logger, base http.RoundTripper) http.RoundTripper {
+	return &authTransport{
+		header: header,
+		next: &retryTransport{
+			policy: opts.Retry.withDefaults(),
+			stats:  stats,
+			log:    log,
+			next: &countTransport{stats: stats, next: &limitTransport{
+				sem: make(chan struct{}, opts.Concurrency), next: base,
+			}},
+		},
+	}
 }
 
 // Identity is an identity as the location service names it.
@@ -303,6 +309,9 @@ var scopeHints = map[string]string{
 	"core":         "Project and Team (Read), vso.project",
 	"git":          "Code (Read), vso.code",
 	"audit":        "Audit Log (Read), vso.auditlog",
+	// Writes, for 'exporter apply'.
+	"graph-write":        "Graph (Read & manage), vso.graph_manage",
+	"entitlements-write": "Member Entitlement Management (Read & write), vso.memberentitlementmanagement_write",
 }
 
 // Error kinds a caller may decide on.

@@ -88,6 +88,9 @@ func areaOf(r *http.Request) string {
 	p := strings.ToLower(r.URL.Path)
 	_, rest, ok := strings.Cut(p, "/_apis/")
 	if !ok {
+		if strings.Contains(p, "/v1.0/") {
+			return "msgraph"
+		}
 		return "other"
 	}
 	seg, _, _ := strings.Cut(rest, "/")

@@ -127,6 +127,8 @@ func (j *job) produce(ctx context.Context, t *Table, emit func(Row) error) error
 		return j.findingRows(count)
 	case Changes:
 		return j.changeRows(ctx, count)
+	case AppliedDecisions:
+		return j.appliedRows(ctx, count)
 	}
 	return fmt.Errorf("export: no rows for table %s", t.Name)
 }
@@ -244,4 +246,22 @@ func (j *job) memberLabel(d string) (name, kind string) {
 		return g.name, "group"
 	}
 	return d, ""
+}
+
+// appliedRows streams the apply journal's actions finished after the
+// baseline run started and before this run did (all before it, without a
+// baseline run).
+func (j *job) appliedRows(ctx context.Context, emit func(Row) error) error {
+	if !j.st.HasJournal(ctx) {
+		return nil // a store from before the journal, read without migrating
+	}
+	var since int64
+	switch j.changes.kind {
+	case "run":
+		since = j.changes.run
+	case "packet":
+		since = j.changes.info.Run
+	}
+	args := []any{sql.Named("run", j.run.ID), sql.Named("since", since)}
+	return queryRowsWith(ctx, j.st, args, AppliedDecisions, "export_applied_decisions", nil, emit)
 }

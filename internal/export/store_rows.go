@@ -16,6 +16,11 @@ import (
 // lacks are handed to fill by name. A query column of t's name but of the
 // wrong kind is an error, so query and table cannot drift apart unnoticed.
 func queryRows(ctx context.Context, st *snapshot.Store, run int64, t *Table, query string, fill func(r Row, extra map[string]any) error, emit func(Row) error) error {
+	return queryRowsWith(ctx, st, []any{sql.Named("run", run)}, t, query, fill, emit)
+}
+
+// queryRowsWith is queryRows with the query's arguments given.
+func queryRowsWith(ctx context.Context, st *snapshot.Store, args []any, t *Table, query string, fill func(r Row, extra map[string]any) error, emit func(Row) error) error {
 	var at []int // query column of each table column, or -1
 	var extras map[string]int
 	header := func(cols []string) error {
@@ -35,7 +40,7 @@ func queryRows(ctx context.Context, st *snapshot.Store, run int64, t *Table, que
 		return nil
 	}
 	extra := map[string]any{}
-	return st.Rows(ctx, query, []any{sql.Named("run", run)}, header, func(vals []any) error {
+	return st.Rows(ctx, query, args, header, func(vals []any) error {
 		r := make(Row, len(t.Columns))
 		for i, j := range at {
 			if j < 0 {

@@ -235,13 +235,43 @@ var Changes = &Table{
 	},
 }
 
+// AppliedDecisions are the actions 'exporter apply' journaled between the
+// baseline and this run: the evidence of a review's outcome travels with
+// the next packet.
+var AppliedDecisions = &Table{
+	Name: "applied_decisions",
+	Doc:  "One row per action 'exporter apply' journaled after the baseline run started and before this run did: what was decided, where, by whom, and what happened.",
+	Columns: []Column{
+		str("plan_id", "the plan (a hash of its actions); with seq the key"),
+		num("seq", "the action's number in the plan"),
+		str("action", "grant, revoke, add-account, set-license or remove-account"),
+		wide(str("subject", "the account or group, by descriptor (principal name for an account being added)"), 30),
+		wide(str("subject_name", "its name"), 28),
+		wide(str("target", "the group (by descriptor) or the license"), 30),
+		wide(str("target_name", "its name"), 36),
+		str("status", "done, skipped (already so), noop (managed in Entra ID), refused, failed, or started (interrupted)"),
+		num("http_status", "HTTP status of the last call; 0 when none was made"),
+		wide(str("error", "why it failed, was refused, skipped or a no-op"), 40),
+		wide(str("approver", "who approved it (the packet's Reviewer, or the plan's approver)"), 28),
+		str("ticket", "the change ticket, from a plan file"),
+		wide(str("reason", "the reason (the packet's Comment, or the plan's reason)"), 30),
+		wide(str("source_file", "the decisions file"), 30),
+		str("source_sheet", "its sheet or table (empty for a plan file)"),
+		num("source_row", "its row, as a spreadsheet numbers it"),
+		str("packet_id", "the review packet the decision came from, if any"),
+		num("packet_run", "that packet's run; 0 for a plan file"),
+		stamp("started_at", "when the action was last started"),
+		stamp("finished_at", "when it finished; null if interrupted"),
+	},
+}
+
 // PacketTables are the tables of a review packet, in the order they are
 // written (each may need what an earlier one found).
-var PacketTables = []*Table{Accounts, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories, EffectiveAccess, PrivilegedAccess, Findings, Changes}
+var PacketTables = []*Table{Accounts, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories, EffectiveAccess, PrivilegedAccess, Findings, Changes, AppliedDecisions}
 
 // sheetOrder is the order of the workbook's sheets after Summary: what a
 // reviewer looks at first comes first.
-var sheetOrder = []*Table{Findings, PrivilegedAccess, Accounts, EffectiveAccess, Changes, Groups, Memberships, GroupRules, Projects, Teams, TeamMembers, Repositories}
+var sheetOrder = []*Table{Findings, PrivilegedAccess, Accounts, EffectiveAccess, Changes, AppliedDecisions, Groups, Memberships, GroupRules, Projects, Teams, TeamMembers, Repositories}
 
 // TableByName finds one of PacketTables.
 func TableByName(name string) *Table {

@@ -102,3 +102,17 @@ ORDER BY r.id;
 SELECT id FROM runs
 WHERE status = 'complete' AND id < :run AND org = (SELECT org FROM runs WHERE id = :run)
 ORDER BY id DESC LIMIT 1;
+
+-- name: export_applied_decisions
+-- The actions 'exporter apply' journaled for the organization of :run that
+-- finished (or, interrupted, started) after the run :since started (0: from
+-- the beginning) and before :run started. Instants compare as times.
+SELECT j.plan_id, j.seq, j.action, j.subject, j.subject_name, j.target, j.target_name, j.status,
+       j.http_status, j.error, j.approver, j.ticket, j.reason, j.source_file, j.source_sheet, j.source_row,
+       p.packet_id, coalesce(p.packet_run, 0) AS packet_run, j.started_at, j.finished_at
+FROM apply_journal j
+JOIN apply_plans p ON p.id = j.plan_id
+WHERE p.org = (SELECT org FROM runs WHERE id = :run)
+  AND julianday(coalesce(j.finished_at, j.started_at)) <= julianday((SELECT started_at FROM runs WHERE id = :run))
+  AND julianday(coalesce(j.finished_at, j.started_at)) > coalesce(julianday((SELECT started_at FROM runs WHERE id = :since)), 0)
+ORDER BY julianday(coalesce(j.finished_at, j.started_at)), j.plan_id, j.seq;
