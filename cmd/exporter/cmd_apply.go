@@ -13,6 +13,8 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+
 	"github.com/ado-access/ado-access/internal/collect"
 	"github.com/ado-access/ado-access/internal/provision"
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -156,111 +158,151 @@ Examples:
 			if entraGroups && auth.String() != "entra" {
 				return usageErrorf("--entra-group-provisioning needs --auth entra: Microsoft Graph takes an Entra app token, not a PAT")
 			}
-			d, err := provision.ReadDecisions(ctx, decisions, provision.ReadOptions{PacketDir: packetDir})
-			if err != nil {
-				return inputError(err)
-			}
-			st, unlock, err := openApplyStore(ctx, env, &sf, doApply, wait)
-			if err != nil {
-				return err
-			}
-			defer st.Close()
-			defer unlock()
-			// The organization is the store's (as last synced), unless --org
-			// names how to reach it now.
-			org := sf.org
-			if o, ok, err := st.Organization(ctx); err != nil {
-				return err
-			} else if !ok {
-				return fmt.Errorf("%w: the store %s holds no organization yet: run 'exporter sync' first", provision.ErrNoSnapshot, sf.db)
-			} else if org == "" {
-				org = o.URL
-			}
 			cred, entra, err := credentialWithEntra(env, auth.String(), patFile)
 			if err != nil {
 				return err
 			}
-			client, err := collect.Dial(ctx, org, cred, collect.Options{Concurrency: concurrency, Logger: env.Logger})
-			if err != nil {
-				return err
-			}
-			live := &provision.Live{ADO: client, Concurrency: concurrency}
-			if entraGroups {
-				if graphURL == "" {
-					graphURL = env.Getenv("MSGRAPH_URL")
-				}
-				if graphURL == "" {
-					graphURL = collect.DefaultMSGraphURL
-				}
-				if live.Graph, err = collect.DialMSGraph(graphURL, collect.EntraTokensFor(entra, collect.MSGraphScope), collect.Options{Concurrency: concurrency, Logger: env.Logger}); err != nil {
-					return err
-				}
-			}
-			if client.Me.Descriptor == "" {
-				env.Logger.Warn("the service did not say who the credential is; revokes and removals will be refused")
-			}
-			start := time.Now()
-			p, err := provision.Build(ctx, st, d, live, provision.Options{Org: sf.org, AllowStale: allowStale, AllowAccountRemoval: allowRemove, MaxChanges: maxChanges, Me: client.Me})
-			if err != nil {
-				return inputError(err)
-			}
-			planTook := time.Since(start)
-			if planOut != "" {
-				if err := provision.WritePlanJSON(planOut, p); err != nil {
-					return fmt.Errorf("write --plan-out: %w", err)
-				}
-			}
-			var writeErr error
-			if p.Count(provision.StateApply) > 0 {
-				writeErr = live.CheckWriteAccess(ctx, p)
-			}
-			if !doApply {
-				if format.String() == "json" {
-					return printJSON(env.Stdout, map[string]any{"plan": p, "applied": false, "write_access_error": errText(writeErr)})
-				}
-				printPlan(env.Stdout, p, planTook)
-				if writeErr != nil {
-					fmt.Fprintf(env.Stdout, "\nwarning: this credential cannot carry the plan out: %v\n", writeErr)
-				}
-				if p.Refusal != "" {
-					fmt.Fprintf(env.Stdout, "\nrefused as it is: %s\n", p.Refusal)
-				}
-				fmt.Fprintf(env.Stdout, "\ndry run: nothing was changed. To carry the plan out: exporter apply --decisions %s --apply\n", decisions)
-				return nil
-			}
-			if format.String() == "table" {
-				printPlan(env.Stdout, p, planTook)
-			}
-			if p.Refusal != "" {
-				return fmt.Errorf("nothing was applied: %s", p.Refusal)
-			}
-			if writeErr != nil {
-				return fmt.Errorf("nothing was applied: %w", writeErr)
-			}
-			applier := &provision.Applier{Store: st, Live: live, Concurrency: concurrency, Log: env.Logger}
-			stop := applyProgress(env, applier, p.Count(provision.StateApply))
-			start = time.Now()
-			res, err := applier.Apply(ctx, p)
-			stop()
-			if err != nil {
-				return fmt.Errorf("apply plan %s: %w (run the same command again to finish it: nothing done is done twice)", p.ID, err)
-			}
-			took := time.Since(start)
-			checks, verr := live.Verify(ctx, p)
-			total, _ := client.Stats.Requests()
-			if format.String() == "json" {
-				if err := printJSON(env.Stdout, map[string]any{"plan": p, "applied": true, "outcomes": outcomesJSON(res), "verification": checks, "requests": total}); err != nil {
-					return err
-				}
-			} else {
-				printOutcomes(env.Stdout, p, res, checks, took, total)
-			}
-			if verr != nil {
-				return fmt.Errorf("verify plan %s: %w", p.ID, verr)
-			}
-			return applyExit(p, res, checks)
+			_, err = applyDecisions(ctx, env, applyParams{
+				sf: sf, decisions: decisions, packetDir: packetDir, apply: doApply, planOut: planOut,
+				allowStale: allowStale, allowRemove: allowRemove, maxChanges: maxChanges,
+				cred: cred, entra: entra, entraGroups: entraGroups, graphURL: graphURL,
+				concurrency: concurrency, wait: wait, format: format.String(),
+			})
+			return err
 		},
 	}
+}
+
+// applyParams are what an apply needs, from the command's flags or a
+// scheduled apply-plan job.
+type applyParams struct {
+	sf                             storeFlags
+	decisions, packetDir, planOut  string
+	apply, allowStale, allowRemove bool
+	maxChanges, concurrency        int
+	cred                           collect.Credential
+	entra                          azcore.TokenCredential
+	entraGroups                    bool
+	graphURL, format               string
+	wait                           bool
+}
+
+// applied is what an apply did, for a job's summary.
+type applied struct {
+	plan     string
+	actions  int   // actions carried out (journaled done)
+	requests int64 // requests to Azure DevOps
+}
+
+// applyDecisions reads the decisions, builds the plan, prints it, and with
+// p.apply carries it out and prints the outcome; the command and scheduled
+// apply-plan jobs share it.
+func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, err error) {
+	decisions, doApply, format := p.decisions, p.apply, p.format
+	sf := p.sf
+	d, err := provision.ReadDecisions(ctx, decisions, provision.ReadOptions{PacketDir: p.packetDir})
+	if err != nil {
+		return out, inputError(err)
+	}
+	st, unlock, err := openApplyStore(ctx, env, &sf, doApply, p.wait)
+	if err != nil {
+		return out, err
+	}
+	defer st.Close()
+	defer unlock()
+	// The organization is the store's (as last synced), unless --org
+	// names how to reach it now.
+	org := sf.org
+	if o, ok, err := st.Organization(ctx); err != nil {
+		return out, err
+	} else if !ok {
+		return out, fmt.Errorf("%w: the store %s holds no organization yet: run 'exporter sync' first", provision.ErrNoSnapshot, sf.db)
+	} else if org == "" {
+		org = o.URL
+	}
+	client, err := collect.Dial(ctx, org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
+	if err != nil {
+		return out, err
+	}
+	live := &provision.Live{ADO: client, Concurrency: p.concurrency}
+	if p.entraGroups {
+		graphURL := p.graphURL
+		if graphURL == "" {
+			graphURL = env.Getenv("MSGRAPH_URL")
+		}
+		if graphURL == "" {
+			graphURL = collect.DefaultMSGraphURL
+		}
+		if live.Graph, err = collect.DialMSGraph(graphURL, collect.EntraTokensFor(p.entra, collect.MSGraphScope), collect.Options{Concurrency: p.concurrency, Logger: env.Logger}); err != nil {
+			return out, err
+		}
+	}
+	if client.Me.Descriptor == "" {
+		env.Logger.Warn("the service did not say who the credential is; revokes and removals will be refused")
+	}
+	start := time.Now()
+	plan, err := provision.Build(ctx, st, d, live, provision.Options{Org: sf.org, AllowStale: p.allowStale, AllowAccountRemoval: p.allowRemove, MaxChanges: p.maxChanges, Me: client.Me})
+	if err != nil {
+		return out, inputError(err)
+	}
+	out.plan = plan.ID
+	planTook := time.Since(start)
+	if p.planOut != "" {
+		if err := provision.WritePlanJSON(p.planOut, plan); err != nil {
+			return out, fmt.Errorf("write --plan-out: %w", err)
+		}
+	}
+	defer func() { out.requests, _ = client.Stats.Requests() }()
+	var writeErr error
+	if plan.Count(provision.StateApply) > 0 {
+		writeErr = live.CheckWriteAccess(ctx, plan)
+	}
+	if !doApply {
+		if format == "json" {
+			return out, printJSON(env.Stdout, map[string]any{"plan": plan, "applied": false, "write_access_error": errText(writeErr)})
+		}
+		printPlan(env.Stdout, plan, planTook)
+		if writeErr != nil {
+			fmt.Fprintf(env.Stdout, "\nwarning: this credential cannot carry the plan out: %v\n", writeErr)
+		}
+		if plan.Refusal != "" {
+			fmt.Fprintf(env.Stdout, "\nrefused as it is: %s\n", plan.Refusal)
+		}
+		fmt.Fprintf(env.Stdout, "\ndry run: nothing was changed. To carry the plan out: exporter apply --decisions %s --apply\n", decisions)
+		return out, nil
+	}
+	if format == "table" {
+		printPlan(env.Stdout, plan, planTook)
+	}
+	if plan.Refusal != "" {
+		return out, fmt.Errorf("nothing was applied: %s", plan.Refusal)
+	}
+	if writeErr != nil {
+		return out, fmt.Errorf("nothing was applied: %w", writeErr)
+	}
+	applier := &provision.Applier{Store: st, Live: live, Concurrency: p.concurrency, Log: env.Logger}
+	stop := applyProgress(env, applier, plan.Count(provision.StateApply))
+	start = time.Now()
+	res, err := applier.Apply(ctx, plan)
+	stop()
+	if err != nil {
+		return out, fmt.Errorf("apply plan %s: %w (run the same command again to finish it: nothing done is done twice)", plan.ID, err)
+	}
+	out.actions = res.Counts[snapshot.JournalDone]
+	took := time.Since(start)
+	checks, verr := live.Verify(ctx, plan)
+	total, _ := client.Stats.Requests()
+	if format == "json" {
+		if err := printJSON(env.Stdout, map[string]any{"plan": plan, "applied": true, "outcomes": outcomesJSON(res), "verification": checks, "requests": total}); err != nil {
+			return out, err
+		}
+	} else {
+		printOutcomes(env.Stdout, plan, res, checks, took, total)
+	}
+	if verr != nil {
+		return out, fmt.Errorf("verify plan %s: %w", plan.ID, verr)
+	}
+	return out, applyExit(plan, res, checks)
 }
 
 // inputError makes bad decisions exit 2, with every problem listed.

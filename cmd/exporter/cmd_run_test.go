@@ -121,7 +121,7 @@ func TestRunJobExitCodesAndSummary(t *testing.T) {
 		stderr string
 	}{
 		{"unknown job", env, []string{"nope"}, 2, "bad-config", `no job "nope" (jobs: sync, review, orphan-export, approve)`},
-		{"apply not built", env, []string{"approve"}, 2, "bad-config", "apply is not available in this build"},
+		{"plan file missing", env, []string{"approve"}, 2, "bad-config", "plan.json"},
 		{"no organization", without(env, "ADO_ORG_URL"), []string{"sync"}, 2, "bad-config", "no organization"},
 		{"no credential", without(env, "ADO_PAT"), []string{"sync"}, 2, "bad-config", "no credential"},
 		{"no store to export", env, []string{"orphan-export"}, 1, "failed", "no snapshot store"},
@@ -196,5 +196,66 @@ func TestSchedulesCheck(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, nil, "schedules", "list"); code != 2 || !strings.Contains(stderr, "want 'exporter schedules check'") {
 		t.Errorf("schedules list: exit %d %s", code, stderr)
+	}
+}
+
+// A scheduled apply-plan job applies a plan approved elsewhere with the
+// code of 'exporter apply': a dry run changes nothing, apply: true carries
+// it out, and the next sync shows it.
+func TestRunApplyPlanJob(t *testing.T) {
+	t.Parallel()
+	sim, env := simEnv(t, adosim.Options{Preset: "small"})
+	env["ADO_PAT"] = sim.Credential("readwrite")
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	st, err := snapshot.OpenExisting(context.Background(), env["EXPORTER_DB"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var member, group string
+	err = st.DB().QueryRow(`SELECT m.member, m.container FROM memberships m JOIN accounts a ON a.descriptor = m.member
+		WHERE m.valid_to IS NULL AND a.valid_to IS NULL AND a.kind = 'user' AND m.container LIKE 'vssgp.%' ORDER BY m.member LIMIT 1`).Scan(&member, &group)
+	st.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir, out := writeSchedules(t, `
+jobs:
+  - name: approve-dry
+    schedule: "@daily"
+    kind: apply-plan
+    plan: OUT/plan.csv
+  - name: approve
+    schedule: "@daily"
+    kind: apply-plan
+    plan: OUT/plan.csv
+    apply: true
+    max_changes: 5
+`)
+	plan := "action,subject,target,approver,ticket\r\nrevoke," + member + "," + group + ",owner@fabrikam.example,CHG-7\r\n"
+	if err := os.WriteFile(filepath.Join(out, "plan.csv"), []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	member1 := func() bool {
+		_, o, _ := cli(t, env, "show", "members", group, "--format", "csv")
+		return strings.Contains(o, member)
+	}
+	for _, job := range []struct {
+		name    string
+		actions int64
+		gone    bool
+	}{{"approve-dry", 0, false}, {"approve", 1, true}, {"approve", 0, true}} {
+		code, stdout, stderr := cli(t, env, "--log-level", "warn", "run", "--schedules", dir, job.name)
+		s := lastJSON(t, stdout)
+		if code != 0 || s.Status != "ok" || s.Kind != "apply-plan" || s.Rows != job.actions || s.Requests == 0 || strings.Count(strings.TrimSpace(stdout), "\n") != 0 {
+			t.Fatalf("run %s: exit %d, summary %+v, stderr %s", job.name, code, s, stderr)
+		}
+		if code, _, errs := cli(t, env, "sync"); code != 0 {
+			t.Fatalf("sync: %s", errs)
+		}
+		if member1() == job.gone {
+			t.Fatalf("after %s: membership present = %v", job.name, !job.gone)
+		}
 	}
 }

@@ -87,7 +87,7 @@ func (j *jobFlags) executor(env *Env) *schedule.Executor {
 			schedule.KindPacket:     runExport(env, "packet"),
 			schedule.KindWarehouse:  runExport(env, "warehouse"),
 			schedule.KindDiffReport: runDiffReport(env),
-			schedule.KindApplyPlan:  runApplyPlan,
+			schedule.KindApplyPlan:  j.runApplyPlan(env),
 		},
 		Store:        j.db,
 		State:        j.state,
@@ -240,8 +240,37 @@ func runDiffReport(env *Env) schedule.Runner {
 	}
 }
 
-// runApplyPlan stands in until 'exporter apply' (issue 11) is in this
-// build.
-func runApplyPlan(ctx context.Context, s schedule.Step, info schedule.RunInfo) (schedule.Result, error) {
-	return schedule.Result{}, schedule.ConfigError(fmt.Errorf("apply is not available in this build: job %q needs 'exporter apply' to apply %s", info.Job, s.Plan))
+// runApplyPlan applies a plan file approved elsewhere, with the code of
+// 'exporter apply' (dry run unless apply: true). Its plan and outcome go to
+// stderr with the logs; stdout keeps the run's one-line summary.
+func (j *jobFlags) runApplyPlan(env *Env) schedule.Runner {
+	return func(ctx context.Context, s schedule.Step, info schedule.RunInfo) (schedule.Result, error) {
+		cred, entra, err := credentialWithEntra(env, j.auth.String(), j.patFile)
+		if err != nil {
+			return schedule.Result{}, schedule.ConfigError(err)
+		}
+		sf := storeFlags{db: s.Store, org: s.Org}
+		if err := sf.resolve(env); err != nil {
+			return schedule.Result{}, jobError(err)
+		}
+		maxChanges := s.MaxChanges
+		if maxChanges == 0 {
+			maxChanges = 50
+		}
+		quiet := *env
+		quiet.Stdout = env.Stderr
+		out, err := applyDecisions(ctx, &quiet, applyParams{
+			sf: sf, decisions: s.Plan, apply: s.Apply, maxChanges: maxChanges,
+			cred: cred, entra: entra, concurrency: 4, format: "table",
+		})
+		var ce *exitCodeError
+		if errors.As(err, &ce) && ce.code == exitUsage {
+			err = schedule.ConfigError(ce.err) // bad decisions: the job's configuration is wrong
+		}
+		res := schedule.Result{Requests: out.requests, Rows: int64(out.actions)}
+		if out.plan != "" {
+			res.Outputs = []string{"plan " + out.plan}
+		}
+		return res, jobError(err)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sort"
@@ -173,6 +174,9 @@ type ReadOptions struct {
 // *InputError listing every problem.
 func ReadDecisions(ctx context.Context, path string, opts ReadOptions) (*Decisions, error) {
 	fi, err := os.Stat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, &InputError{Problems: []Problem{{Source: Source{File: path}, Msg: "no such file"}}}
+	}
 	if err != nil {
 		return nil, fmt.Errorf("read decisions: %w", err)
 	}
