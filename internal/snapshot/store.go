@@ -196,9 +196,12 @@ func identify(ctx context.Context, db *sql.DB, p string, writer bool) (int, erro
 	default:
 		return 0, fmt.Errorf("%w: %s is an SQLite database of something else; the exporter leaves it untouched (name another file with --db)", ErrNotStore, p)
 	}
-	var version int
-	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&version); err != nil {
+	var version, count int
+	if err := db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0), count(*) FROM schema_migrations`).Scan(&version, &count); err != nil {
 		return 0, explain(p, err)
+	}
+	if ms, _ := migrations(); version <= latestMigration() && count < len(ms) && version == latestMigration() {
+		version-- // a migration in the middle is missing: as good as older
 	}
 	return version, nil
 }
@@ -270,15 +273,18 @@ func latestMigration() int {
 // only when there is something to do, and then under the writer lock, so
 // that opening a store another process is syncing changes nothing.
 func (s *Store) migrate(ctx context.Context) error {
-	newest, marked, err := s.schemaState(ctx)
+	applied, marked, err := s.schemaState(ctx)
 	if err != nil {
 		return err
 	}
-	latest := latestMigration()
-	if newest > latest {
+	ms, err := migrations()
+	if err != nil {
+		return err
+	}
+	if newest := maxKey(applied); newest > latestMigration() {
 		return checkVersion(s.path, newest)
 	}
-	if newest == latest && marked {
+	if marked && len(pending(ms, applied)) == 0 {
 		return nil
 	}
 	// Another writer holding the lock has the schema current already,
@@ -289,20 +295,13 @@ func (s *Store) migrate(ctx context.Context) error {
 		return err
 	}
 	defer unlock()
-	if newest, marked, err = s.schemaState(ctx); err != nil { // another process may have done it meanwhile
+	if applied, marked, err = s.schemaState(ctx); err != nil { // another process may have done it meanwhile
 		return err
 	}
 	if _, err := s.db.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)`); err != nil {
 		return fmt.Errorf("create schema_migrations: %w", err)
 	}
-	ms, err := migrations()
-	if err != nil {
-		return err
-	}
-	for _, m := range ms {
-		if m.version <= newest {
-			continue
-		}
+	for _, m := range pending(ms, applied) {
 		body, err := sqlfiles.Files.ReadFile(m.name)
 		if err != nil {
 			return err
@@ -332,22 +331,54 @@ func (s *Store) migrate(ctx context.Context) error {
 	return nil
 }
 
-// schemaState is the newest migration applied and whether the file
-// carries the store's application id.
-func (s *Store) schemaState(ctx context.Context) (newest int, marked bool, err error) {
-	var app, has int
-	if err := s.db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&app); err != nil {
-		return 0, false, err
-	}
-	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&has); err != nil {
-		return 0, false, err
-	}
-	if has > 0 {
-		if err := s.db.QueryRowContext(ctx, `SELECT coalesce(max(version), 0) FROM schema_migrations`).Scan(&newest); err != nil {
-			return 0, false, err
+// pending lists the migrations not applied yet, in order.
+func pending(ms []migration, applied map[int]bool) []migration {
+	var out []migration
+	for _, m := range ms {
+		if !applied[m.version] {
+			out = append(out, m)
 		}
 	}
-	return newest, app == applicationID, nil
+	return out
+}
+
+func maxKey(m map[int]bool) int {
+	n := 0
+	for k := range m {
+		n = max(n, k)
+	}
+	return n
+}
+
+// schemaState is the set of migrations applied and whether the file
+// carries the store's application id.
+func (s *Store) schemaState(ctx context.Context) (applied map[int]bool, marked bool, err error) {
+	var app, has int
+	if err := s.db.QueryRowContext(ctx, `PRAGMA application_id`).Scan(&app); err != nil {
+		return nil, false, err
+	}
+	if err := s.db.QueryRowContext(ctx, `SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'schema_migrations'`).Scan(&has); err != nil {
+		return nil, false, err
+	}
+	applied = map[int]bool{}
+	if has > 0 {
+		rows, err := s.db.QueryContext(ctx, `SELECT version FROM schema_migrations`)
+		if err != nil {
+			return nil, false, err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var v int
+			if err := rows.Scan(&v); err != nil {
+				return nil, false, err
+			}
+			applied[v] = true
+		}
+		if err := rows.Err(); err != nil {
+			return nil, false, err
+		}
+	}
+	return applied, app == applicationID, nil
 }
 
 // formatTime is how the store writes instants: RFC 3339 in UTC, sortable.
