@@ -202,7 +202,6 @@ func orgLine(r collect.OrgResult) string {
 	return fmt.Sprintf("%-20s %s", name, summary(r.Run, r.Progress, r.Duration))
 }
 
-
 // folderOf is the store folder of a sync of many organizations: --db when
 // it is a folder, the default folder when --db was not given; a file named
 // by --db cannot hold several.
