@@ -39,7 +39,7 @@ Examples:
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
-			stores, closeAll, err := sf.openAllForReading(ctx, env)
+			stores, closeAll, err := sf.openAllForReading(ctx, env, true)
 			if err != nil {
 				return err
 			}

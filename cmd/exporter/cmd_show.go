@@ -98,7 +98,7 @@ Examples:
 			case kind.needsArg == "" && len(args) != 1:
 				return usageErrorf("unexpected argument %q", args[1])
 			}
-			stores, closeAll, err := sf.openAllForReading(ctx, env)
+			stores, closeAll, err := sf.openAllForReading(ctx, env, false)
 			if err != nil {
 				return err
 			}

@@ -42,6 +42,7 @@ var commands = []func() *Command{
 	newExportCmd,
 	newVerifyCmd,
 	newDiffCmd,
+	newOrgsCmd,
 	newRunCmd,
 	newScheduleCmd,
 	newSchedulesCmd,

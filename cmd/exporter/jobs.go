@@ -135,6 +135,9 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if p.concurrency == 0 {
 			p.concurrency = 8
 		}
+		if isSelector(org) || snapshot.IsFolder(sf.db) {
+			return runSyncMany(ctx, env, info, sf, p)
+		}
 		start := time.Now()
 		run, prog, err := syncStore(ctx, env, p)
 		res := schedule.Result{StoreRun: run.ID, Requests: run.APIRequests, Rows: run.RowsSeen, Versions: run.VersionsWritten, Outputs: []string{s.Store}}
@@ -143,6 +146,46 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		}
 		return res, err
 	}
+}
+
+// runSyncMany syncs every organization a job's org: picks (all, a list,
+// a glob) into its store folder; new organizations are picked up as they
+// appear, and gone ones recorded. Each organization's line goes to the log.
+func runSyncMany(ctx context.Context, env *Env, info schedule.RunInfo, sf storeFlags, p syncParams) (schedule.Result, error) {
+	folder, err := folderOf(sf)
+	if err != nil {
+		return schedule.Result{}, jobError(err)
+	}
+	var lines strings.Builder
+	results, gone, failed, err := syncMany(ctx, env, syncManyParams{
+		selector: sf.org, folder: folder, accounts: accountsURL(env, ""), cred: p.cred,
+		concurrency: p.concurrency, perOrg: max(1, p.concurrency/2), parallel: 4, opts: p.opts, out: &lines,
+	})
+	for _, l := range strings.Split(strings.TrimSpace(lines.String()), "\n") {
+		if l != "" {
+			info.Logger.Info(l)
+		}
+	}
+	if err != nil {
+		return schedule.Result{}, err
+	}
+	res := schedule.Result{Outputs: []string{folder}}
+	var names []string
+	for _, r := range results {
+		res.Requests += r.Run.APIRequests
+		res.Rows += r.Run.RowsSeen
+		res.Versions += r.Run.VersionsWritten
+		if r.Err != nil {
+			names = append(names, r.Org.Name)
+		}
+	}
+	if failed {
+		if len(names) == 0 {
+			return res, fmt.Errorf("org: %s names an organization the credential does not see (see the log)", sf.org)
+		}
+		return res, fmt.Errorf("%d of %d organizations failed (%s); %d gone", len(names), len(results), strings.Join(names, ", "), len(gone))
+	}
+	return res, nil
 }
 
 func runExport(env *Env, kind string) schedule.Runner {

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -124,8 +125,9 @@ type orgStore struct {
 // openAllForReading opens the stores a reading command reads: the one store
 // file, or, when --db is a store folder, the stores of the organizations
 // --org picks there (all of them without --org, or with --org all; names,
-// URLs and globs, comma-separated, otherwise). close closes them all.
-func (s *storeFlags) openAllForReading(ctx context.Context, env *Env) (stores []orgStore, close func(), err error) {
+// URLs and globs, comma-separated, otherwise). Organizations that are gone
+// are read only when named, or withGone. close closes them all.
+func (s *storeFlags) openAllForReading(ctx context.Context, env *Env, withGone bool) (stores []orgStore, close func(), err error) {
 	if err := s.resolve(env); err != nil {
 		return nil, nil, err
 	}
@@ -147,9 +149,14 @@ func (s *storeFlags) openAllForReading(ctx context.Context, env *Env) (stores []
 		return nil, nil, err
 	}
 	var have []string
+	explicit := s.org != "" && !strings.EqualFold(s.org, "all")
 	for _, e := range entries {
 		have = append(have, e.Org.Name)
-		if s.org != "" && !strings.EqualFold(s.org, "all") && !pickedBy(e.Org, s.org) {
+		if explicit && !pickedBy(e.Org, s.org) {
+			continue
+		}
+		if e.Org.Gone != nil && !explicit && !withGone {
+			env.Logger.Info("skipping an organization that is gone; name it with --org to read its history", "org", e.Org.Name, "gone_since", e.Org.Gone.Format(time.DateOnly))
 			continue
 		}
 		st, err := snapshot.OpenExisting(ctx, e.Path)
@@ -188,7 +195,7 @@ func pickedBy(org snapshot.Organization, selector string) bool {
 // organization needs (diff, export, apply): the store file, or the folder's
 // store --org picks, which must be exactly one.
 func (s *storeFlags) openForReading(ctx context.Context, env *Env) (*snapshot.Store, error) {
-	stores, closeAll, err := s.openAllForReading(ctx, env)
+	stores, closeAll, err := s.openAllForReading(ctx, env, false)
 	if err != nil {
 		return nil, err
 	}
