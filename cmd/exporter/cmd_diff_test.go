@@ -266,7 +266,7 @@ func TestDiffHelp(t *testing.T) {
 	}
 }
 
-// Packets written at schema version 1 (testdata: required strings with ''
+// Packets written at schema version 1 (testdata: required strings with ”
 // for none, data page v2 Parquet) still diff, as either side, against
 // each other and against version-2 packets of the same organization, and
 // still serve as an export's baseline: the same data, no changes.
