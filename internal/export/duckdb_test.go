@@ -13,7 +13,7 @@ import (
 // DuckDB, a reader that shares nothing with parquet-go, reads a warehouse
 // export as a Hive-partitioned dataset: every table's rows per partition
 // equal the manifests, one run per partition, the partition columns come
-// from the paths, absent values are NULL (never ''), and the files say who
+// from the paths, absent values are NULL (never ”), and the files say who
 // wrote them.
 func TestWarehouseReadByDuckDB(t *testing.T) {
 	db := duckdb.Need(t)
