@@ -231,6 +231,10 @@ type Org struct {
 	admin                  *Subject
 
 	aces map[aclKey][]ace // explicit access control entries set through the API
+
+	srv    *Server                                 // the server that serves it
+	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set when served
+	faults atomic.Pointer[faultState]              // this organization's own faults, if any (admin.go)
 }
 
 func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
