@@ -100,6 +100,7 @@ func (l *localFile) Stage() error {
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
+	l.w = nil // a staged file waits for its commit without its buffer
 	if err != nil {
 		l.done = true
 		os.Remove(l.f.Name())
