@@ -95,6 +95,31 @@ func TestBlobSinkContract(t *testing.T) {
 		t.Fatalf("list = %v, %v", names, err)
 	}
 
+	// Staged blocks are invisible until the block list commits; aborted,
+	// they never show.
+	f, err = s.Create(ctx, "a/one.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("hello again"))
+	if err := f.Stage(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFile(ctx, s, "a/one.txt"); string(got) != "hello" {
+		t.Fatalf("a staged upload is visible: %q", got)
+	}
+	f.Abort()
+	if got, _ := readFile(ctx, s, "a/one.txt"); string(got) != "hello" {
+		t.Fatalf("an aborted staged upload changed the blob: %q", got)
+	}
+	if err := writeFile(ctx, s, "empty", nil); err != nil {
+		t.Fatalf("an empty file: %v", err)
+	}
+	if got, err := readFile(ctx, s, "empty"); err != nil || len(got) != 0 {
+		t.Fatalf("the empty file reads %q %v", got, err)
+	}
+	s.Delete(ctx, "empty")
+
 	// 3.5 MiB in 1 MiB blocks; the second block's first try fails.
 	big := make([]byte, 3<<20+512<<10)
 	rand.Read(big)
