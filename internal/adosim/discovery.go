@@ -19,7 +19,11 @@ type location struct {
 }
 
 var locations = []location{
+	// The location service answers on every service of an organization.
 	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostOrg},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostVSSPS},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostVSAEX},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostAudit},
 	{"00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/connectionData", 1, hostOrg},
 	// Graph
 	{"005e26ec-6b77-4e4f-a986-b3827bf241f5", "Graph", "Users", "_apis/Graph/Users/{userDescriptor}", 1, hostVSSPS},
@@ -90,10 +94,13 @@ func (s *Server) discoveryRoutes() []*route {
 			newRoute(h, http.MethodOptions, "_apis/{area}", "discovery.options", "", s.handleOptions))
 	}
 	rs = append(rs,
-		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas", "discovery.resourceareas", "", s.handleResourceAreas),
-		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas/{areaId}", "discovery.resourceareas", "", s.handleResourceAreas),
 		newRoute(hostOrg, http.MethodGet, "_apis/connectionData", "discovery.connectiondata", anyScope, s.handleConnectionData),
 	)
+	for _, h := range []host{hostOrg, hostVSSPS, hostVSAEX, hostAudit} {
+		rs = append(rs,
+			newRoute(h, http.MethodGet, "_apis/ResourceAreas", "discovery.resourceareas", "", s.handleResourceAreas),
+			newRoute(h, http.MethodGet, "_apis/ResourceAreas/{areaId}", "discovery.resourceareas", "", s.handleResourceAreas))
+	}
 	return rs
 }
 
@@ -103,10 +110,12 @@ func (s *Server) discoveryRoutes() []*route {
 func (s *Server) handleOptions(c *call) {
 	area := c.param("area")
 	items := []map[string]any{}
+	listed := map[string]bool{}
 	for _, l := range locations {
-		if !s.serves(c.host, l.host) || area != "" && !strings.EqualFold(area, l.area) {
+		if !s.serves(c.host, l.host) || area != "" && !strings.EqualFold(area, l.area) || listed[l.id] {
 			continue
 		}
+		listed[l.id] = true
 		items = append(items, map[string]any{
 			"id": l.id, "area": l.area, "resourceName": l.resource, "routeTemplate": l.template,
 			"resourceVersion": l.resourceVersion, "minVersion": "1.0", "maxVersion": "7.2", "releasedVersion": "7.1",
