@@ -21,7 +21,7 @@ const summaryValueWidth = 48
 
 // summaryStyles are the Summary sheet's cell styles.
 type summaryStyles struct {
-	title, bold, count, instant, wrap, high, highLabel int
+	title, bold, count, instant, wrap, top, high, highLabel int
 }
 
 func newSummaryStyles(f *excelize.File) (summaryStyles, error) {
@@ -37,6 +37,7 @@ func newSummaryStyles(f *excelize.File) (summaryStyles, error) {
 		{&s.count, &excelize.Style{NumFmt: 3, Alignment: &excelize.Alignment{Horizontal: "left"}}}, // #,##0
 		{&s.instant, &excelize.Style{CustomNumFmt: &instant, Alignment: &excelize.Alignment{Horizontal: "left"}}},
 		{&s.wrap, &excelize.Style{Alignment: &excelize.Alignment{WrapText: true, Vertical: "top"}}},
+		{&s.top, &excelize.Style{Alignment: &excelize.Alignment{Vertical: "top"}}},
 		{&s.high, &excelize.Style{NumFmt: 3, Font: &excelize.Font{Bold: true, Color: "9C0006"}, Fill: red, Alignment: &excelize.Alignment{Horizontal: "left"}}},
 		{&s.highLabel, &excelize.Style{Font: &excelize.Font{Bold: true, Color: "9C0006"}, Fill: red}},
 	} {
@@ -91,6 +92,9 @@ func (wb *workbook) Summary(s *Summary) error {
 					style = st.wrap
 					lines := (utf8.RuneCountInString(x) + summaryValueWidth - 1) / summaryValueWidth
 					if err := f.SetRowHeight(sh, r, 15*float64(lines)); err != nil {
+						return err
+					}
+					if err := f.SetCellStyle(sh, cellName(1, r), cellName(1, r), st.top); err != nil {
 						return err
 					}
 				}
