@@ -42,7 +42,8 @@ func BenchmarkExportLarge(b *testing.B) {
 
 		wh := filepath.Join(dir, "warehouse")
 		w := runExporter(b, bin, env, "export", "warehouse", "--to", wh)
-		wm := readManifest(b, filepath.Join(wh, export.ManifestDir(m.OrgName, m.SnapshotTime.UTC().Format("2006-01-02")), export.ManifestName))
+		key := export.PartitionKey{Org: m.OrgName, OrgID: m.OrgID, Date: m.SnapshotTime.UTC().Format("2006-01-02")}
+		wm := readManifest(b, filepath.Join(wh, export.ManifestDir(key), export.ManifestName))
 		wrows, wbytes := manifestTotals(wm)
 		benchLine("export.warehouse.large.wall", w.wall.Seconds(), "s")
 		benchLine("export.warehouse.large.peak_rss", w.peakRSS, "MiB")

@@ -265,3 +265,55 @@ func TestDiffHelp(t *testing.T) {
 		}
 	}
 }
+
+// Packets written at schema version 1 (testdata: required strings with ”
+// for none, data page v2 Parquet) still diff, as either side, against
+// each other and against version-2 packets of the same organization, and
+// still serve as an export's baseline: the same data, no changes.
+func TestDiffReadsVersion1Packets(t *testing.T) {
+	at := time.Date(2026, 11, 1, 10, 1, 0, 0, time.UTC) // the fixtures' clock, a minute on
+	sim, env := simEnv(t, adosim.Options{Preset: "small", Seed: 7, Now: func() time.Time { return at }})
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatal(errs)
+	}
+	// The fixtures' simulator served on another port: their manifests
+	// name the organization by this one's URL (the files stay as written).
+	tmp := t.TempDir()
+	v1 := map[string]string{}
+	for _, f := range []string{"csv", "parquet"} {
+		dir := filepath.Join(tmp, "v1-"+f)
+		if err := os.CopyFS(dir, os.DirFS(filepath.Join("testdata", "packet-v1-"+f))); err != nil {
+			t.Fatal(err)
+		}
+		mp := filepath.Join(dir, export.ManifestName)
+		var m map[string]any
+		b, _ := os.ReadFile(mp)
+		if err := json.Unmarshal(b, &m); err != nil || m["schema_version"] != 1.0 {
+			t.Fatalf("fixture manifest: %v %v", m["schema_version"], err)
+		}
+		m["org"] = sim.URL()
+		b, _ = json.Marshal(m)
+		os.WriteFile(mp, b, 0o644)
+		v1[f] = dir
+	}
+	v2 := map[string]string{}
+	for _, f := range []string{"csv", "parquet"} {
+		v2[f] = filepath.Join(tmp, "v2-"+f)
+		if code, _, errs := cli(t, env, "export", "packet", "--format", f, "--to", v2[f]); code != 0 {
+			t.Fatal(errs)
+		}
+	}
+	for _, pair := range [][2]string{{v1["csv"], v1["parquet"]}, {v1["parquet"], v2["csv"]}, {v1["csv"], v2["parquet"]}, {v1["parquet"], v2["parquet"]}} {
+		code, out, errs := cli(t, env, "diff", "--packets", pair[0], pair[1], "--effective", "--exit-code")
+		if code != 0 || !strings.Contains(out, "no changes") {
+			t.Fatalf("diff --packets %s %s: exit %d\n%s%s", filepath.Base(pair[0]), filepath.Base(pair[1]), code, out, errs)
+		}
+	}
+	out := filepath.Join(tmp, "since-v1")
+	if code, _, errs := cli(t, env, "export", "packet", "--format", "csv", "--baseline", v1["parquet"], "--to", out); code != 0 {
+		t.Fatal(errs)
+	}
+	if b, _ := os.ReadFile(filepath.Join(out, "changes.csv")); strings.Count(string(b), "\n") != 1 {
+		t.Fatalf("changes since the version-1 packet of the same data:\n%s", b)
+	}
+}

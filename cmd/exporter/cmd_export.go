@@ -29,6 +29,8 @@ func newExportCmd() *Command {
 		privileged    listFlag
 		maxPrivileged int
 		splitBy       string
+		partition     string
+		csvBOM        bool
 		fs            *flag.FlagSet
 	)
 	return &Command{
@@ -40,18 +42,29 @@ Usage: exporter export packet|warehouse [--run N] [--to LOCATION] [flags]
 export packet writes a review packet of one run (the latest complete run
 unless --run is given) for auditors: every table as CSV and Parquet, an
 XLSX workbook (a Summary sheet with a chart of the changes, one sheet per
-table with filters and a frozen header, and a Decision drop-down with
+table with filters and a frozen header, a Decision drop-down with
 Reviewer and Comment columns on the accounts, effective_access and
-privileged_access sheets), and manifest.json, written last, with every
-file's rows and SHA-256. Tables: accounts, groups, group_rules,
-memberships, projects, teams, team_members, repositories,
-effective_access, privileged_access, findings, changes.
+privileged_access sheets, and a Columns sheet describing every column),
+schema.json (the data dictionary: tables, columns, types, nullability,
+keys, descriptions), and manifest.json, written last, with every file's
+rows and SHA-256. Tables: accounts, groups, group_rules, memberships,
+projects, teams, team_members, repositories, effective_access,
+privileged_access, findings, changes, applied_decisions. A column that
+can be null says so in schema.json; in CSV, null is an empty field.
+An earlier packet at the same place stays whole until every new file is
+uploaded, then is replaced.
 
-export warehouse writes the same tables as Parquet in Hive-style
-partitions, {table}/org={org}/snapshot_date={date}/part-00000.parquet,
-then _manifests/org={org}/snapshot_date={date}/manifest.json and a
-_SUCCESS marker beside it, last. Running it again for the same date
-replaces that partition.
+export warehouse writes the same tables as Parquet (schema version 2),
+each led by org_id, run_id and snapshot_time, in Hive-style partitions
+keyed by the organization's name and id:
+  {table}/org={org}/org_id={id}/snapshot_date={date}/part-{run}-00000.parquet
+then _manifests/org={org}/org_id={id}/snapshot_date={date}/ with
+schema.json, manifest.json and a _SUCCESS marker, last. Another run of
+the same date replaces the partition: its files are written beside the
+earlier run's, published by the manifest, and only then are the earlier
+run's files removed (a reader picks the manifest's run_id). With
+--partition run every run keeps a folder of its own,
+.../snapshot_date={date}/run={run}/, for history several times a day.
 
 LOCATION (--to) is a folder (default: packet-ORG-runN for a packet,
 warehouse for the warehouse), or Azure Blob Storage:
@@ -80,7 +93,9 @@ Examples:
   exporter export packet --format xlsx --to reviews/2026-q4 --baseline reviews/2026-q3
   exporter export packet --db stores/ --org all --split-by org --to reviews/2026-q4
   exporter export packet --to https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
+  exporter export packet --csv-bom --to reviews/2026-q4
   exporter export warehouse --to azblob://lake/ado-access
+  exporter export warehouse --partition run --to azblob://lake/ado-access
 `,
 		Flags: func(f *flag.FlagSet) {
 			fs = f
@@ -94,6 +109,8 @@ Examples:
 			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
 			f.StringVar(&splitBy, "split-by", "", "with a store folder of several organizations: 'org' writes one packet per organization, into --to/ORG")
+			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
+			f.BoolVar(&csvBOM, "csv-bom", false, "packet CSV files start with a UTF-8 byte-order mark, so Excel on Windows shows non-Latin names right when a CSV is double-clicked")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) == 0 {
@@ -108,7 +125,7 @@ Examples:
 			}
 			var misplaced []string
 			fs.Visit(func(f *flag.Flag) {
-				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline") || kind == "packet" && f.Name == "date" {
+				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
 					misplaced = append(misplaced, "--"+f.Name)
 				}
 			})
@@ -129,6 +146,8 @@ Examples:
 				}
 			} else if _, err := time.Parse(time.DateOnly, date); date != "" && err != nil {
 				return usageErrorf("--date %q: want YYYY-MM-DD", date)
+			} else if partition != export.PartitionByDate && partition != export.PartitionByRun {
+				return usageErrorf("--partition %q: want date or run", partition)
 			}
 			if splitBy != "" && splitBy != "org" {
 				return usageErrorf("--split-by %q: the one split is org", splitBy)
@@ -136,6 +155,7 @@ Examples:
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
 				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
+				partition: partition, csvBOM: csvBOM,
 			}
 			stores, closeAll, err := p.sf.openAllForReading(ctx, env, false)
 			if err != nil {
@@ -178,7 +198,9 @@ type exportParams struct {
 	to            string
 	formats       []string // packet
 	baseline      string   // packet
+	csvBOM        bool     // packet
 	date          string   // warehouse
+	partition     string   // warehouse: date or run
 	dormantDays   int
 	privileged    []string
 	maxPrivileged int
@@ -209,7 +231,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 	}
 	opts := export.Options{
 		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged,
-		ToolVersion: toolVersion(), Logger: env.Logger,
+		ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger,
 	}
 	to := p.to
 	if to == "" {
@@ -228,12 +250,12 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		if err != nil {
 			return nil, nil, err
 		}
-		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b})
+		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM})
 		if err != nil {
 			return nil, nil, err
 		}
 	} else {
-		m, err = export.ExportWarehouse(ctx, st, sink, export.WarehouseOptions{Options: opts, Date: p.date})
+		m, err = export.ExportWarehouse(ctx, st, sink, export.WarehouseOptions{Options: opts, Date: p.date, Partition: p.partition})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -280,7 +302,7 @@ func printExport(env *Env, kind string, sink export.Sink, m *export.Manifest, to
 	if kind == "packet" {
 		fmt.Fprintf(w, "packet %s: run %d of %s%s\n", m.PacketID, m.Run, m.Org, snap)
 	} else {
-		fmt.Fprintf(w, "warehouse export: run %d of %s%s, partition org=%s/snapshot_date=%s\n", m.Run, m.Org, snap, m.OrgName, m.SnapshotDate)
+		fmt.Fprintf(w, "warehouse export: run %d of %s%s, partition %s\n", m.Run, m.Org, snap, m.Partition)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	for _, t := range m.Tables {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -95,22 +96,70 @@ func TestExportWarehouseCommand(t *testing.T) {
 		t.Fatalf("sync: %s", errs)
 	}
 	dir := t.TempDir()
-	for range 2 { // the second run replaces the partition
+	for range 2 { // the second export replaces the partition
 		code, out, errs := cli(t, env, "export", "warehouse", "--to", dir, "--date", "2026-11-02")
-		if code != 0 || !strings.Contains(out, "partition org=fabrikam/snapshot_date=2026-11-02") {
+		if code != 0 || !strings.Contains(out, "partition org=fabrikam/org_id=") || !strings.Contains(out, "/snapshot_date=2026-11-02") {
 			t.Fatalf("export warehouse: exit %d %s %s", code, out, errs)
 		}
 	}
-	for _, p := range []string{"accounts/org=fabrikam/snapshot_date=2026-11-02/part-00000.parquet",
-		"changes/org=fabrikam/snapshot_date=2026-11-02/part-00000.parquet",
-		"_manifests/org=fabrikam/snapshot_date=2026-11-02/manifest.json",
-		"_manifests/org=fabrikam/snapshot_date=2026-11-02/_SUCCESS"} {
+	mdirs, _ := filepath.Glob(filepath.Join(dir, "_manifests/org=fabrikam/org_id=*/snapshot_date=2026-11-02"))
+	if len(mdirs) != 1 {
+		t.Fatalf("manifest folders %v", mdirs)
+	}
+	orgID := strings.TrimPrefix(filepath.Base(filepath.Dir(mdirs[0])), "org_id=")
+	part := "org=fabrikam/org_id=" + orgID + "/snapshot_date=2026-11-02"
+	for _, p := range []string{"accounts/" + part + "/part-1-00000.parquet", "changes/" + part + "/part-1-00000.parquet",
+		"_manifests/" + part + "/manifest.json", "_manifests/" + part + "/schema.json", "_manifests/" + part + "/_SUCCESS"} {
 		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
 			t.Errorf("missing %s", p)
 		}
 	}
-	if code, out, errs := cli(t, env, "verify", filepath.Join(dir, "_manifests/org=fabrikam/snapshot_date=2026-11-02")); code != 0 || !strings.Contains(out, "ok: warehouse") {
+	if code, out, errs := cli(t, env, "verify", mdirs[0]); code != 0 || !strings.Contains(out, "ok: warehouse") {
 		t.Fatalf("verify the warehouse export: exit %d %s %s", code, out, errs)
+	}
+	// Two runs the same day, each kept with --partition run.
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	for _, run := range []string{"1", "2"} {
+		if code, out, errs := cli(t, env, "export", "warehouse", "--to", dir, "--date", "2026-11-03", "--partition", "run", "--run", run); code != 0 || !strings.Contains(out, "/run="+run) {
+			t.Fatalf("export warehouse --partition run --run %s: exit %d %s %s", run, code, out, errs)
+		}
+	}
+	for _, run := range []string{"1", "2"} {
+		p := "groups/org=fabrikam/org_id=" + orgID + "/snapshot_date=2026-11-03/run=" + run + "/part-" + run + "-00000.parquet"
+		if _, err := os.Stat(filepath.Join(dir, p)); err != nil {
+			t.Errorf("missing %s", p)
+		}
+	}
+}
+
+// --csv-bom: every CSV of the packet starts with a UTF-8 byte-order mark,
+// and the packet still verifies and diffs.
+func TestExportPacketCSVBOM(t *testing.T) {
+	_, env := simEnv(t, adosim.Options{Preset: "small"})
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	dir := filepath.Join(t.TempDir(), "p")
+	if code, _, errs := cli(t, env, "export", "packet", "--format", "csv", "--csv-bom", "--to", dir); code != 0 {
+		t.Fatalf("export: %s", errs)
+	}
+	names, _ := filepath.Glob(filepath.Join(dir, "*.csv"))
+	if len(names) == 0 {
+		t.Fatal("no CSV")
+	}
+	for _, n := range names {
+		b, _ := os.ReadFile(n)
+		if !bytes.HasPrefix(b, []byte("\xef\xbb\xbf")) || bytes.HasPrefix(b[3:], []byte("\xef\xbb\xbf")) {
+			t.Fatalf("%s does not start with one BOM: %q", n, b[:min(len(b), 8)])
+		}
+	}
+	if code, out, errs := cli(t, env, "verify", dir); code != 0 {
+		t.Fatalf("verify: %s %s", out, errs)
+	}
+	if code, out, errs := cli(t, env, "diff", "--packets", dir, dir, "--exit-code"); code != 0 {
+		t.Fatalf("diff a BOM packet against itself: exit %d %s %s", code, out, errs)
 	}
 }
 
@@ -134,6 +183,9 @@ func TestExportUsageErrors(t *testing.T) {
 		{[]string{"export", "packet", "--baseline", "0"}, 2, "want a run id"},
 		{[]string{"export", "packet", "--dormant-days", "0"}, 2, "--dormant-days 0"},
 		{[]string{"export", "warehouse", "--date", "02/11/2026"}, 2, "want YYYY-MM-DD"},
+		{[]string{"export", "warehouse", "--partition", "hour"}, 2, `--partition "hour": want date or run`},
+		{[]string{"export", "warehouse", "--csv-bom"}, 2, "--csv-bom does not apply to export warehouse"},
+		{[]string{"export", "packet", "--partition", "run"}, 2, "--partition does not apply to export packet"},
 		{[]string{"export", "packet", "--run", "42"}, 1, "no such run"},
 		{[]string{"export", "packet", "--baseline", "42", "--to", t.TempDir()}, 1, "no such run"},
 		{[]string{"export", "packet", "--to", "azblob://reviews/q4"}, 1, "AZURE_STORAGE_CONNECTION_STRING"},

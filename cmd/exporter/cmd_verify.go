@@ -26,14 +26,14 @@ manifest (a packet still being written, or one whose export failed, has
 no manifest).
 
 LOCATION is a packet folder or blob prefix, as given to 'export --to', or
-a warehouse export's manifest folder, ROOT/_manifests/org=ORG/snapshot_date=DATE
+a warehouse export's manifest folder, ROOT/_manifests/org=ORG/org_id=ID/snapshot_date=DATE
 (which also needs its _SUCCESS marker). Files that look like the export's
 own but that the manifest does not list are noted, not failed.
 
 Examples:
   exporter verify packet-fabrikam-run12
   exporter verify https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
-  exporter verify lake/_manifests/org=fabrikam/snapshot_date=2026-11-24
+  exporter verify lake/_manifests/org=fabrikam/org_id=ID/snapshot_date=2026-11-24
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(format, "format", "output format")

@@ -95,6 +95,31 @@ func TestBlobSinkContract(t *testing.T) {
 		t.Fatalf("list = %v, %v", names, err)
 	}
 
+	// Staged blocks are invisible until the block list commits; aborted,
+	// they never show.
+	f, err = s.Create(ctx, "a/one.txt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f.Write([]byte("hello again"))
+	if err := f.Stage(); err != nil {
+		t.Fatal(err)
+	}
+	if got, _ := readFile(ctx, s, "a/one.txt"); string(got) != "hello" {
+		t.Fatalf("a staged upload is visible: %q", got)
+	}
+	f.Abort()
+	if got, _ := readFile(ctx, s, "a/one.txt"); string(got) != "hello" {
+		t.Fatalf("an aborted staged upload changed the blob: %q", got)
+	}
+	if err := writeFile(ctx, s, "empty", nil); err != nil {
+		t.Fatalf("an empty file: %v", err)
+	}
+	if got, err := readFile(ctx, s, "empty"); err != nil || len(got) != 0 {
+		t.Fatalf("the empty file reads %q %v", got, err)
+	}
+	s.Delete(ctx, "empty")
+
 	// 3.5 MiB in 1 MiB blocks; the second block's first try fails.
 	big := make([]byte, 3<<20+512<<10)
 	rand.Read(big)
@@ -182,7 +207,7 @@ func TestBlobPacketUploadAndReupload(t *testing.T) {
 	if _, err := ExportPacket(ctx, f.st, s, PacketOptions{Formats: []string{FormatXLSX}}); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := s.List(ctx, ""); !slices.Equal(names, []string{ManifestName, WorkbookName}) {
+	if names, _ := s.List(ctx, ""); !slices.Equal(names, []string{ManifestName, WorkbookName, SchemaName}) {
 		t.Fatalf("after an xlsx-only packet: %v", names)
 	}
 }
@@ -235,9 +260,11 @@ func TestBlobSASURL(t *testing.T) {
 	}
 }
 
-// A fault mid-upload fails the export and leaves no manifest (the old one
-// went first), a re-run succeeds, and a reader following the manifest
-// never sees a manifest whose files are missing or differ.
+// A fault while the files are staged (nearly all of an export) fails the
+// export and leaves the earlier packet whole and verified; a fault while
+// they are committed leaves no manifest; a re-run succeeds; and a reader
+// following the manifest never sees a manifest whose files are missing or
+// differ.
 func TestBlobFaultMidUploadNeverShowsHalfAPacket(t *testing.T) {
 	a := azurite.Need(t)
 	f := storeFixture(t, "small")
@@ -246,17 +273,19 @@ func TestBlobFaultMidUploadNeverShowsHalfAPacket(t *testing.T) {
 	ft := newFaultTransport()
 	s := openBlob(t, a, loc, BlobOptions{Transport: ft})
 
-	if _, err := ExportPacket(ctx, f.st, s, PacketOptions{}); err != nil {
+	m1, err := ExportPacket(ctx, f.st, s, PacketOptions{})
+	if err != nil {
 		t.Fatal(err)
 	}
-	puts := ft.puts.Load()
+	puts := ft.puts.Load() // a block per file, a block list per file, the manifest's two
 
 	reader := &manifestReader{s: openBlob(t, a, loc, BlobOptions{})}
 	stop := reader.start(ctx)
 
-	// The storage goes away half-way through the next upload.
-	ft.failFrom.Store(ft.puts.Load() + puts/2)
-	_, err := ExportPacket(ctx, f.st, s, PacketOptions{})
+	// The storage goes away a quarter of the way through the next upload:
+	// blocks are being staged, and the old packet stays whole.
+	ft.failFrom.Store(ft.puts.Load() + puts/4)
+	_, err = ExportPacket(ctx, f.st, s, PacketOptions{})
 	if err == nil {
 		t.Fatal("the export succeeded through a dead transport")
 	}
@@ -264,11 +293,22 @@ func TestBlobFaultMidUploadNeverShowsHalfAPacket(t *testing.T) {
 	if strings.Contains(err.Error(), azurite.AccountKey) {
 		t.Fatal("the error shows the account key")
 	}
-	if _, err := Verify(ctx, s, ""); !errors.Is(err, ErrNoManifest) {
-		t.Fatalf("after a failed upload, verify: %v; want no manifest", err)
+	ft.failFrom.Store(0)
+	if m, err := VerifiedPacket(ctx, s); err != nil || m.PacketID != m1.PacketID {
+		t.Fatalf("after a fault while staging, the earlier packet: %+v %v", m, err)
 	}
 
+	// Three quarters of the way: the staged files are being committed, the
+	// old manifest is gone, the packet is incomplete until the next export.
+	ft.failFrom.Store(ft.puts.Load() + puts*3/4)
+	if _, err := ExportPacket(ctx, f.st, s, PacketOptions{}); err == nil {
+		t.Fatal("the export succeeded through a dead transport")
+	}
 	ft.failFrom.Store(0)
+	if _, err := Verify(ctx, s, ""); !errors.Is(err, ErrNoManifest) {
+		t.Fatalf("after a fault while committing, verify: %v; want no manifest", err)
+	}
+
 	m, err := ExportPacket(ctx, f.st, s, PacketOptions{})
 	if err != nil {
 		t.Fatalf("the re-run failed: %v", err)

@@ -16,8 +16,10 @@ type csvWriter struct {
 	w *safecsv.Writer
 }
 
-func newCSVWriter(w io.Writer, t *Table) (*csvWriter, error) {
-	c := &csvWriter{t: t, w: safecsv.NewWriter(w, false)}
+// newCSVWriter starts a table's CSV, with a UTF-8 byte-order mark first
+// when bom is set.
+func newCSVWriter(w io.Writer, t *Table, bom bool) (*csvWriter, error) {
+	c := &csvWriter{t: t, w: safecsv.NewWriter(w, bom)}
 	return c, c.w.Record(t.ColumnNames())
 }
 

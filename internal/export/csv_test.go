@@ -15,7 +15,7 @@ var csvTable = &Table{Name: "t", Columns: []Column{str("s", ""), num("n", ""), f
 func writeCSVRows(t testing.TB, rows ...Row) []byte {
 	t.Helper()
 	var buf bytes.Buffer
-	w, err := newCSVWriter(&buf, csvTable)
+	w, err := newCSVWriter(&buf, csvTable, false)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -77,4 +77,39 @@ func FuzzCSVRoundTrip(f *testing.F) {
 			t.Fatalf("read back %q, want %q", got, want)
 		}
 	})
+}
+
+// --csv-bom: the file starts with a UTF-8 byte-order mark, once, and
+// nothing else changes. A nullable string column writes null (and ”,
+// which check turns into null) as an empty field; a required one keeps ”.
+func TestCSVByteOrderMarkAndNulls(t *testing.T) {
+	tbl := &Table{Name: "t", Columns: []Column{str("s", ""), opt("o", "")}}
+	write := func(bom bool) []byte {
+		var buf bytes.Buffer
+		w, err := newCSVWriter(&buf, tbl, bom)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range []Row{{"", ""}, {"a", nil}, {"山田", "b"}} {
+			if err := tbl.check(r); err != nil {
+				t.Fatal(err)
+			}
+			if r[1] == "" {
+				t.Fatal("check left '' in a nullable column")
+			}
+			w.Write(r)
+		}
+		w.Close()
+		return buf.Bytes()
+	}
+	plain, bom := write(false), write(true)
+	if want := "s,o\r\n,\r\na,\r\n山田,b\r\n"; string(plain) != want {
+		t.Fatalf("CSV %q, want %q", plain, want)
+	}
+	if !bytes.Equal(bom, append([]byte("\xef\xbb\xbf"), plain...)) {
+		t.Fatalf("with a BOM: %q", bom)
+	}
+	if err := tbl.check(Row{nil, nil}); err == nil {
+		t.Fatal("null in a required column passed")
+	}
 }

@@ -24,8 +24,14 @@ const (
 // FindingKinds lists the findings in report order.
 var FindingKinds = []string{FindGuestPrivileged, FindDormantPrivileged, FindDeletedWithAccess, FindServiceInteractive, FindPrivilegedTooMany, FindPrivilegedTooFew}
 
-func (j *job) find(kind, severity, subject, subjectName, grp, grpName, detail string) {
-	j.findings = append(j.findings, Row{kind, severity, subject, subjectName, grp, grpName, detail})
+// FindingSeverity is each finding's severity.
+var FindingSeverity = map[string]string{
+	FindGuestPrivileged: severityHigh, FindDormantPrivileged: severityHigh, FindDeletedWithAccess: severityHigh,
+	FindServiceInteractive: severityMd, FindPrivilegedTooMany: severityMd, FindPrivilegedTooFew: severityLow,
+}
+
+func (j *job) find(kind, subject, subjectName, grp, grpName, detail string) {
+	j.findings = append(j.findings, Row{kind, FindingSeverity[kind], subject, subjectName, grp, grpName, detail})
 }
 
 // accountFindings looks at one account on its own: an Entra identity that
@@ -34,12 +40,12 @@ func (j *job) find(kind, severity, subject, subjectName, grp, grpName, detail st
 // or a Visual Studio subscription; Stakeholder is not one).
 func (j *job) accountFindings(d string, a *account, r Row) {
 	if r[accDeleted].(bool) && (a.status == "active" || r[accGroups].(int64) > 0) {
-		j.find(FindDeletedWithAccess, severityHigh, d, a.name, "", "",
+		j.find(FindDeletedWithAccess, d, a.name, "", "",
 			fmt.Sprintf("gone from %s but still in the organization: access level %q (%s), %d direct groups",
 				originName(r), orNone(a.license), orNone(a.status), r[accGroups].(int64)))
 	}
 	if (a.kind == "service_account" || a.kind == "service_principal") && a.status != "disabled" && interactive(r[accLicType].(string), r[accLicSource].(string)) {
-		j.find(FindServiceInteractive, severityMd, d, a.name, "", "",
+		j.find(FindServiceInteractive, d, a.name, "", "",
 			fmt.Sprintf("a %s holds the interactive access level %q", strings.ReplaceAll(a.kind, "_", " "), a.license))
 	}
 }
@@ -72,11 +78,11 @@ func interactive(licenseType, source string) bool {
 // privilegedFindings looks at one account's access to a privileged group.
 func (j *job) privilegedFindings(g diff.Grant, gi *group, a *account, path string) {
 	if a.metaType == "guest" {
-		j.find(FindGuestPrivileged, severityHigh, g.Subject, a.name, g.Group, gi.name,
+		j.find(FindGuestPrivileged, g.Subject, a.name, g.Group, gi.name,
 			fmt.Sprintf("a guest account is in %s (%s)", gi.name, path))
 	}
 	if a.dormant {
-		j.find(FindDormantPrivileged, severityHigh, g.Subject, a.name, g.Group, gi.name,
+		j.find(FindDormantPrivileged, g.Subject, a.name, g.Group, gi.name,
 			fmt.Sprintf("no access for %d days or more, yet in %s (%s)", j.opts.DormantDays, gi.name, path))
 	}
 }
@@ -96,10 +102,10 @@ func (j *job) findingRows(emit func(Row) error) error {
 		g, n := j.groups[d], j.privMembers[d]
 		switch {
 		case n < 2:
-			j.find(FindPrivilegedTooFew, severityLow, "", "", d, g.name,
+			j.find(FindPrivilegedTooFew, "", "", d, g.name,
 				fmt.Sprintf("%s in %s: fewer than 2 leaves no one to stand in", accounts(n), g.name))
 		case n > int64(j.opts.MaxPrivileged):
-			j.find(FindPrivilegedTooMany, severityMd, "", "", d, g.name,
+			j.find(FindPrivilegedTooMany, "", "", d, g.name,
 				fmt.Sprintf("%s in %s, more than %d", accounts(n), g.name, j.opts.MaxPrivileged))
 		}
 	}
@@ -122,6 +128,17 @@ func accounts(n int64) string {
 		return "1 account"
 	}
 	return fmt.Sprintf("%d accounts", n)
+}
+
+// highFindings counts the findings of high severity.
+func (j *job) highFindings() int64 {
+	var n int64
+	for _, r := range j.findings {
+		if r[1] == severityHigh {
+			n++
+		}
+	}
+	return n
 }
 
 // findingCounts counts the findings by kind, in report order.

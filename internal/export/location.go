@@ -54,7 +54,7 @@ func OpenSink(ctx context.Context, to string, getenv func(string) string, opts B
 }
 
 // SplitManifestLocation splits a location that names a warehouse
-// manifest folder (ROOT/_manifests/org=X/snapshot_date=D) into the
+// manifest folder (ROOT/_manifests/org=X/org_id=I/snapshot_date=D[/run=R]) into the
 // warehouse root and that folder, relative to it. Any other location comes
 // back whole, with dir "".
 func SplitManifestLocation(loc string) (root, dir string) {

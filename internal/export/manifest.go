@@ -25,17 +25,20 @@ type Manifest struct {
 	Kind          string            `json:"kind"` // packet or warehouse
 	SchemaVersion int               `json:"schema_version"`
 	PacketID      string            `json:"packet_id,omitempty"`
-	Org           string            `json:"org"`      // organization URL, normalized
-	OrgName       string            `json:"org_name"` // its last path segment
+	Org           string            `json:"org"`              // organization URL, normalized
+	OrgName       string            `json:"org_name"`         // its last path segment
+	OrgID         string            `json:"org_id,omitempty"` // its id (schema version 2 on)
 	Run           int64             `json:"run"`
 	SnapshotTime  *time.Time        `json:"snapshot_time,omitempty"` // the service's clock when the run started
 	SnapshotDate  string            `json:"snapshot_date,omitempty"` // warehouse partition date
+	Partition     string            `json:"partition,omitempty"`     // warehouse partition: org=…/org_id=…/snapshot_date=…[/run=…]
 	CreatedAt     string            `json:"created_at"`
 	ToolVersion   string            `json:"tool_version"`
 	Baseline      *ManifestBaseline `json:"baseline,omitempty"`
 	Options       *ManifestOptions  `json:"options,omitempty"`
 	// Root is where file paths start, relative to the manifest's folder
-	// ("" for the folder itself; "../../.." for a warehouse manifest).
+	// ("" for the folder itself; "../../../.." for a warehouse manifest,
+	// one more with --partition run).
 	Root   string  `json:"root,omitempty"`
 	Tables []Count `json:"tables"` // rows per table
 	Files  []File  `json:"files"`
@@ -55,6 +58,7 @@ type ManifestOptions struct {
 	PrivilegedGroups []string `json:"privileged_groups"`
 	MaxPrivileged    int      `json:"max_privileged"`
 	Formats          []string `json:"formats,omitempty"`
+	CSVBOM           bool     `json:"csv_bom,omitempty"`
 }
 
 // File is one file of an export.

@@ -42,9 +42,13 @@ type Options struct {
 	// MaxPrivileged is the most members a privileged group should have
 	// before it is a finding (0: 10).
 	MaxPrivileged int
-	// ToolVersion goes into the manifest.
+	// ToolVersion goes into the manifest ("exporter v1.2.3 (0123abc)").
 	ToolVersion string
-	Logger      *slog.Logger
+	// Version and Commit are the build's (main.version and main.commit,
+	// stamped by the Makefile), for the created_by of Parquet files;
+	// Version "" is "dev".
+	Version, Commit string
+	Logger          *slog.Logger
 }
 
 func (o Options) withDefaults() Options {

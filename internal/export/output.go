@@ -50,9 +50,13 @@ func (p *part) run() {
 	}
 }
 
-// tableOut fans one table's rows out to every part.
+// tableOut fans one table's rows out to every part. With src set, the job
+// produces src's rows and each is written as prefix followed by the row
+// (the warehouse's run identity columns before a table's own).
 type tableOut struct {
 	t       *Table
+	src     *Table
+	prefix  Row
 	parts   []*part
 	rows    int64
 	batch   []Row
@@ -69,6 +73,9 @@ func (o *tableOut) start() {
 }
 
 func (o *tableOut) Write(r Row) error {
+	if o.prefix != nil {
+		r = append(o.prefix[:len(o.prefix):len(o.prefix)], r...)
+	}
 	if err := o.t.check(r); err != nil {
 		return err
 	}
@@ -138,33 +145,58 @@ func (o *tableOut) addFile(ctx context.Context, s Sink, format, name string, new
 // commit ends every part and commits every file, returning the files for
 // the manifest.
 func (o *tableOut) commit() ([]File, error) {
-	if err := o.wait(); err != nil {
-		o.abortFiles()
+	files, staged, err := o.stage()
+	if err != nil {
 		return nil, err
 	}
+	for i, f := range staged {
+		if err := f.Commit(); err != nil {
+			abortAll(staged[i+1:])
+			return nil, fmt.Errorf("write %s: %w", o.t.Name, err)
+		}
+	}
+	return files, nil
+}
+
+// stage ends every part and stages every file, returning the files for
+// the manifest and the staged files, for the caller to commit or abort.
+func (o *tableOut) stage() ([]File, []SinkFile, error) {
+	if err := o.wait(); err != nil {
+		o.abortFiles()
+		return nil, nil, err
+	}
 	var files []File
+	var staged []SinkFile
 	for i, p := range o.parts {
 		err := p.w.Close()
 		if p.file != nil {
 			if err != nil {
 				p.file.Abort()
 			} else {
-				err = p.file.Commit()
+				err = p.file.Stage()
 			}
 		}
 		if err != nil {
+			abortAll(staged)
 			for _, q := range o.parts[i+1:] {
 				if q.file != nil {
 					q.file.Abort()
 				}
 			}
-			return nil, fmt.Errorf("write %s: %w", o.t.Name, err)
+			return nil, nil, fmt.Errorf("write %s: %w", o.t.Name, err)
 		}
 		if p.file != nil {
 			files = append(files, File{Path: p.name, Table: o.t.Name, Format: p.format, Rows: o.rows, Bytes: p.dig.n, SHA256: p.dig.sum()})
+			staged = append(staged, p.file)
 		}
 	}
-	return files, nil
+	return files, staged, nil
+}
+
+func abortAll(fs []SinkFile) {
+	for _, f := range fs {
+		f.Abort()
+	}
 }
 
 // abort stops every part and discards every file.
@@ -186,9 +218,29 @@ func (o *tableOut) abortFiles() {
 // produceTo streams one table of the job into out, which commits on
 // success and aborts on failure.
 func (j *job) produceTo(ctx context.Context, out *tableOut) ([]File, error) {
-	if err := j.produce(ctx, out.t, out.Write); err != nil {
-		out.abort()
+	if err := j.produceInto(ctx, out); err != nil {
 		return nil, err
 	}
 	return out.commit()
+}
+
+// stageTo streams one table of the job into out and stages its files,
+// which the caller commits or aborts; it aborts them itself on failure.
+func (j *job) stageTo(ctx context.Context, out *tableOut) ([]File, []SinkFile, error) {
+	if err := j.produceInto(ctx, out); err != nil {
+		return nil, nil, err
+	}
+	return out.stage()
+}
+
+func (j *job) produceInto(ctx context.Context, out *tableOut) error {
+	t := out.t
+	if out.src != nil {
+		t = out.src
+	}
+	if err := j.produce(ctx, t, out.Write); err != nil {
+		out.abort()
+		return err
+	}
+	return nil
 }

@@ -33,14 +33,18 @@ type PacketOptions struct {
 	Formats  []string // csv, parquet, xlsx; empty: all three
 	Baseline Baseline
 	PacketID string // empty: a random UUID
+	// CSVBOM starts every CSV file with a UTF-8 byte-order mark, so that
+	// Excel on Windows, opening one by a double click, reads it as UTF-8.
+	CSVBOM bool
 }
 
 // ExportPacket writes a review packet of a run to sink: {table}.csv and
-// {table}.parquet for every table of PacketTables, packet.xlsx, and
-// manifest.json last. An earlier packet at the same place is replaced:
-// its manifest goes first, then each file is replaced as the new one is
-// committed, then files the new packet does not have are removed, then the
-// new manifest is written.
+// {table}.parquet for every table of PacketTables, packet.xlsx,
+// schema.json, and manifest.json last. An earlier packet at the same place
+// stays whole while the new one is written: every new file is staged
+// first (see Sink), then the old manifest goes, the staged files are
+// committed, the old packet's files the new one lacks are removed, and the
+// new manifest is committed.
 func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts PacketOptions) (*Manifest, error) {
 	formats, err := CheckFormats(opts.Formats)
 	if err != nil {
@@ -62,11 +66,9 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 	if id == "" {
 		id = uuid.NewString()
 	}
+	var staged []SinkFile // committed at the end; aborted on failure
+	defer func() { abortAll(staged) }()
 
-	// Readers must not take the old manifest for the new files.
-	if err := sink.Delete(ctx, ManifestName); err != nil {
-		return nil, err
-	}
 	var wb *workbook
 	if slices.Contains(formats, FormatXLSX) {
 		if wb, err = newWorkbook("Access review "+j.run.Org, sheetOrder); err != nil {
@@ -78,47 +80,75 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 	if j.changes.newDir != "" {
 		shadow = NewLocalSink(j.changes.newDir)
 	}
-	meta := parquetMeta(j, id)
+	pf := j.parquetFile(id)
 	var files []File
 	for _, t := range PacketTables {
 		start := time.Now()
 		out := &tableOut{t: t}
-		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, meta); err != nil {
+		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, pf, opts.CSVBOM); err != nil {
 			out.abort()
 			return nil, err
 		}
-		fs, err := j.produceTo(ctx, out)
+		fs, sfs, err := j.stageTo(ctx, out)
 		if err != nil {
 			return nil, fmt.Errorf("packet table %s: %w", t.Name, err)
 		}
-		for _, f := range fs {
-			if f.Format != "shadow" {
-				files = append(files, f)
+		for i, f := range fs {
+			if f.Format == "shadow" {
+				// The packet diff reads it before the packet is published.
+				if err := sfs[i].Commit(); err != nil {
+					abortAll(sfs[i+1:])
+					return nil, err
+				}
+				continue
 			}
+			files = append(files, f)
+			staged = append(staged, sfs[i])
 		}
 		heap, rss := memory()
 		log.Debug("table written", "table", t.Name, "rows", out.rows, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
+	orgID, _ := j.orgID(ctx) // "" for a store from before ids were recorded
 	m := &Manifest{
 		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id,
-		Org: j.run.Org, OrgName: OrgName(j.run.Org), Run: j.run.ID, SnapshotTime: j.run.SnapshotTime,
+		Org: j.run.Org, OrgName: OrgName(j.run.Org), OrgID: orgID, Run: j.run.ID, SnapshotTime: j.run.SnapshotTime,
 		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info,
-		Options: &ManifestOptions{DormantDays: j.opts.DormantDays, PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged, Formats: formats},
+		Options: &ManifestOptions{DormantDays: j.opts.DormantDays, PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged, Formats: formats, CSVBOM: opts.CSVBOM},
 	}
 	for _, t := range PacketTables {
 		m.Tables = append(m.Tables, Count{Name: t.Name, N: j.rows[t.Name]})
 	}
 	if wb != nil {
 		start := time.Now()
-		f, err := j.writeWorkbook(ctx, sink, wb, m)
+		f, sf, err := j.writeWorkbook(ctx, sink, wb, m)
 		if err != nil {
 			return nil, err
 		}
 		files = append(files, f)
+		staged = append(staged, sf)
 		heap, rss := memory()
 		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
+	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary())
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, schema)
+	staged = append(staged, sf)
 	m.Files = files
+
+	// Everything is staged: publish. Readers must not take the old
+	// manifest for the new files.
+	if err := sink.Delete(ctx, ManifestName); err != nil {
+		return nil, err
+	}
+	for len(staged) > 0 {
+		f := staged[0]
+		staged = staged[1:]
+		if err := f.Commit(); err != nil {
+			return nil, err
+		}
+	}
 	if err := removeStale(ctx, sink, "", files, packetNames); err != nil {
 		return nil, err
 	}
@@ -155,16 +185,16 @@ func CheckFormats(fs []string) ([]string, error) {
 
 // packetParts adds a table's destinations: its CSV and Parquet files, its
 // sheet, and the local copy the packet diff reads.
-func (j *job) packetParts(ctx context.Context, out *tableOut, sink, shadow Sink, formats []string, wb *workbook, meta map[string]string) error {
+func (j *job) packetParts(ctx context.Context, out *tableOut, sink, shadow Sink, formats []string, wb *workbook, pf parquetFile, bom bool) error {
 	t := out.t
 	for _, format := range formats {
 		var err error
 		switch format {
 		case FormatCSV:
-			err = out.addFile(ctx, sink, format, t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t) })
+			err = out.addFile(ctx, sink, format, t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t, bom) })
 		case FormatParquet:
 			err = out.addFile(ctx, sink, format, t.Name+".parquet", func(d *digest) (rowWriter, error) {
-				return newParquetWriter(d, t, meta), nil
+				return newParquetWriter(d, t, pf), nil
 			})
 		case FormatXLSX:
 			var sw *sheetWriter
@@ -177,40 +207,44 @@ func (j *job) packetParts(ctx context.Context, out *tableOut, sink, shadow Sink,
 		}
 	}
 	if shadow != nil && j.changes.shadowed(t) {
-		return out.addFile(ctx, shadow, "shadow", t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t) })
+		return out.addFile(ctx, shadow, "shadow", t.Name+".csv", func(d *digest) (rowWriter, error) { return newCSVWriter(d, t, false) })
 	}
 	return nil
 }
 
-// writeWorkbook fills the Summary sheet and writes packet.xlsx.
-func (j *job) writeWorkbook(ctx context.Context, sink Sink, wb *workbook, m *Manifest) (File, error) {
+// writeWorkbook fills the Summary sheet and stages packet.xlsx.
+func (j *job) writeWorkbook(ctx context.Context, sink Sink, wb *workbook, m *Manifest) (File, SinkFile, error) {
 	s := &Summary{
 		Organization: j.run.Org, Run: j.run.ID, SnapshotTime: j.snap, PacketID: m.PacketID,
 		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.desc, DormantDays: j.opts.DormantDays,
 		PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged,
 		Tables: m.Tables, Dormant: j.dormant, Privileged: int64(len(j.privAccounts)),
-		Findings: j.findingCounts(), Changes: j.changeCounts(),
+		Findings: j.findingCounts(), Severity: FindingSeverity, HighFindings: j.highFindings(), Changes: j.changeCounts(),
 	}
 	if err := wb.Summary(s); err != nil {
-		return File{}, err
+		return File{}, nil, err
+	}
+	if err := wb.Columns(PacketTables); err != nil {
+		return File{}, nil, err
 	}
 	f, err := sink.Create(ctx, WorkbookName)
 	if err != nil {
-		return File{}, err
+		return File{}, nil, err
 	}
 	dig := newDigest(f)
 	if err := wb.writeZip(dig); err != nil {
 		f.Abort()
-		return File{}, err
+		return File{}, nil, err
 	}
-	if err := f.Commit(); err != nil {
-		return File{}, err
+	if err := f.Stage(); err != nil {
+		f.Abort()
+		return File{}, nil, err
 	}
 	out := File{Path: WorkbookName, Format: FormatXLSX, Bytes: dig.n, SHA256: dig.sum(), Sheets: sheetRows(wb)}
 	for _, t := range PacketTables {
 		out.Rows += wb.rows[t.Name]
 	}
-	return out, nil
+	return out, f, nil
 }
 
 // sheetRows counts the data rows of every table sheet.
@@ -233,7 +267,7 @@ func packetNames(name string) bool {
 	if strings.Contains(name, "/") {
 		return false
 	}
-	if name == WorkbookName || isPartial(name) {
+	if name == WorkbookName || name == SchemaName || isPartial(name) {
 		return true
 	}
 	base, ext := strings.TrimSuffix(name, path.Ext(name)), path.Ext(name)
@@ -263,15 +297,21 @@ func removeStale(ctx context.Context, sink Sink, prefix string, files []File, ou
 // OrgName is the organization's name: the last segment of its URL.
 func OrgName(org string) string { return strings.ToLower(snapshot.OrgName(org)) }
 
-func parquetMeta(j *job, id string) map[string]string {
+// parquetFile is what every Parquet file of the job's export shares: the
+// export's key-value metadata and created_by.
+func (j *job) parquetFile(packetID string) parquetFile {
 	m := map[string]string{
 		"ado_access.schema_version": strconv.Itoa(SchemaVersion),
 		"ado_access.org":            j.run.Org,
 		"ado_access.run":            strconv.FormatInt(j.run.ID, 10),
+		"ado_access.snapshot_time":  formatInstant(j.snap),
 		"ado_access.tool_version":   j.opts.ToolVersion,
 	}
-	if id != "" {
-		m["ado_access.packet_id"] = id
+	if j.run.OrgID != "" {
+		m["ado_access.org_id"] = j.run.OrgID
 	}
-	return m
+	if packetID != "" {
+		m["ado_access.packet_id"] = packetID
+	}
+	return parquetFile{meta: m, createdBy: parquetCreatedBy(j.opts.Version, j.opts.Commit)}
 }

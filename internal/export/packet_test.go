@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -100,6 +101,34 @@ func TestPacketManifestGoesFirstAndComesLast(t *testing.T) {
 	rep, err := Verify(ctx, NewLocalSink(dir), "")
 	if err != nil || !rep.OK() || len(rep.Unlisted) != 0 {
 		t.Fatalf("verify: %+v %v", rep, err)
+	}
+
+	// schema.json: listed, every table with its key, columns, types and
+	// nullability as the writers have them, review columns named.
+	if !slices.ContainsFunc(m.Files, func(f File) bool { return f.Path == SchemaName && f.Format == "json" }) {
+		t.Fatal("the manifest does not list schema.json")
+	}
+	var d DataDictionary
+	b, _ := os.ReadFile(filepath.Join(dir, SchemaName))
+	if err := json.Unmarshal(b, &d); err != nil || d.SchemaVersion != SchemaVersion || d.Kind != "packet" || d.Partitioning != nil || len(d.Tables) != len(PacketTables) {
+		t.Fatalf("schema.json: %v %+v", err, d)
+	}
+	for i, ts := range d.Tables {
+		tbl := PacketTables[i]
+		if ts.Name != tbl.Name || ts.Description != tbl.Doc || !slices.Equal(ts.Key, tbl.Key) || len(ts.Columns) != len(tbl.Columns) || (len(ts.ReviewColumns) == 3) != tbl.Review {
+			t.Fatalf("schema.json table %d: %+v", i, ts)
+		}
+		for j, c := range ts.Columns {
+			want := tbl.Columns[j]
+			if c.Name != want.Name || c.Type != want.Type.String() || c.Nullable != want.Nullable || c.Description != want.Doc || c.Parquet == "" {
+				t.Fatalf("schema.json %s column %d: %+v, want %+v", tbl.Name, j, c, want)
+			}
+		}
+		for _, k := range tbl.Key {
+			if tbl.Index(k) < 0 || tbl.Columns[tbl.Index(k)].Nullable {
+				t.Fatalf("%s: key column %s is missing or nullable", tbl.Name, k)
+			}
+		}
 	}
 }
 

@@ -14,10 +14,25 @@ import (
 // holds (a row group's pages are kept until it is written out).
 const parquetRowGroupRows = 128 * 1024
 
+// Parquet is written for the widest range of readers, old vectorized ones
+// (Spark, Presto/Velox, Iceberg, Synapse and Databricks runtimes in the
+// field) included: data page v1, PLAIN encoding, and RLE_DICTIONARY for the
+// string columns whose values repeat (every string column but a table's
+// single key column). A column whose dictionary outgrows
+// parquetDictionaryMaxBytes falls back to PLAIN for the rest of its row
+// group, so a column of mostly distinct values costs no more than before.
+const (
+	parquetDataPageVersion    = 1
+	parquetDictionaryMaxBytes = 1 << 20
+)
+
 // parquetWriter writes one table as a Parquet file: one flat schema with
 // the table's columns in order, typed (string: UTF-8 byte array; int64;
 // boolean; timestamp: int64 microseconds, adjusted to UTC), nullable
-// columns optional, every column zstd-compressed.
+// columns optional, every column zstd-compressed. The file's key-value
+// metadata carries the export's (meta) and the table's entry of the data
+// dictionary (ado_access.schema: its columns with their types,
+// nullability and descriptions).
 type parquetWriter struct {
 	t     *Table
 	pw    *parquet.GenericWriter[any]
@@ -28,14 +43,26 @@ type parquetWriter struct {
 // parquetBatch is how many rows go to the writer at once.
 const parquetBatch = 512
 
-func newParquetWriter(w io.Writer, t *Table, meta map[string]string) *parquetWriter {
+// parquetFile is what every Parquet file of one export shares.
+type parquetFile struct {
+	meta      map[string]string // key-value metadata
+	createdBy string            // the footer's created_by
+}
+
+func newParquetWriter(w io.Writer, t *Table, pf parquetFile) *parquetWriter {
 	opts := []parquet.WriterOption{
 		ParquetSchema(t),
 		parquet.Compression(parquetZstd),
 		parquet.MaxRowsPerRowGroup(parquetRowGroupRows),
-		parquet.CreatedBy("ado-access exporter", "", ""),
+		parquet.DataPageVersion(parquetDataPageVersion),
+		parquet.DefaultEncoding(&parquet.Plain),
+		parquet.DictionaryMaxBytes(parquetDictionaryMaxBytes),
+		// parquet.CreatedBy leaves out the space before "(build …)".
+		&parquet.WriterConfig{CreatedBy: pf.createdBy},
+		parquet.KeyValueMetadata("ado_access.table", t.Name),
+		parquet.KeyValueMetadata("ado_access.schema", string(tableSchemaJSON(t))),
 	}
-	for k, v := range meta {
+	for k, v := range pf.meta {
 		opts = append(opts, parquet.KeyValueMetadata(k, v))
 	}
 	p := &parquetWriter{t: t, pw: parquet.NewGenericWriter[any](w, opts...), defs: make([]int, len(t.Columns))}
@@ -102,6 +129,27 @@ func (p *parquetWriter) Close() error {
 
 var parquetSchemas sync.Map // *Table -> *parquet.Schema
 
+// dictionaryEncoded reports whether a column's Parquet values are
+// dictionary-encoded: strings, but for a single key column, whose values
+// are all distinct.
+func dictionaryEncoded(t *Table, c Column) bool {
+	return c.Type == String && !(len(t.Key) == 1 && t.Key[0] == c.Name)
+}
+
+// parquetCreatedBy is the created_by of the files this build writes, in the
+// form the Parquet spec gives ("<application> version <version> (build
+// <build>)"), which readers parse to know a writer's quirks.
+func parquetCreatedBy(version, commit string) string {
+	if version == "" {
+		version = "dev"
+	}
+	s := "ado-access exporter version " + version
+	if commit != "" {
+		s += " (build " + commit + ")"
+	}
+	return s
+}
+
 // ParquetSchema is the Parquet schema of a table: its columns in order
 // (a Go struct type built from the table keeps that order, where a
 // parquet.Group would sort them by name).
@@ -116,6 +164,9 @@ func ParquetSchema(t *Table) *parquet.Schema {
 		switch c.Type {
 		case String:
 			typ = reflect.TypeFor[string]()
+			if dictionaryEncoded(t, c) {
+				tag += ",dict"
+			}
 		case Int64:
 			typ = reflect.TypeFor[int64]()
 		case Bool:

@@ -15,17 +15,34 @@ import (
 // keeps:
 //
 //   - A file is visible under its name only once complete. Create returns a
-//     file to write; Commit makes its content visible in one step, replacing
-//     what the name held; Abort, or an error, leaves the name as it was.
-//     No reader ever sees half a file.
-//   - The manifest or _SUCCESS is written last. An export first removes its
-//     old manifest and marker, then writes its data files, removes the files
-//     of an earlier run that it no longer writes, and commits the manifest
-//     (and _SUCCESS) only after every file it lists is committed. A reader
-//     that finds a manifest finds every file it lists.
-//   - Re-running replaces, never duplicates. Exports write fixed names (no
-//     timestamps or random parts), so running the same export again
-//     overwrites the same files.
+//     file to write; Stage ends the writing and stores the content durably
+//     but out of sight (local: fsynced under a temporary name; Azure Blob:
+//     every block staged, no block list committed); Commit makes it visible
+//     in one short step, replacing what the name held. Abort, or an error,
+//     leaves the name as it was. No reader ever sees half a file.
+//   - Publication comes last. A reader finds an export through its
+//     manifest (and a warehouse partition's _SUCCESS), which is committed
+//     only after every file it lists; what an export replaces is removed
+//     only after that.
+//   - A warehouse export writes each run's data under names of its own
+//     (part-{run}-{n}.parquet) beside the previous run's, then replaces the
+//     manifest and _SUCCESS, then removes the previous run's files. A crash
+//     leaves the previous run complete under its manifest, or the new run
+//     complete under its manifest plus files of the previous run, which the
+//     next export of the partition removes; a reader who selects the
+//     manifest's run (every table has run_id) never sees two runs.
+//   - A packet keeps fixed names ({table}.csv, packet.xlsx: reviewers and
+//     'exporter apply' find them by name), so it stages every file first,
+//     with the earlier packet at the same place untouched and complete;
+//     only then does it remove the old manifest, commit the staged files
+//     (a rename or a block list each), remove the old packet's other files
+//     and commit the new manifest. A crash while staging (nearly all of an
+//     export's time) leaves the old packet complete; a crash while
+//     committing leaves no manifest, which readers refuse as incomplete,
+//     until the next export.
+//   - Re-running replaces, never duplicates: the same export writes the
+//     same names again (a packet's fixed names; a run's parts), and
+//     removes what an earlier one left.
 //   - Large files go up in blocks with retries (Azure Blob); the local
 //     folder fsyncs each file before renaming it into place, and the folder
 //     after.
@@ -46,12 +63,16 @@ type Sink interface {
 }
 
 // A SinkFile is a file being written. Exactly one of Commit and Abort ends
-// it.
+// it; Stage may come before either.
 type SinkFile interface {
 	io.Writer
-	// Commit makes everything written visible under the file's name.
+	// Stage ends the writing: the content is stored durably but not
+	// visible under the file's name yet.
+	Stage() error
+	// Commit makes everything written visible under the file's name
+	// (staging it first if Stage was not called).
 	Commit() error
-	// Abort discards what was written.
+	// Abort discards what was written, staged or not.
 	Abort()
 }
 

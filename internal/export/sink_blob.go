@@ -1,7 +1,11 @@
 package export
 
 import (
+	"bytes"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +16,7 @@ import (
 	"sync"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/streaming"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blob"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/bloberror"
 	"github.com/Azure/azure-sdk-for-go/sdk/storage/azblob/blockblob"
@@ -23,10 +28,11 @@ import (
 // BlobSink writes to a prefix of an Azure Blob Storage container. Each
 // file is uploaded as a block blob in blocks (BlobOptions.BlockSize, a few
 // in flight at once), each block retried by the client's retry policy; the
-// blob changes only when its block list is committed at the end, so readers
-// see the old blob or the new one. An upload that fails leaves the old blob
-// and uncommitted blocks, which the service discards. The container is
-// created when it does not exist.
+// blob changes only when its block list is committed (Commit, after every
+// block is staged), so readers see the old blob or the new one. An upload
+// that fails or is never committed leaves the old blob and uncommitted
+// blocks, which the service discards. The container is created when it
+// does not exist.
 type BlobSink struct {
 	c      *container.Client
 	prefix string            // "" or "a/b", without slashes at either end
@@ -102,47 +108,124 @@ func (s *BlobSink) Create(ctx context.Context, name string) (SinkFile, error) {
 	if err := s.ensureContainer(ctx); err != nil {
 		return nil, err
 	}
+	var id [8]byte
+	rand.Read(id[:])
 	ctx, cancel := context.WithCancel(ctx)
-	pr, pw := io.Pipe()
-	f := &blobFile{pw: pw, cancel: cancel, done: make(chan error, 1)}
-	ct := contentType(name)
-	bb := s.c.NewBlockBlobClient(bn)
-	go func() {
-		_, err := bb.UploadStream(ctx, pr, &blockblob.UploadStreamOptions{
-			BlockSize:   s.opts.BlockSize,
-			Concurrency: s.opts.Concurrency,
-			HTTPHeaders: &blob.HTTPHeaders{BlobContentType: &ct},
-		})
-		if err != nil {
-			err = s.fail("upload", name, err)
-		}
-		pr.CloseWithError(err) // unblocks a writer if the upload gave up
-		f.done <- err
-	}()
-	return f, nil
+	return &blobFile{s: s, name: name, bb: s.c.NewBlockBlobClient(bn), ctx: ctx, cancel: cancel,
+		upload: hex.EncodeToString(id[:]), slots: make(chan struct{}, s.opts.Concurrency)}, nil
 }
 
+// blobFile uploads a file as a block blob: each BlockSize bytes written
+// become a block, staged in the background (at most Concurrency at once,
+// each retried by the client's retry policy); Stage waits for every block;
+// Commit commits the block list, which makes the blob's content the new
+// one in one step. Blocks of an upload that never commits stay
+// uncommitted, invisible, and the service discards them.
 type blobFile struct {
-	pw     *io.PipeWriter
+	s      *BlobSink
+	name   string
+	bb     *blockblob.Client
+	ctx    context.Context
 	cancel context.CancelFunc
-	done   chan error
+	upload string // random, so that two uploads of one blob never share block ids
+	slots  chan struct{}
+	buf    []byte
+	ids    []string
+	wg     sync.WaitGroup
+
+	mu     sync.Mutex
+	err    error // the first block that failed
+	staged bool
 	ended  bool
 }
 
-func (f *blobFile) Write(p []byte) (int, error) { return f.pw.Write(p) }
+func (f *blobFile) failed() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.err
+}
+
+func (f *blobFile) Write(p []byte) (int, error) {
+	if f.staged || f.ended {
+		return 0, fmt.Errorf("write %s: already ended", f.name)
+	}
+	if err := f.failed(); err != nil {
+		return 0, err
+	}
+	n := len(p)
+	for len(p) > 0 {
+		if f.buf == nil {
+			f.buf = make([]byte, 0, min(f.s.opts.BlockSize, int64(max(len(p), 64<<10))))
+		}
+		k := min(len(p), int(f.s.opts.BlockSize)-len(f.buf))
+		f.buf = append(f.buf, p[:k]...)
+		p = p[k:]
+		if int64(len(f.buf)) == f.s.opts.BlockSize {
+			f.stageBlock()
+		}
+	}
+	return n, nil
+}
+
+// stageBlock stages the buffered bytes as the next block, in the
+// background.
+func (f *blobFile) stageBlock() {
+	block := f.buf
+	f.buf = nil
+	id := base64.StdEncoding.EncodeToString(fmt.Appendf(nil, "%s-%08d", f.upload, len(f.ids)))
+	f.ids = append(f.ids, id)
+	f.slots <- struct{}{}
+	f.wg.Add(1)
+	go func() {
+		defer f.wg.Done()
+		defer func() { <-f.slots }()
+		_, err := f.bb.StageBlock(f.ctx, id, streaming.NopCloser(bytes.NewReader(block)), nil)
+		if err != nil {
+			f.mu.Lock()
+			if f.err == nil {
+				f.err = f.s.fail("upload", f.name, err)
+			}
+			f.mu.Unlock()
+		}
+	}()
+}
+
+// Stage stages what is buffered and waits for every block.
+func (f *blobFile) Stage() error {
+	if f.staged || f.ended {
+		return fmt.Errorf("stage %s: already ended", f.name)
+	}
+	f.staged = true
+	if len(f.buf) > 0 {
+		f.stageBlock()
+	}
+	f.wg.Wait()
+	if err := f.failed(); err != nil {
+		f.ended = true
+		f.cancel()
+		return err
+	}
+	return nil
+}
 
 func (f *blobFile) Commit() error {
 	if f.ended {
-		return errors.New("blob file already ended")
+		return fmt.Errorf("commit %s: already ended", f.name)
+	}
+	if !f.staged {
+		if err := f.Stage(); err != nil {
+			return err
+		}
 	}
 	f.ended = true
-	f.pw.Close()
-	err := <-f.done
-	f.cancel()
-	return err
+	defer f.cancel()
+	ct := contentType(f.name)
+	_, err := f.bb.CommitBlockList(f.ctx, f.ids, &blockblob.CommitBlockListOptions{HTTPHeaders: &blob.HTTPHeaders{BlobContentType: &ct}})
+	if err != nil {
+		return f.s.fail("upload", f.name, err)
+	}
+	return nil
 }
-
-var errAborted = errors.New("upload aborted")
 
 func (f *blobFile) Abort() {
 	if f.ended {
@@ -150,8 +233,7 @@ func (f *blobFile) Abort() {
 	}
 	f.ended = true
 	f.cancel()
-	f.pw.CloseWithError(errAborted)
-	<-f.done
+	f.wg.Wait()
 }
 
 func contentType(name string) string {

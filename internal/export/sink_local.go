@@ -16,10 +16,10 @@ import (
 )
 
 // LocalSink writes to a folder. A file is written to a temporary file
-// beside its final name (".NAME.partial-…"), fsynced, renamed into place,
-// and the folder fsynced, so a crash leaves either the old file or the new
-// one, and the manifest, renamed last, never lands before the files it
-// lists.
+// beside its final name (".partial-NAME-…"), fsynced (Stage), renamed into
+// place and the folder fsynced (Commit), so a crash leaves either the old
+// file or the new one, and the manifest, renamed last, never lands before
+// the files it lists.
 type LocalSink struct {
 	root string
 }
@@ -72,20 +72,27 @@ func createPartial(dir, base string) (*os.File, error) {
 }
 
 type localFile struct {
-	f     *os.File
-	w     *bufio.Writer
-	final string
-	name  string
-	done  bool
+	f      *os.File
+	w      *bufio.Writer
+	final  string
+	name   string
+	staged bool
+	done   bool
 }
 
-func (l *localFile) Write(p []byte) (int, error) { return l.w.Write(p) }
-
-func (l *localFile) Commit() error {
-	if l.done {
-		return fmt.Errorf("commit %s: already ended", l.name)
+func (l *localFile) Write(p []byte) (int, error) {
+	if l.staged || l.done {
+		return 0, fmt.Errorf("write %s: already ended", l.name)
 	}
-	l.done = true
+	return l.w.Write(p)
+}
+
+// Stage flushes, fsyncs and closes the partial file.
+func (l *localFile) Stage() error {
+	if l.done || l.staged {
+		return fmt.Errorf("stage %s: already ended", l.name)
+	}
+	l.staged = true
 	err := l.w.Flush()
 	if err == nil {
 		err = l.f.Sync()
@@ -93,10 +100,26 @@ func (l *localFile) Commit() error {
 	if cerr := l.f.Close(); err == nil {
 		err = cerr
 	}
-	if err == nil {
-		err = os.Rename(l.f.Name(), l.final)
-	}
+	l.w = nil // a staged file waits for its commit without its buffer
 	if err != nil {
+		l.done = true
+		os.Remove(l.f.Name())
+		return fmt.Errorf("write %s: %w", l.name, err)
+	}
+	return nil
+}
+
+func (l *localFile) Commit() error {
+	if l.done {
+		return fmt.Errorf("commit %s: already ended", l.name)
+	}
+	if !l.staged {
+		if err := l.Stage(); err != nil {
+			return err
+		}
+	}
+	l.done = true
+	if err := os.Rename(l.f.Name(), l.final); err != nil {
 		os.Remove(l.f.Name())
 		return fmt.Errorf("write %s: %w", l.name, err)
 	}
@@ -111,7 +134,9 @@ func (l *localFile) Abort() {
 		return
 	}
 	l.done = true
-	l.f.Close()
+	if !l.staged {
+		l.f.Close()
+	}
 	os.Remove(l.f.Name())
 }
 

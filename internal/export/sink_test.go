@@ -49,6 +49,37 @@ func TestLocalSinkContract(t *testing.T) {
 	if err := f.Commit(); err == nil {
 		t.Fatal("a second commit succeeded")
 	}
+	// Staged: written and durable, but not visible until committed; a
+	// staged file aborted leaves the name as it was.
+	for _, commit := range []bool{false, true} {
+		f, _ = s.Create(ctx, "a/b.txt")
+		f.Write([]byte("four"))
+		if err := f.Stage(); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := f.Write([]byte("more")); err == nil {
+			t.Fatal("a write after Stage succeeded")
+		}
+		if got, _ := readFile(ctx, s, "a/b.txt"); string(got) != "three" {
+			t.Fatalf("content while staged: %q", got)
+		}
+		if !commit {
+			f.Abort()
+			if names, _ := s.List(ctx, "a"); !slices.Equal(names, []string{"a/b.txt"}) {
+				t.Fatalf("after aborting a staged file, list = %v", names)
+			}
+			continue
+		}
+		if err := f.Commit(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, _ := readFile(ctx, s, "a/b.txt"); string(got) != "four" {
+		t.Fatalf("content after the staged commit: %q", got)
+	}
+	if err := writeFile(ctx, s, "a/b.txt", []byte("three")); err != nil {
+		t.Fatal(err)
+	}
 	for _, bad := range []string{"", "/etc/passwd", "../x", "a/../../x", "a//b", `a\b`, "./a"} {
 		if _, err := s.Create(ctx, bad); err == nil {
 			t.Errorf("Create(%q) succeeded", bad)

@@ -15,11 +15,13 @@ type Summary struct {
 	DormantDays      int
 	PrivilegedGroups []string
 	MaxPrivileged    int
-	Tables           []Count // rows per table, in packet order
-	Dormant          int64   // dormant accounts
-	Privileged       int64   // accounts with privileged access
-	Findings         []Count // by finding, in the order of FindingKinds
-	Changes          []Count // by kind, in the order of diff.Kinds
+	Tables           []Count           // rows per table, in packet order
+	Dormant          int64             // dormant accounts
+	Privileged       int64             // accounts with privileged access
+	Findings         []Count           // by finding, in the order of FindingKinds
+	Severity         map[string]string // of each finding
+	HighFindings     int64             // findings of high severity
+	Changes          []Count           // by kind, in the order of diff.Kinds
 }
 
 // Count is a named number.

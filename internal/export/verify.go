@@ -215,7 +215,8 @@ func countParquet(r io.Reader) (int64, error) {
 
 // unlisted notes files of the export's kind that the manifest does not
 // list: in a packet folder, table and workbook files; in a warehouse, the
-// files of the partitions the manifest names.
+// files in the partition folders the manifest names (files of another run,
+// left by a crash, or by hand).
 func (rep *Report) unlisted(ctx context.Context, sink Sink, dir string, m *Manifest) error {
 	listed := map[string]bool{}
 	folders := map[string]bool{}
@@ -245,13 +246,16 @@ func (rep *Report) unlisted(ctx context.Context, sink Sink, dir string, m *Manif
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
+	own := map[string]bool{path.Join(dir, ManifestName): true, path.Join(dir, SuccessName): true}
 	for _, d := range keys {
 		names, err := sink.List(ctx, d)
 		if err != nil {
 			return err
 		}
 		for _, n := range names {
-			if !listed[n] {
+			// Only the folder's own files: a deeper folder is another
+			// partition (a date's run= folders).
+			if rest := n[len(d)+1:]; !listed[n] && !own[n] && !strings.Contains(rest, "/") {
 				rep.Unlisted = append(rep.Unlisted, n)
 			}
 		}

@@ -309,7 +309,11 @@ func (s *sheetWriter) Write(r Row) error {
 		switch x := v.(type) {
 		case time.Time:
 			s.vals[i] = excelize.Cell{StyleID: s.wb.styles.date, Value: x.UTC()}
-		default: // string, int64, bool, nil: plain values (strings inline, never formulas)
+		case string:
+			if x != "" { // an empty string would be a cell Excel counts as filled
+				s.vals[i] = x
+			}
+		default: // int64, bool, nil: plain values (strings inline, never formulas)
 			s.vals[i] = v
 		}
 	}
