@@ -230,7 +230,8 @@ type Org struct {
 	buildService           map[string]*Subject // project id → its build service identity
 	admin                  *Subject
 
-	aces map[aclKey][]ace // explicit access control entries set through the API
+	aces    map[aclKey][]ace       // explicit access control entries set through the API
+	inherit map[aclKey]inheritFlag // inheritPermissions set through the API
 }
 
 func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
@@ -251,6 +252,7 @@ func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
 		repoByID:     map[string]*Repo{},
 		retention:    90 * 24 * time.Hour,
 		aces:         map[aclKey][]ace{},
+		inherit:      map[aclKey]inheritFlag{},
 		buildService: map[string]*Subject{},
 	}
 	o.ID = o.newGUID()

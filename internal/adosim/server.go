@@ -54,7 +54,8 @@ type Server struct {
 	opts   Options
 	org    *Org
 	clock  *clock
-	creds  map[string]*Credential // by token
+	creds  map[string]*Credential // by token, under credMu
+	credMu sync.RWMutex
 	cnames []Credential
 	faults *faultState
 	stats  *stats
