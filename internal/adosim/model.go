@@ -126,6 +126,10 @@ type Project struct {
 	Revision    int64
 	LastUpdate  time.Time
 	Deleted     bool
+	// groups are the default groups the project was created with, by
+	// name: its default ACL entries stay theirs whatever they are renamed
+	// to, or if they are deleted.
+	groups map[string]*Subject
 
 	json atomic.Pointer[[]byte] // cached TeamProjectReference JSON, reset on change
 }

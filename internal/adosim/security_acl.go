@@ -86,19 +86,9 @@ func (v *aclView) projects() []*Project {
 	return out
 }
 
-// group finds a default group of a project; one deleted keeps its entries
-// (see the package comment) unless a live group has taken its name.
-func (v *aclView) group(p *Project, name string) *Subject {
-	if s := v.o.projectGroup(p, name); s != nil {
-		return s
-	}
-	for _, seq := range v.o.byProject[p.ID] {
-		if s := v.o.subjects[seq]; s.DisplayName == name && s.TeamID == "" {
-			return s
-		}
-	}
-	return nil
-}
+// group is a default group of a project: the group the project was
+// created with, even renamed or deleted (see the package comment).
+func (v *aclView) group(p *Project, name string) *Subject { return p.groups[name] }
 
 func (v *aclView) buildService(p *Project) *Subject { return v.builds[p.ID] }
 

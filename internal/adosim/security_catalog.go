@@ -167,8 +167,6 @@ var securityCatalog = []catalogEntry{
 			"8 AdministerBuildResourcePermissions Administer build resource permissions"},
 	{id: "2725d2bc-7520-4af4-b0e3-8d876494731f", name: "Location", separator: "/", read: 1, write: 2, dataspace: "Default",
 		actions: "1 Read Read service definitions and/or access mappings.|2 Write Write service definitions and/or access mappings."},
-	{id: "251e12d9-bea3-43a8-bfdb-901b98c0125e", name: "Boards", separator: "/", read: 1, write: 4, dataspace: "Default",
-		actions: "1 View View boards and their metadata|2 Create Create boards|4 ChangeMetadata Change board metadata|8 ManageBoardPermissions Manage board permissions"},
 	{id: "83abde3a-4593-424e-b45f-9898af99034d", name: "UtilizationPermissions", separator: "/", read: 1, write: 0, dataspace: "Default",
 		actions: "1 QueryUsageSummary Query Others' Usage"},
 	{id: "c0e7a722-1cad-4ae6-b340-a8467501e7ce", name: "WorkItemsHub", separator: "/", read: 1, write: 0, dataspace: "Default",
