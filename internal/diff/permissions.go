@@ -282,6 +282,9 @@ func Permissions(ctx context.Context, st *snapshot.Store, run int64, emit func(A
 	return s.entries(emit)
 }
 
+// NsGit is the id of the Git Repositories namespace.
+const NsGit = nsGit
+
 func (s *permState) entries(emit func(ACE) error) error {
 	for _, ns := range s.namespaces {
 		for _, a := range sortedACLs(s.acls[ns]) {
@@ -304,5 +307,83 @@ func sortedACLs(m map[string]*aclState) []*aclState {
 		out = append(out, a)
 	}
 	slices.SortFunc(out, func(a, b *aclState) int { return strings.Compare(a.token, b.token) })
+	return out
+}
+
+// PermissionSnapshot is one run's permissions, loaded once for several
+// reads (a packet's permissions and effective_permissions tables).
+type PermissionSnapshot struct{ s *permState }
+
+// LoadPermissions loads a run's namespaces, ACLs, entries and membership
+// closure.
+func LoadPermissions(ctx context.Context, st *snapshot.Store, run int64) (*PermissionSnapshot, error) {
+	s, err := loadPermissions(ctx, st, run)
+	if err != nil {
+		return nil, err
+	}
+	return &PermissionSnapshot{s}, nil
+}
+
+// Entries streams the access control entries (see Permissions).
+func (p *PermissionSnapshot) Entries(emit func(ACE) error) error { return p.s.entries(emit) }
+
+// Effective streams effective permissions (see EffectivePermissions).
+func (p *PermissionSnapshot) Effective(ctx context.Context, f PermissionFilter, emit func(EffectivePermission) error) error {
+	return p.s.effective(ctx, f, emit)
+}
+
+// Namespaces are the namespaces whose ACLs the run read.
+func (p *PermissionSnapshot) Namespaces() []*Namespace { return p.s.namespaces }
+
+// Resource describes a token of a namespace.
+func (p *PermissionSnapshot) Resource(ns *Namespace, token string) Resource { return p.s.res.of(ns, token) }
+
+// Repository finds a repository's token by name ("project/repo", or a
+// repository name alone when one project has it), and its branches with
+// ACLs of their own.
+func (p *PermissionSnapshot) Repository(name string) (token string, err error) {
+	project, repo, scoped := strings.Cut(name, "/")
+	if !scoped {
+		project, repo = "", name
+	}
+	var found []string
+	for id, rp := range p.s.res.repos {
+		if strings.EqualFold(rp[1], repo) && (project == "" || strings.EqualFold(p.s.res.projects[rp[0]], project) || strings.EqualFold(rp[0], project)) {
+			found = append(found, RepoToken(rp[0], id))
+		}
+	}
+	switch len(found) {
+	case 0:
+		return "", fmt.Errorf("no repository %q at run %d", name, p.s.run)
+	case 1:
+		return found[0], nil
+	}
+	return "", fmt.Errorf("%d repositories are named %q at run %d: name one as PROJECT/REPOSITORY", len(found), name, p.s.run)
+}
+
+// Project finds a project's id by name or id.
+func (p *PermissionSnapshot) Project(name string) (string, error) {
+	for id, n := range p.s.res.projects {
+		if strings.EqualFold(n, name) || strings.EqualFold(id, name) {
+			return id, nil
+		}
+	}
+	return "", fmt.Errorf("no project %q at run %d", name, p.s.run)
+}
+
+// BranchTokens lists the tokens below a repository's that hold ACLs.
+func (p *PermissionSnapshot) BranchTokens(repoToken string) []string {
+	var out []string
+	for _, ns := range p.s.namespaces {
+		if ns.ID != nsGit {
+			continue
+		}
+		for _, a := range p.s.acls[ns] {
+			if strings.HasPrefix(strings.ToLower(a.token), strings.ToLower(repoToken)+"/") {
+				out = append(out, a.token)
+			}
+		}
+	}
+	slices.Sort(out)
 	return out
 }

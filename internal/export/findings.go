@@ -22,7 +22,8 @@ const (
 )
 
 // FindingKinds lists the findings in report order.
-var FindingKinds = []string{FindGuestPrivileged, FindDormantPrivileged, FindDeletedWithAccess, FindServiceInteractive, FindPrivilegedTooMany, FindPrivilegedTooFew}
+var FindingKinds = []string{FindGuestPrivileged, FindDormantPrivileged, FindDeletedWithAccess, FindServiceInteractive, FindPrivilegedTooMany, FindPrivilegedTooFew,
+	FindUnknownIdentity, FindRepoPrivileged, FindDirectUser}
 
 func (j *job) find(kind, severity, subject, subjectName, grp, grpName, detail string) {
 	j.findings = append(j.findings, Row{kind, severity, subject, subjectName, grp, grpName, detail})
