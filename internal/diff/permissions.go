@@ -336,7 +336,9 @@ func (p *PermissionSnapshot) Effective(ctx context.Context, f PermissionFilter, 
 func (p *PermissionSnapshot) Namespaces() []*Namespace { return p.s.namespaces }
 
 // Resource describes a token of a namespace.
-func (p *PermissionSnapshot) Resource(ns *Namespace, token string) Resource { return p.s.res.of(ns, token) }
+func (p *PermissionSnapshot) Resource(ns *Namespace, token string) Resource {
+	return p.s.res.of(ns, token)
+}
 
 // Repository finds a repository's token by name ("project/repo", or a
 // repository name alone when one project has it), and its branches with

@@ -201,8 +201,8 @@ func TestPermissionsInheritProjectRepositoryBranchUnlessOff(t *testing.T) {
 	branch := RefToken(repo, w.branch)
 	other := RefToken(repo, "release/2026")
 	w.set(nsGit, project, w.legacy(g), gitPolicyExempt, gitForcePush) // project: allow bypass, deny force push
-	w.set(nsGit, repo, w.legacy(g), gitForcePush, 0)                 // repository: an explicit allow beats the inherited deny
-	w.set(nsGit, other, w.legacy(w.users[3]), gitRead, 0)            // another branch gets an ACL of its own…
+	w.set(nsGit, repo, w.legacy(g), gitForcePush, 0)                  // repository: an explicit allow beats the inherited deny
+	w.set(nsGit, other, w.legacy(w.users[3]), gitRead, 0)             // another branch gets an ACL of its own…
 	w.inheritOff(nsGit, other, map[string][2]int{w.legacy(w.users[3]): {gitRead, 0}})
 	run := w.sync()
 
