@@ -44,7 +44,9 @@ func TestSecurityNamespaceCatalog(t *testing.T) {
 			t.Errorf("namespace %s: %v", want, err)
 		}
 	}
-	wit := (*all)[slices.IndexFunc(*all, func(ns security.SecurityNamespaceDescription) bool { return *ns.Name == "WorkItemTrackingAdministration" })]
+	wit := (*all)[slices.IndexFunc(*all, func(ns security.SecurityNamespaceDescription) bool {
+		return *ns.Name == "WorkItemTrackingAdministration"
+	})]
 	if *wit.StructureValue != 0 || *wit.SeparatorValue != "\x00" {
 		t.Errorf("WorkItemTrackingAdministration: structure %d separator %q, want the example's 0 and NUL", *wit.StructureValue, *wit.SeparatorValue)
 	}
