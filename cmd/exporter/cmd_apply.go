@@ -217,8 +217,8 @@ func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, 
 		return out, err
 	} else if !ok {
 		return out, fmt.Errorf("%w: the store %s holds no organization yet: run 'exporter sync' first", provision.ErrNoSnapshot, sf.db)
-	} else if org == "" {
-		org = o.URL
+	} else if org == "" || isSelector(org) {
+		org = o.URL // a name picked the store in a folder; reach it by its URL
 	}
 	client, err := collect.Dial(ctx, org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
 	if err != nil {
@@ -322,14 +322,18 @@ func openApplyStore(ctx context.Context, env *Env, sf *storeFlags, write, wait b
 		st, err := sf.openForReading(ctx, env)
 		return st, func() {}, err
 	}
-	if _, err := os.Stat(sf.db); err != nil {
-		return nil, nil, fmt.Errorf("%w at %s: run 'exporter sync' first", snapshot.ErrNoStore, sf.db)
-	}
-	st, err := snapshot.Open(ctx, sf.db)
+	db, err := sf.storePath(ctx, env)
 	if err != nil {
 		return nil, nil, err
 	}
-	if err := st.CheckOrg(ctx, sf.org); err != nil {
+	if _, err := os.Stat(db); err != nil {
+		return nil, nil, fmt.Errorf("%w at %s: run 'exporter sync' first", snapshot.ErrNoStore, db)
+	}
+	st, err := snapshot.Open(ctx, db)
+	if err != nil {
+		return nil, nil, err
+	}
+	if err := st.CheckOrg(ctx, sf.org); err != nil && !snapshot.IsFolder(sf.db) {
 		st.Close()
 		return nil, nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"flag"
+	"github.com/ado-access/ado-access/internal/snapshot"
 	"time"
 )
 
@@ -38,14 +39,18 @@ Examples:
 			if len(args) > 0 {
 				return usageErrorf("unexpected argument %q", args[0])
 			}
-			st, err := sf.openForReading(ctx, env)
+			stores, closeAll, err := sf.openAllForReading(ctx, env)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			runs, err := st.Runs(ctx)
-			if err != nil {
-				return err
+			defer closeAll()
+			var runs []snapshot.Run
+			for _, st := range stores {
+				rs, err := st.Runs(ctx)
+				if err != nil {
+					return err
+				}
+				runs = append(runs, rs...)
 			}
 			if format.String() == "json" {
 				enc := json.NewEncoder(env.Stdout)

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"flag"
 	"fmt"
 	"slices"
@@ -127,24 +128,44 @@ Examples:
 			case kind.needsArg == "" && len(args) != 1:
 				return usageErrorf("unexpected argument %q", args[1])
 			}
-			st, err := sf.openForReading(ctx, env)
+			stores, closeAll, err := sf.openAllForReading(ctx, env)
 			if err != nil {
 				return err
 			}
-			defer st.Close()
-			r, err := pickRun(ctx, st, run)
-			if err != nil {
-				return err
+			defer closeAll()
+			if run != 0 && len(stores) > 1 {
+				return usageErrorf("--run %d: run ids are per organization, and the folder holds %d; name one with --org", run, len(stores))
 			}
-			qargs := append([]any{sql.Named("run", r.ID)}, kind.args...)
-			if kind.needsArg != "" {
-				d, err := findSubject(ctx, st, r.ID, args[1])
+			out := &queryOut{env: env, kind: kind, format: format.String()}
+			if len(stores) > 1 {
+				out.orgColumn = true // several organizations: say whose each row is
+			}
+			found := false
+			for _, st := range stores {
+				r, err := pickRun(ctx, st.Store, run)
 				if err != nil {
 					return err
 				}
-				qargs = append(qargs, sql.Named("group", d), sql.Named("subject", d))
+				qargs := append([]any{sql.Named("run", r.ID)}, kind.args...)
+				if kind.needsArg != "" {
+					d, err := findSubject(ctx, st.Store, r.ID, args[1])
+					if errors.Is(err, errNoSubject) && len(stores) > 1 {
+						continue // not in this organization
+					}
+					if err != nil {
+						return err
+					}
+					qargs = append(qargs, sql.Named("group", d), sql.Named("subject", d))
+				}
+				found = true
+				if err := out.print(ctx, st, qargs, 0); err != nil {
+					return err
+				}
 			}
-			return printQuery(ctx, env, st, kind, format.String(), qargs, 0)
+			if !found {
+				return fmt.Errorf("%w: no account or group named %q in any of the %d organizations", errNoSubject, args[1], len(stores))
+			}
+			return out.close()
 		},
 	}
 }
@@ -170,7 +191,7 @@ func findSubject(ctx context.Context, st *snapshot.Store, run int64, name string
 	}
 	switch len(found) {
 	case 0:
-		return "", fmt.Errorf("no account or group named %q in run %d (try a descriptor, principal name or mail address)", name, run)
+		return "", fmt.Errorf("%w: no account or group named %q in run %d (try a descriptor, principal name or mail address)", errNoSubject, name, run)
 	case 1:
 		return found[0].descriptor, nil
 	}
@@ -183,41 +204,75 @@ func findSubject(ctx context.Context, st *snapshot.Store, run int64, name string
 
 // printQuery streams a named query in the chosen format; the terminal table
 // shows the kind's main columns only. limit > 0 stops after that many rows.
+// errNoSubject means a name on the command line matched no account or group.
+var errNoSubject = errors.New("not found")
+
+// printQuery prints one query of one store.
 func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind, format string, args []any, limit int) error {
-	var w rowWriter
-	var pick []int
-	n := 0
-	header := func(cols []string) error {
-		shown := cols
-		if format == "table" {
-			shown = kind.table
-			for _, c := range kind.table {
-				i := slices.Index(cols, c)
-				if i < 0 {
-					return fmt.Errorf("query %s has no column %s", kind.query, c)
-				}
-				pick = append(pick, i)
-			}
-		}
-		var err error
-		w, err = newRowWriter(env.Stdout, format, shown)
+	out := &queryOut{env: env, kind: kind, format: format}
+	if err := out.print(ctx, orgStore{Store: st}, args, limit); err != nil {
 		return err
 	}
-	err := st.Rows(ctx, kind.query, args, header, func(vals []any) error {
+	return out.close()
+}
+
+// queryOut prints the rows of one kind of query, from one store or several
+// (with a leading org column), under one header.
+type queryOut struct {
+	env       *Env
+	kind      showKind
+	format    string
+	orgColumn bool
+	w         rowWriter
+	pick      []int
+}
+
+func (q *queryOut) print(ctx context.Context, st orgStore, args []any, limit int) error {
+	n := 0
+	header := func(cols []string) error {
+		if q.w != nil {
+			return nil // a later store: the header is out
+		}
+		shown := cols
+		q.pick = nil
+		if q.format == "table" {
+			shown = q.kind.table
+			for _, c := range q.kind.table {
+				i := slices.Index(cols, c)
+				if i < 0 {
+					return fmt.Errorf("query %s has no column %s", q.kind.query, c)
+				}
+				q.pick = append(q.pick, i)
+			}
+		}
+		if q.orgColumn {
+			shown = append([]string{"org"}, shown...)
+		}
+		var err error
+		q.w, err = newRowWriter(q.env.Stdout, q.format, shown)
+		return err
+	}
+	return st.Rows(ctx, q.kind.query, args, header, func(vals []any) error {
 		if n++; limit > 0 && n > limit {
 			return nil
 		}
-		if pick != nil {
-			sel := make([]any, len(pick))
-			for i, j := range pick {
+		if q.pick != nil {
+			sel := make([]any, len(q.pick))
+			for i, j := range q.pick {
 				sel[i] = vals[j]
 			}
 			vals = sel
 		}
-		return w.Row(vals)
+		if q.orgColumn {
+			vals = append([]any{st.name}, vals...)
+		}
+		return q.w.Row(vals)
 	})
-	if err != nil {
-		return err
+}
+
+func (q *queryOut) close() error {
+	if q.w == nil {
+		return nil
 	}
-	return w.Close()
+	return q.w.Close()
 }

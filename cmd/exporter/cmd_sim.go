@@ -23,12 +23,13 @@ func newSimCmd() *Command {
 		latency, retry   durationValue
 		tokenTTL         durationValue
 		printSpec        bool
+		orgs             int
 	)
 	return &Command{
 		Name:    "sim",
 		Summary: "serve a simulated Azure DevOps organization",
 		Usage: `
-Usage: exporter sim [--preset small|medium|large] [--seed N] [--listen ADDR] [fault flags]
+Usage: exporter sim [--preset small|medium|large] [--seed N] [--orgs N] [--listen ADDR] [fault flags]
 
 Serve a simulated Azure DevOps organization until interrupted. The real
 Azure DevOps REST clients work against it unchanged: discovery, Graph,
@@ -45,6 +46,10 @@ On start it prints, one per line, for scripts to pick up:
   ADO_BEARER_TOKEN=…                       an Entra access token for Azure DevOps
   MSGRAPH_URL=…  MSGRAPH_TOKEN=…           the simulated Microsoft Graph
   SIM_ADMIN_URL=http://127.0.0.1:PORT/_sim the admin endpoints
+  ADO_ACCOUNTS_URL=http://127.0.0.1:PORT/_app  the service that lists the
+                                           credential's organizations (Accounts
+                                           and Profile), for 'sync --org all'
+  ADO_ORG_URLS=…,…                         with --orgs: every organization's URL
   AZURE_AUTHORITY_HOST=https://127.0.0.1:PORT2/   the simulated Microsoft Entra ID
   AZURE_TENANT_ID=…  AZURE_CLIENT_ID=…  AZURE_CLIENT_SECRET=…
                                            an app that may read and write, with
@@ -55,12 +60,21 @@ These credentials exist only inside this simulator. With the AZURE_ and
 SSL_CERT_FILE lines set, '--auth entra' signs in through azidentity as it
 would with Microsoft Entra ID (which azidentity only reaches over https).
 
+With --orgs N it serves N organizations behind the same credentials:
+ORG (fabrikam), then contoso, northwind, tailspin, …, each of the preset's
+size with its own seed (--seed, --seed+1, …), so each has its own people.
+
 Admin endpoints (no credential needed, loopback only):
   GET  /_sim/stats          counts per entity kind, requests per endpoint, faults served
   POST /_sim/mutate         {"count":N,"seed":S,"kinds":[…]}: N random changes, each audited
   GET|POST /_sim/faults     read or replace the fault configuration (JSON)
   POST /_sim/advance        {"by":"100d"}: move the simulated clock forward
   POST /_sim/stats/reset    zero the request counters
+  GET|POST /_sim/orgs       list the organizations, or add one:
+                            {"Name":"acme","Preset":"small","Seed":7}
+  DELETE /_sim/orgs/NAME    remove one (as if deleted, or access was lost)
+  /_sim/NAME/stats|mutate|faults   the same, for one organization (faults
+                            of its own: {"rate_5xx":1} makes it fail throughout)
 
 Presets: small (demo, ~50 users), medium (~5k users), large (50k users,
 10k groups, 1,000 projects, ~600k direct memberships). --spec FILE takes
@@ -71,13 +85,15 @@ Examples:
   exporter sim --preset large --listen 127.0.0.1:8080 --latency 20ms
   exporter sim --fault-429 0.05 --retry-after 2s --fault-5xx 0.01 --fault-cut 0.01
   exporter sim --burst-429 100/10      # every 100 requests, 10 answered 429
+  exporter sim --orgs 3                # fabrikam, contoso and northwind
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.StringVar(&opts.Preset, "preset", "small", "organization size: small, medium or large")
 			fs.StringVar(&specFile, "spec", "", "JSON file with a custom spec (overrides --preset)")
 			fs.BoolVar(&printSpec, "print-spec", false, "print the spec of --preset as JSON and exit (a starting point for --spec)")
 			fs.Uint64Var(&seed, "seed", 1, "generator seed: the same seed gives the same organization")
-			fs.StringVar(&opts.Org, "org", "fabrikam", "organization name")
+			fs.StringVar(&opts.Org, "org", "fabrikam", "organization name (of the first, with --orgs)")
+			fs.IntVar(&orgs, "orgs", 1, "how many organizations to serve behind the same credentials")
 			fs.StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
 			fs.BoolVar(&opts.OnPrem, "on-prem", false, "answer discovery as Azure DevOps Server: every API under the organization URL")
 			fs.Var(&latency, "latency", "latency added to every API request, e.g. 20ms")
@@ -130,6 +146,12 @@ Examples:
 					return err
 				}
 				opts.Spec = &spec
+			}
+			if orgs < 1 || orgs > 100 {
+				return usageErrorf("--orgs %d: want 1 to 100", orgs)
+			}
+			for i, name := range adosim.MoreOrgNames(orgs - 1) {
+				opts.MoreOrgs = append(opts.MoreOrgs, adosim.OrgOptions{Name: name, Preset: opts.Preset, Spec: opts.Spec, Seed: seed + uint64(i) + 1})
 			}
 			opts.Logger = env.Logger
 			start := time.Now()
@@ -186,6 +208,14 @@ func printSimEnv(env *Env, sim *adosim.Server, certFile string) {
 	fmt.Fprintf(env.Stdout, "MSGRAPH_URL=%s\n", sim.MicrosoftGraphURL())
 	fmt.Fprintf(env.Stdout, "MSGRAPH_TOKEN=%s\n", sim.Credential("msgraph"))
 	fmt.Fprintf(env.Stdout, "SIM_ADMIN_URL=%s/_sim\n", sim.BaseURL())
+	fmt.Fprintf(env.Stdout, "ADO_ACCOUNTS_URL=%s\n", sim.AccountsURL())
+	if orgs := sim.Orgs(); len(orgs) > 1 {
+		var urls []string
+		for _, o := range orgs {
+			urls = append(urls, sim.OrgURL(o.Name))
+		}
+		fmt.Fprintf(env.Stdout, "ADO_ORG_URLS=%s\n", strings.Join(urls, ","))
+	}
 	if apps := sim.EntraApps(); len(apps) > 0 && sim.EntraAuthorityHost() != "" {
 		fmt.Fprintf(env.Stdout, "AZURE_AUTHORITY_HOST=%s\n", sim.EntraAuthorityHost())
 		fmt.Fprintf(env.Stdout, "AZURE_TENANT_ID=%s\n", sim.TenantID())

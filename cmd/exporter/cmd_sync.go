@@ -31,6 +31,10 @@ func newSyncCmd() *Command {
 		fullEvery   durationValue
 		overlap     = durationValue(10 * time.Minute)
 		retention   = durationValue(90 * 24 * time.Hour)
+		accounts    string
+		perOrg      int
+		parallel    int
+		budget      = durationValue(10 * time.Minute)
 	)
 	return &Command{
 		Name:    "sync",
@@ -38,6 +42,7 @@ func newSyncCmd() *Command {
 		Usage: `
 Usage: exporter sync [--org URL] [--db FILE] [--mode auto|full|incremental] [--full-every 7d]
                      [--concurrency N] [--auth MODE] [--wait]
+       exporter sync --org all|NAME,NAME|'GLOB' [--db DIR/] [--org-concurrency N] [--parallel-orgs N]
 
 Read every identity, group, membership, license, project, team and
 repository of an Azure DevOps organization and commit them to the SQLite
@@ -77,9 +82,27 @@ vso.security_manage, which has no read-only form (or a full-access PAT).
 Without it the sync goes on, leaves the permission tables as they were and
 says so in the run's note; --no-permissions skips them.
 
+Many organizations:
+  --org all, a comma-separated list of names or URLs, or a glob
+  ('contoso-*') syncs every organization it picks among those the
+  credential sees (the Profile and Accounts APIs at --accounts-url, or
+  ADO_ACCOUNTS_URL; the public cloud's by default; the PAT then needs User
+  Profile (Read) too). They go into a store folder (--db DIR/, default
+  ado-access/): one store file per organization, bound to it by its id.
+  Organizations sync side by side (--parallel-orgs at once), all within
+  --concurrency requests in flight, each within --org-concurrency, so a
+  throttled one does not starve the others; one that fails never stops
+  the others. One line per organization as it finishes; the exit status
+  is 1 if any failed. An organization the credential no longer sees
+  (deleted, or access lost) is recorded as gone in its store and
+  reported; its history stays. 'exporter orgs list' shows what --org all
+  would pick.
+
 Examples:
   ADO_PAT=… exporter sync --org https://dev.azure.com/fabrikam
   exporter sync --org https://dev.azure.com/fabrikam --auth entra --db /data/fabrikam.db
+  exporter sync --org all --db /data/stores/ --concurrency 16
+  exporter sync --org 'contoso-*,fabrikam' --db /data/stores/
 `,
 		Flags: func(fs *flag.FlagSet) {
 			sf.register(fs)
@@ -94,6 +117,10 @@ Examples:
 			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
 			fs.Var(&overlap, "audit-overlap", "how far before the last cursor an incremental sync reads again, for late entries")
 			fs.Var(&retention, "audit-retention", "how long the organization keeps Audit Log entries")
+			fs.StringVar(&accounts, "accounts-url", "", "where --org all|NAME|GLOB lists the credential's organizations (env ADO_ACCOUNTS_URL; default "+collect.DefaultAccountsURL+")")
+			fs.IntVar(&perOrg, "org-concurrency", 4, "with several organizations: requests in flight for one of them")
+			fs.IntVar(&parallel, "parallel-orgs", 4, "with several organizations: how many sync at once")
+			fs.Var(&budget, "retry-budget", "how long one request may go on retrying throttling, server errors and cut connections")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) > 0 {
@@ -112,14 +139,36 @@ Examples:
 			if err != nil {
 				return err
 			}
+			opts := collect.SyncOptions{
+				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
+				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
+				Permissions: !noPerms, Namespaces: splitComma(namespaces),
+			}
+			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
+				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {
+					return usageErrorf("--org-concurrency %d, --parallel-orgs %d: want 1 to --concurrency, and 1 to 64", perOrg, parallel)
+				}
+				folder, err := folderOf(sf)
+				if err != nil {
+					return err
+				}
+				start := time.Now()
+				results, gone, failed, err := syncMany(ctx, env, syncManyParams{
+					selector: sf.org, folder: folder, accounts: accountsURL(env, accounts), cred: cred, retry: time.Duration(budget),
+					concurrency: concurrency, perOrg: perOrg, parallel: parallel, opts: opts, out: env.Stdout,
+				})
+				if err != nil {
+					return err
+				}
+				fmt.Fprintln(env.Stdout, manySummary(results, gone, time.Since(start)))
+				if failed {
+					return exitCode(exitError, nil)
+				}
+				return nil
+			}
 			start := time.Now()
 			run, prog, err := syncStore(ctx, env, syncParams{
-				sf: sf, cred: cred, concurrency: concurrency,
-				opts: collect.SyncOptions{
-					Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
-					AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
-					Permissions: !noPerms, Namespaces: splitComma(namespaces),
-				},
+				sf: sf, cred: cred, concurrency: concurrency, opts: opts, retry: time.Duration(budget),
 			})
 			if err != nil {
 				return err
@@ -141,6 +190,7 @@ type syncParams struct {
 	cred        collect.Credential
 	concurrency int
 	opts        collect.SyncOptions
+	retry       time.Duration // RetryPolicy.Budget (0: the default)
 }
 
 // syncStore runs one sync into the store, showing progress on stderr (or
@@ -149,7 +199,7 @@ type syncParams struct {
 func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *collect.Progress, error) {
 	// Reach the organization before touching the store: a wrong URL or
 	// credential then leaves no store file behind.
-	client, err := collect.Dial(ctx, p.sf.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger})
+	client, err := collect.Dial(ctx, p.sf.org, p.cred, collect.Options{Concurrency: p.concurrency, Logger: env.Logger, Retry: collect.RetryPolicy{Budget: p.retry}})
 	if err != nil {
 		return snapshot.Run{}, nil, err
 	}

@@ -4,9 +4,11 @@ import (
 	"context"
 	"errors"
 	"flag"
+	"fmt"
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"strings"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -16,6 +18,8 @@ import (
 type storeFlags struct {
 	db  string
 	org string
+	// dbDefaulted is set when neither --db nor EXPORTER_DB named the store.
+	dbDefaulted bool
 }
 
 const defaultDB = "ado-access.db"
@@ -32,7 +36,7 @@ func (s *storeFlags) resolve(env *Env) error {
 		s.db = env.Getenv("EXPORTER_DB")
 	}
 	if s.db == "" {
-		s.db = defaultDB
+		s.db, s.dbDefaulted = defaultDB, true
 	}
 	from := "--org"
 	if s.org == "" {
@@ -64,9 +68,9 @@ func checkOrgURL(from, org string) error {
 	return nil
 }
 
-// openForReading opens an existing store read-only and checks that it
+// openFileForReading opens the store file read-only and checks that it
 // holds the organization --org (or ADO_ORG_URL) names, if any.
-func (s *storeFlags) openForReading(ctx context.Context, env *Env) (*snapshot.Store, error) {
+func (s *storeFlags) openFileForReading(ctx context.Context, env *Env) (*snapshot.Store, error) {
 	if err := s.resolve(env); err != nil {
 		return nil, err
 	}
@@ -109,4 +113,106 @@ func (s *storeFlags) openForWriting(ctx context.Context) (st *snapshot.Store, cl
 		}
 	}
 	return st, cleanup, nil
+}
+
+// orgStore is one organization's store, open for reading.
+type orgStore struct {
+	*snapshot.Store
+	name string // the organization's name, for an org column
+}
+
+// openAllForReading opens the stores a reading command reads: the one store
+// file, or, when --db is a store folder, the stores of the organizations
+// --org picks there (all of them without --org, or with --org all; names,
+// URLs and globs, comma-separated, otherwise). close closes them all.
+func (s *storeFlags) openAllForReading(ctx context.Context, env *Env) (stores []orgStore, close func(), err error) {
+	if err := s.resolve(env); err != nil {
+		return nil, nil, err
+	}
+	close = func() {
+		for _, st := range stores {
+			st.Close()
+		}
+	}
+	if !snapshot.IsFolder(s.db) {
+		st, err := s.openFileForReading(ctx, env)
+		if err != nil {
+			return nil, nil, err
+		}
+		org, _, _ := st.Organization(ctx)
+		return []orgStore{{st, org.Name}}, close, nil
+	}
+	entries, err := snapshot.Folder{Dir: s.db}.List(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	var have []string
+	for _, e := range entries {
+		have = append(have, e.Org.Name)
+		if s.org != "" && !strings.EqualFold(s.org, "all") && !pickedBy(e.Org, s.org) {
+			continue
+		}
+		st, err := snapshot.OpenExisting(ctx, e.Path)
+		if err != nil {
+			close()
+			return nil, nil, err
+		}
+		stores = append(stores, orgStore{st, e.Org.Name})
+	}
+	if len(stores) == 0 {
+		if len(have) == 0 {
+			return nil, nil, fmt.Errorf("%w: the store folder %s holds no organization yet: run 'exporter sync --db %s --org …' first", snapshot.ErrNoStore, s.db, s.db)
+		}
+		return nil, nil, fmt.Errorf("%w: --org %s picks none of the organizations in %s (%s)", snapshot.ErrOtherOrg, s.org, s.db, strings.Join(have, ", "))
+	}
+	return stores, close, nil
+}
+
+// pickedBy reports whether --org (names, URLs or globs, comma-separated)
+// picks the organization.
+func pickedBy(org snapshot.Organization, selector string) bool {
+	for _, item := range strings.Split(selector, ",") {
+		item = strings.ToLower(strings.TrimRight(strings.TrimSpace(item), "/"))
+		if item == "" {
+			continue
+		}
+		if ok, _ := path.Match(item, strings.ToLower(org.Name)); ok || item == org.URL || item == strings.ToLower(org.ID) ||
+			strings.Contains(item, "://") && strings.EqualFold(snapshot.OrgName(item), org.Name) {
+			return true
+		}
+	}
+	return false
+}
+
+// openForReading opens the one store a command that reads one
+// organization needs (diff, export, apply): the store file, or the folder's
+// store --org picks, which must be exactly one.
+func (s *storeFlags) openForReading(ctx context.Context, env *Env) (*snapshot.Store, error) {
+	stores, closeAll, err := s.openAllForReading(ctx, env)
+	if err != nil {
+		return nil, err
+	}
+	if len(stores) > 1 {
+		var names []string
+		for _, st := range stores {
+			names = append(names, st.name)
+		}
+		closeAll()
+		return nil, usageErrorf("the store folder %s holds %d organizations (%s): name one with --org", s.db, len(names), strings.Join(names, ", "))
+	}
+	return stores[0].Store, nil
+}
+
+// storePath is the file of the one store --db and --org name: --db, or the
+// folder's store --org picks.
+func (s *storeFlags) storePath(ctx context.Context, env *Env) (string, error) {
+	if !snapshot.IsFolder(s.db) {
+		return s.db, nil
+	}
+	st, err := s.openForReading(ctx, env)
+	if err != nil {
+		return "", err
+	}
+	defer st.Close()
+	return st.Path(), nil
 }

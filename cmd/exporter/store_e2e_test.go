@@ -123,10 +123,12 @@ func TestReadingCommandsNeverWrite(t *testing.T) {
 	before, _ := os.ReadFile(foreign)
 	empty := filepath.Join(dir, "empty.db")
 	os.WriteFile(empty, nil, 0o644)
+	emptyDir := t.TempDir()
 	for _, tt := range []struct{ db, want string }{
 		{foreign, "not an ado-access store"},
 		{empty, "empty file"},
-		{dir, "is a directory"},
+		{dir, "app.db is an SQLite database of something else"}, // a folder is a store folder: it holds app.db
+		{emptyDir, "holds no organization yet"},
 	} {
 		for _, args := range [][]string{{"runs"}, {"show", "users"}, {"diff"}, {"export", "packet", "--to", filepath.Join(t.TempDir(), "p")}} {
 			code, _, errs := cli(t, map[string]string{"EXPORTER_DB": tt.db}, args...)

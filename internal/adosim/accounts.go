@@ -32,22 +32,28 @@ func (s *Server) getProfile(c *call) {
 	})
 }
 
+// listAccounts lists the organizations the credential's person belongs to:
+// every organization the server serves (the default credentials all belong
+// to the first organization's administrator, who is a member of each).
 func (s *Server) listAccounts(c *call) {
 	member, owner := c.query("memberId"), c.query("ownerId")
 	if member == "" && owner == "" {
 		writeError(c.w, http.StatusBadRequest, "InvalidArgumentValueException", "VS800001: One of the following parameters is required: ownerId, memberId.")
 		return
 	}
-	o := c.o
-	o.mu.RLock()
-	defer o.mu.RUnlock()
+	me := s.org
+	me.mu.RLock()
+	id, created := me.admin.ID, me.admin.Ent.DateCreated
+	me.mu.RUnlock()
 	var items [][]byte
-	if strings.EqualFold(member, o.admin.ID) || strings.EqualFold(owner, o.admin.ID) {
-		items = append(items, mustJSON(map[string]any{
-			"accountId": o.ID, "accountUri": s.hostURL(hostVSSPS) + "/", "accountName": o.Name,
-			"properties": map[string]any{}, "accountOwner": o.admin.ID, "accountStatus": "enabled",
-			"createdDate": adoTime(o.admin.Ent.DateCreated), "organizationName": nil, "accountType": "organization",
-		}))
+	if strings.EqualFold(member, id) || strings.EqualFold(owner, id) {
+		for _, o := range s.allOrgs() {
+			items = append(items, mustJSON(map[string]any{
+				"accountId": o.ID, "accountUri": o.hostURL(hostVSSPS) + "/", "accountName": o.Name,
+				"properties": map[string]any{}, "accountOwner": id, "accountStatus": "enabled",
+				"createdDate": adoTime(created), "organizationName": nil, "accountType": "organization",
+			}))
+		}
 	}
 	writeList(c.w, items)
 }

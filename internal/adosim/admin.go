@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -96,9 +97,12 @@ type Counts struct {
 	AuditEntries      int `json:"audit_entries"` // visible and within retention
 }
 
-// Stats reports counts, requests and faults.
-func (s *Server) Stats() Stats {
-	o := s.org
+// Stats reports counts of the first organization, requests and faults.
+func (s *Server) Stats() Stats { return s.statsOf(s.org) }
+
+// statsOf reports one organization's counts, and the server's requests and
+// faults.
+func (s *Server) statsOf(o *Org) Stats {
 	o.mu.RLock()
 	counts := o.counts()
 	o.mu.RUnlock()
@@ -169,22 +173,45 @@ func (o *Org) counts() Counts {
 
 // serveAdmin answers the /_sim/ endpoints. They need no credential: the
 // simulator listens on loopback and they hold no secrets.
+//
+// /_sim/{org}/stats, /_sim/{org}/mutate and /_sim/{org}/faults address one
+// organization of several (so does an "org" field of a mutation); the
+// others are the server's. /_sim/orgs lists, adds and removes organizations.
 func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
-	switch r.Method + " " + r.URL.Path {
+	path := r.URL.Path
+	var org *Org // nil: the server's endpoint
+	if name, rest, ok := strings.Cut(strings.TrimPrefix(path, "/_sim/"), "/"); ok && name != "orgs" && name != "stats" {
+		if org = s.orgNamed(name); org == nil {
+			writeJSON(w, http.StatusNotFound, map[string]string{"error": "no organization " + strconv.Quote(name) + "; GET /_sim/orgs lists them"})
+			return
+		}
+		path = "/_sim/" + rest
+	}
+	bad := func(what string, err error) {
+		writeJSON(w, http.StatusBadRequest, map[string]string{"error": what + ": " + err.Error()})
+	}
+	switch r.Method + " " + path {
 	case "GET /_sim/stats":
-		writeJSON(w, http.StatusOK, s.Stats())
+		if org == nil {
+			org = s.org
+		}
+		writeJSON(w, http.StatusOK, s.statsOf(org))
 	case "POST /_sim/stats/reset":
 		s.stats.reset()
 		writeJSON(w, http.StatusOK, s.Stats())
 	case "GET /_sim/faults":
-		writeJSON(w, http.StatusOK, s.faults.get())
+		writeJSON(w, http.StatusOK, s.faultsFor(org).get())
 	case "POST /_sim/faults":
 		var f Faults
 		if err := json.NewDecoder(r.Body).Decode(&f); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "faults: " + err.Error()})
+			bad("faults", err)
 			return
 		}
-		s.faults.set(f)
+		if org != nil {
+			s.SetOrgFaults(org.Name, f) // {} clears them
+		} else {
+			s.faults.set(f)
+		}
 		writeJSON(w, http.StatusOK, f)
 	case "POST /_sim/advance":
 		var body struct {
@@ -204,8 +231,11 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 	case "POST /_sim/mutate":
 		var req MutateRequest
 		if err := json.NewDecoder(r.Body).Decode(&req); err != nil {
-			writeJSON(w, http.StatusBadRequest, map[string]string{"error": "mutate: " + err.Error()})
+			bad("mutate", err)
 			return
+		}
+		if org != nil {
+			req.Org = org.Name
 		}
 		res, err := s.Mutate(req)
 		if err != nil {
@@ -214,11 +244,38 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 		writeJSON(w, http.StatusOK, res)
+	case "GET /_sim/orgs":
+		var out []map[string]any
+		for _, o := range s.allOrgs() {
+			out = append(out, map[string]any{"name": o.Name, "id": o.ID, "url": s.BaseURL() + "/" + o.Name})
+		}
+		writeJSON(w, http.StatusOK, out)
+	case "POST /_sim/orgs":
+		var oo OrgOptions
+		if err := json.NewDecoder(r.Body).Decode(&oo); err != nil {
+			bad("orgs", err)
+			return
+		}
+		o, err := s.AddOrg(oo)
+		if err != nil {
+			bad("orgs", err)
+			return
+		}
+		writeJSON(w, http.StatusCreated, map[string]any{"name": o.Name, "id": o.ID, "url": s.BaseURL() + "/" + o.Name})
 	case "GET /_sim/", "GET /_sim/help":
-		eps := []string{"GET /_sim/stats", "POST /_sim/stats/reset", "GET /_sim/faults", "POST /_sim/faults", "POST /_sim/advance", "POST /_sim/mutate"}
+		eps := []string{"GET /_sim/stats", "POST /_sim/stats/reset", "GET /_sim/faults", "POST /_sim/faults", "POST /_sim/advance", "POST /_sim/mutate",
+			"GET /_sim/orgs", "POST /_sim/orgs", "DELETE /_sim/orgs/{org}", "GET /_sim/{org}/stats", "POST /_sim/{org}/mutate", "GET|POST /_sim/{org}/faults"}
 		sort.Strings(eps)
 		writeJSON(w, http.StatusOK, map[string]any{"endpoints": eps})
 	default:
+		if name, ok := strings.CutPrefix(path, "/_sim/orgs/"); ok && r.Method == http.MethodDelete {
+			if err := s.RemoveOrg(name); err != nil {
+				bad("orgs", err)
+				return
+			}
+			writeJSON(w, http.StatusOK, map[string]string{"removed": name})
+			return
+		}
 		writeJSON(w, http.StatusNotFound, map[string]string{"error": "no such admin endpoint; GET /_sim/help lists them"})
 	}
 }

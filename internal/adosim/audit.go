@@ -105,7 +105,7 @@ func (s *Server) queryAuditLog(c *call) {
 			hasMore = true
 			break
 		}
-		page = append(page, s.auditJSON(e))
+		page = append(page, c.o.auditJSON(e))
 	}
 	if !resume {
 		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token is not valid or has expired.")
@@ -127,7 +127,7 @@ func (o *Org) prune(now time.Time) {
 	}
 }
 
-func (s *Server) auditJSON(e *AuditEntry) map[string]any {
+func (o *Org) auditJSON(e *AuditEntry) map[string]any {
 	var project any
 	if e.ProjectID != "" {
 		project = e.ProjectID
@@ -136,7 +136,7 @@ func (s *Server) auditJSON(e *AuditEntry) map[string]any {
 		"id": e.ID, "correlationId": e.CorrelationID, "activityId": e.CorrelationID,
 		"actorCUID": e.ActorID, "actorUserId": e.ActorID, "actorClientId": "00000000-0000-0000-0000-000000000000",
 		"actorUPN": e.ActorUPN, "authenticationMechanism": "PAT", "timestamp": e.Time.Format("2006-01-02T15:04:05.0000000Z07:00"),
-		"scopeType": e.ScopeType, "scopeDisplayName": s.org.Name + " (Organization)", "scopeId": e.ScopeID,
+		"scopeType": e.ScopeType, "scopeDisplayName": o.Name + " (Organization)", "scopeId": e.ScopeID,
 		"projectId": project, "projectName": e.ProjectName, "ipAddress": "10.0.0.1", "userAgent": "Mozilla/5.0",
 		"actionId": e.ActionID, "data": e.Data, "details": e.Details, "area": e.Area, "category": e.Category,
 		"categoryDisplayName": capitalize(e.Category), "actorDisplayName": e.ActorName, "actorImageUrl": nil,

@@ -88,8 +88,8 @@ func collectorRequests(s *Server) []listTarget {
 	o.mu.RLock()
 	defer o.mu.RUnlock()
 	r := rand.New(rand.NewPCG(1, 2))
-	vssps := s.hostURL(hostVSSPS)
-	org := s.hostURL(hostOrg)
+	vssps := s.org.hostURL(hostVSSPS)
+	org := s.org.hostURL(hostOrg)
 	var groups []string
 	for _, sub := range o.subjects {
 		if sub.IsGroup() && !sub.Deleted {

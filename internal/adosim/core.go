@@ -89,10 +89,10 @@ type projectRefJSON struct {
 	LastUpdateTime string `json:"lastUpdateTime"`
 }
 
-func (s *Server) projectRef(p *Project) projectRefJSON {
+func (o *Org) projectRef(p *Project) projectRefJSON {
 	return projectRefJSON{
 		ID: p.ID, Name: p.Name, Description: p.Description,
-		URL:   s.hostURL(hostOrg) + "/_apis/projects/" + p.ID,
+		URL:   o.hostURL(hostOrg) + "/_apis/projects/" + p.ID,
 		State: p.State, Revision: p.Revision, Visibility: p.Visibility, LastUpdateTime: adoTime(p.LastUpdate),
 	}
 }
@@ -127,18 +127,18 @@ func (s *Server) listProjects(c *call) {
 	if skip+top < len(live) {
 		c.w.Header().Set("X-MS-ContinuationToken", strconv.Itoa(skip+top))
 	}
-	body := buildList(len(page), 384, func(b []byte, i int) []byte { return append(b, s.projectRefJSON(page[i])...) })
+	body := buildList(len(page), 384, func(b []byte, i int) []byte { return append(b, c.o.projectRefJSON(page[i])...) })
 	o.mu.RUnlock()
 	writeBuilt(c.w, body)
 }
 
 // projectRefJSON is projectRef encoded, cached on the project until it
 // changes.
-func (s *Server) projectRefJSON(p *Project) []byte {
+func (o *Org) projectRefJSON(p *Project) []byte {
 	if b := p.json.Load(); b != nil {
 		return *b
 	}
-	b := mustJSON(s.projectRef(p))
+	b := mustJSON(o.projectRef(p))
 	p.json.Store(&b)
 	return b
 }
@@ -164,7 +164,7 @@ func (s *Server) getProject(c *call) {
 		projectRefJSON
 		Capabilities any `json:"capabilities,omitempty"`
 		DefaultTeam  any `json:"defaultTeam,omitempty"`
-	}{projectRefJSON: s.projectRef(p)}
+	}{projectRefJSON: c.o.projectRef(p)}
 	if strings.EqualFold(c.query("includeCapabilities"), "true") {
 		out.Capabilities = map[string]any{
 			"versioncontrol":  map[string]string{"sourceControlType": "Git", "gitEnabled": "true", "tfvcEnabled": "false"},
@@ -173,7 +173,7 @@ func (s *Server) getProject(c *call) {
 	}
 	for _, t := range o.teams {
 		if t.ProjectID == p.ID && t.IsDefault && !t.Deleted {
-			out.DefaultTeam = map[string]any{"id": t.ID, "name": t.Name, "url": s.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID}
+			out.DefaultTeam = map[string]any{"id": t.ID, "name": t.Name, "url": c.o.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID}
 		}
 	}
 	writeJSON(c.w, http.StatusOK, out)
@@ -183,7 +183,7 @@ func (s *Server) getProject(c *call) {
 // simulator completes at once.
 func (s *Server) operation(c *call) {
 	id := c.o.newGUID()
-	writeJSON(c.w, http.StatusAccepted, map[string]any{"id": id, "status": "succeeded", "url": s.hostURL(hostOrg) + "/_apis/operations/" + id})
+	writeJSON(c.w, http.StatusAccepted, map[string]any{"id": id, "status": "succeeded", "url": c.o.hostURL(hostOrg) + "/_apis/operations/" + id})
 }
 
 func (s *Server) createProject(c *call) {
@@ -256,12 +256,12 @@ func (s *Server) deleteProject(c *call) {
 	s.operation(c)
 }
 
-func (s *Server) teamJSON(t *Team) []byte {
-	p := s.org.projectByID[t.ProjectID]
+func (o *Org) teamJSON(t *Team) []byte {
+	p := o.projectByID[t.ProjectID]
 	return mustJSON(map[string]any{
 		"id": t.ID, "name": t.Name, "description": t.Desc,
-		"url":         s.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID,
-		"identityUrl": s.hostURL(hostVSSPS) + "/_apis/Identities/" + t.ID,
+		"url":         o.hostURL(hostOrg) + "/_apis/projects/" + p.ID + "/teams/" + t.ID,
+		"identityUrl": o.hostURL(hostVSSPS) + "/_apis/Identities/" + t.ID,
 		"projectName": p.Name, "projectId": p.ID,
 	})
 }
@@ -282,7 +282,7 @@ func (s *Server) pageTeams(c *call, keep func(*Team) bool) {
 			continue
 		}
 		if n >= skip && len(items) < top {
-			items = append(items, s.teamJSON(t))
+			items = append(items, c.o.teamJSON(t))
 		}
 		n++
 	}
@@ -326,7 +326,7 @@ func (s *Server) getTeam(c *call) {
 	c.o.mu.RLock()
 	defer c.o.mu.RUnlock()
 	if t := c.team(); t != nil {
-		writeRaw(c.w, http.StatusOK, s.teamJSON(t))
+		writeRaw(c.w, http.StatusOK, c.o.teamJSON(t))
 	}
 }
 
@@ -354,7 +354,7 @@ func (s *Server) createTeam(c *call) {
 		c.fail(err)
 		return
 	}
-	writeRaw(c.w, http.StatusOK, s.teamJSON(t))
+	writeRaw(c.w, http.StatusOK, c.o.teamJSON(t))
 }
 
 func (s *Server) deleteTeam(c *call) {
@@ -395,7 +395,7 @@ func (s *Server) listTeamMembers(c *call) {
 		b = append(b, `{"isTeamAdmin":`...)
 		b = strconv.AppendBool(b, t.Admins[page[i].seq])
 		b = append(b, `,"identity":`...)
-		b = append(b, s.identityRefJSON(page[i])...)
+		b = append(b, c.o.identityRefJSON(page[i])...)
 		return append(b, '}')
 	})
 	o.mu.RUnlock()
@@ -404,27 +404,27 @@ func (s *Server) listTeamMembers(c *call) {
 
 // identityRefJSON is identityRef encoded, cached on the subject until it
 // changes, like its Graph JSON.
-func (s *Server) identityRefJSON(m *Subject) []byte {
+func (o *Org) identityRefJSON(m *Subject) []byte {
 	if b := m.ref.Load(); b != nil {
 		return *b
 	}
-	b := mustJSON(s.identityRef(m))
+	b := mustJSON(o.identityRef(m))
 	m.ref.Store(&b)
 	return b
 }
 
 // identityRef is the short identity shape embedded in other resources.
-func (s *Server) identityRef(m *Subject) map[string]any {
+func (o *Org) identityRef(m *Subject) map[string]any {
 	unique := m.PrincipalName
 	if m.Kind == KindGroup {
 		unique = m.Legacy
 	}
 	ref := map[string]any{
 		"displayName": m.DisplayName,
-		"url":         s.hostURL(hostVSSPS) + "/_apis/Identities/" + m.ID,
+		"url":         o.hostURL(hostVSSPS) + "/_apis/Identities/" + m.ID,
 		"id":          m.ID,
 		"uniqueName":  unique,
-		"imageUrl":    s.hostURL(hostOrg) + "/_api/_common/identityImage?id=" + m.ID,
+		"imageUrl":    o.hostURL(hostOrg) + "/_api/_common/identityImage?id=" + m.ID,
 		"descriptor":  m.Descriptor,
 	}
 	if m.Kind == KindGroup {

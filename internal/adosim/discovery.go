@@ -19,7 +19,11 @@ type location struct {
 }
 
 var locations = []location{
+	// The location service answers on every service of an organization.
 	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostOrg},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostVSSPS},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostVSAEX},
+	{"e81700f7-3be2-46de-8624-2eb35882fcaa", "Location", "ResourceAreas", "_apis/{resource}/{areaId}", 1, hostAudit},
 	{"00d9565f-ed9c-4a06-9a50-00e7896ccab4", "Location", "ConnectionData", "_apis/connectionData", 1, hostOrg},
 	// Graph
 	{"005e26ec-6b77-4e4f-a986-b3827bf241f5", "Graph", "Users", "_apis/Graph/Users/{userDescriptor}", 1, hostVSSPS},
@@ -83,22 +87,35 @@ var resourceAreas = []struct {
 func (s *Server) discoveryRoutes() []*route {
 	var rs []*route
 	for _, h := range []host{hostOrg, hostVSSPS, hostVSAEX, hostAudit, hostApp} {
-		rs = append(rs, newRoute(h, http.MethodOptions, "_apis", "discovery.options", "", s.handleOptions))
+		rs = append(rs,
+			newRoute(h, http.MethodOptions, "_apis", "discovery.options", "", s.handleOptions),
+			// The area-scoped form other official clients use to find one
+			// area's routes.
+			newRoute(h, http.MethodOptions, "_apis/{area}", "discovery.options", "", s.handleOptions))
 	}
 	rs = append(rs,
-		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas", "discovery.resourceareas", "", s.handleResourceAreas),
-		newRoute(hostOrg, http.MethodGet, "_apis/ResourceAreas/{areaId}", "discovery.resourceareas", "", s.handleResourceAreas),
 		newRoute(hostOrg, http.MethodGet, "_apis/connectionData", "discovery.connectiondata", anyScope, s.handleConnectionData),
 	)
+	for _, h := range []host{hostOrg, hostVSSPS, hostVSAEX, hostAudit} {
+		rs = append(rs,
+			newRoute(h, http.MethodGet, "_apis/ResourceAreas", "discovery.resourceareas", "", s.handleResourceAreas),
+			newRoute(h, http.MethodGet, "_apis/ResourceAreas/{areaId}", "discovery.resourceareas", "", s.handleResourceAreas))
+	}
 	return rs
 }
 
+// handleOptions lists the route templates a service serves: all of them,
+// or, for OPTIONS _apis/{area}, those of one area (named in any case; an
+// area the service does not host has none).
 func (s *Server) handleOptions(c *call) {
-	var items []map[string]any
+	area := c.param("area")
+	items := []map[string]any{}
+	listed := map[string]bool{}
 	for _, l := range locations {
-		if !s.serves(c.host, l.host) {
+		if !s.serves(c.host, l.host) || area != "" && !strings.EqualFold(area, l.area) || listed[l.id] {
 			continue
 		}
+		listed[l.id] = true
 		items = append(items, map[string]any{
 			"id": l.id, "area": l.area, "resourceName": l.resource, "routeTemplate": l.template,
 			"resourceVersion": l.resourceVersion, "minVersion": "1.0", "maxVersion": "7.2", "releasedVersion": "7.1",
@@ -114,7 +131,7 @@ func (s *Server) handleResourceAreas(c *call) {
 			if id := c.param("areaId"); id != "" && !strings.EqualFold(id, a.id) {
 				continue
 			}
-			items = append(items, map[string]any{"id": a.id, "name": a.name, "locationUrl": s.hostURL(a.host) + "/"})
+			items = append(items, map[string]any{"id": a.id, "name": a.name, "locationUrl": c.o.hostURL(a.host) + "/"})
 		}
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"count": len(items), "value": items})
@@ -128,9 +145,9 @@ const anyScope = "*"
 // accountId), and who the credential authenticates as. Every default
 // credential belongs to the organization's administrator.
 func (s *Server) handleConnectionData(c *call) {
-	o := s.org
+	o := c.o
 	o.mu.RLock()
-	user := s.identityJSON(o.admin, membershipNone)
+	user := c.o.identityJSON(o.admin, membershipNone)
 	o.mu.RUnlock()
 	writeJSON(c.w, http.StatusOK, map[string]any{
 		"authenticatedUser": user,
@@ -144,7 +161,7 @@ func (s *Server) handleConnectionData(c *call) {
 			"lastChangeId":                1, "lastChangeId64": 1,
 			"accessMappings": []map[string]any{{
 				"displayName": "Public Access Mapping", "moniker": "PublicAccessMapping",
-				"accessPoint": s.hostURL(hostOrg) + "/", "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
+				"accessPoint": c.o.hostURL(hostOrg) + "/", "serviceOwner": "00025394-6065-48ca-87d9-7f5672854ef7",
 			}},
 		},
 	})

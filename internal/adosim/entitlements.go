@@ -73,14 +73,14 @@ type userEntitlementJSON struct {
 
 // entitlementJSON renders a UserEntitlement (or, with key
 // "servicePrincipal", a ServicePrincipalEntitlement).
-func (s *Server) entitlementJSON(sub *Subject, key string) userEntitlementJSON {
+func (o *Org) entitlementJSON(sub *Subject, key string) userEntitlementJSON {
 	e := sub.Ent
 	assignments := []any{}
 	if e.GroupRuleID != "" {
-		if g := s.org.byID[e.GroupRuleID]; g != nil {
-			for _, r := range s.org.groupRules {
+		if g := o.byID[e.GroupRuleID]; g != nil {
+			for _, r := range o.groupRules {
 				if r.ID == e.GroupRuleID && !r.Deleted {
-					assignments = append(assignments, map[string]any{"id": r.ID, "group": json.RawMessage(s.subjectJSON(g)), "licenseRule": accessLevel(&r.License)})
+					assignments = append(assignments, map[string]any{"id": r.ID, "group": json.RawMessage(o.subjectJSON(g)), "licenseRule": accessLevel(&r.License)})
 				}
 			}
 		}
@@ -90,9 +90,9 @@ func (s *Server) entitlementJSON(sub *Subject, key string) userEntitlementJSON {
 		ProjectEntitlements: []any{}, Extensions: []any{}, GroupAssignments: assignments,
 	}
 	if key == "servicePrincipal" {
-		out.ServicePrincipal = s.subjectJSON(sub)
+		out.ServicePrincipal = o.subjectJSON(sub)
 	} else {
-		out.User = s.subjectJSON(sub)
+		out.User = o.subjectJSON(sub)
 	}
 	return out
 }
@@ -157,7 +157,7 @@ func (s *Server) searchUserEntitlements(c *call) {
 	end := min(pos+entitlementPageSize, len(users))
 	members := make([]userEntitlementJSON, 0, entitlementPageSize)
 	for _, u := range users[min(pos, len(users)):end] {
-		members = append(members, s.entitlementJSON(u, "user"))
+		members = append(members, c.o.entitlementJSON(u, "user"))
 	}
 	var tok any
 	if end < len(users) {
@@ -180,7 +180,7 @@ func (s *Server) getUserEntitlement(c *call) {
 	c.o.mu.RLock()
 	defer c.o.mu.RUnlock()
 	if u := c.entitledUser(KindUser); u != nil {
-		writeJSON(c.w, http.StatusOK, s.entitlementJSON(u, "user"))
+		writeJSON(c.w, http.StatusOK, c.o.entitlementJSON(u, "user"))
 	}
 }
 
@@ -188,7 +188,7 @@ func (s *Server) getServicePrincipalEntitlement(c *call) {
 	c.o.mu.RLock()
 	defer c.o.mu.RUnlock()
 	if sp := c.entitledUser(KindServicePrincipal); sp != nil {
-		writeJSON(c.w, http.StatusOK, s.entitlementJSON(sp, "servicePrincipal"))
+		writeJSON(c.w, http.StatusOK, c.o.entitlementJSON(sp, "servicePrincipal"))
 	}
 }
 
@@ -277,7 +277,7 @@ func (s *Server) addUserEntitlement(c *call) {
 	for _, g := range groups {
 		_ = o.AddMember(o.admin, g, u)
 	}
-	ent := s.entitlementJSON(u, "user")
+	ent := c.o.entitlementJSON(u, "user")
 	writeJSON(c.w, http.StatusCreated, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResult": map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}})
 }
 
@@ -323,7 +323,7 @@ func (s *Server) updateUserEntitlement(c *call) {
 		}
 		_ = o.SetLicense(o.admin, u, lic)
 	}
-	ent := s.entitlementJSON(u, "user")
+	ent := c.o.entitlementJSON(u, "user")
 	writeJSON(c.w, http.StatusOK, map[string]any{"isSuccess": true, "userEntitlement": ent, "operationResults": []any{map[string]any{"isSuccess": true, "userId": u.ID, "errors": []any{}, "result": ent}}})
 }
 
@@ -339,15 +339,15 @@ func (s *Server) deleteUserEntitlement(c *call) {
 	c.w.WriteHeader(http.StatusNoContent)
 }
 
-func (s *Server) groupRuleJSON(r *GroupRule) map[string]any {
+func (o *Org) groupRuleJSON(r *GroupRule) map[string]any {
 	members := 0
-	for _, m := range s.org.members[r.Group.seq] {
-		if !s.org.subjects[m].Deleted {
+	for _, m := range o.members[r.Group.seq] {
+		if !o.subjects[m].Deleted {
 			members++
 		}
 	}
 	return map[string]any{
-		"id": r.ID, "group": json.RawMessage(s.subjectJSON(r.Group)), "licenseRule": accessLevel(&r.License),
+		"id": r.ID, "group": json.RawMessage(o.subjectJSON(r.Group)), "licenseRule": accessLevel(&r.License),
 		"projectEntitlements": []any{}, "extensionRules": []any{}, "status": "applied", "lastExecuted": adoTime(r.LastExecuted),
 		"memberCount": members,
 	}
@@ -360,7 +360,7 @@ func (s *Server) listGroupEntitlements(c *call) {
 	items := []any{}
 	for _, r := range o.groupRules {
 		if !r.Deleted {
-			items = append(items, s.groupRuleJSON(r))
+			items = append(items, c.o.groupRuleJSON(r))
 		}
 	}
 	writeJSON(c.w, http.StatusOK, map[string]any{"count": len(items), "value": items})
@@ -380,7 +380,7 @@ func (s *Server) getGroupEntitlement(c *call) {
 	c.o.mu.RLock()
 	defer c.o.mu.RUnlock()
 	if r := c.groupRule(); r != nil {
-		writeJSON(c.w, http.StatusOK, s.groupRuleJSON(r))
+		writeJSON(c.w, http.StatusOK, c.o.groupRuleJSON(r))
 	}
 }
 
@@ -415,7 +415,7 @@ func (s *Server) groupEntitlementMembers(c *call) {
 	end := min(pos+max, len(users))
 	members := []userEntitlementJSON{}
 	for _, u := range users[min(pos, len(users)):end] {
-		members = append(members, s.entitlementJSON(u, "user"))
+		members = append(members, c.o.entitlementJSON(u, "user"))
 	}
 	var tok any
 	if end < len(users) {

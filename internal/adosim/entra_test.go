@@ -82,7 +82,7 @@ func TestEntraTokensThroughAzidentity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("client secret token: %v", err)
 	}
-	if resp, _ := (rawRequest{url: s.hostURL(hostVSSPS) + "/_apis/graph/users", token: adoTok, bearer: true}).send(t); resp.StatusCode != 200 {
+	if resp, _ := (rawRequest{url: s.org.hostURL(hostVSSPS) + "/_apis/graph/users", token: adoTok, bearer: true}).send(t); resp.StatusCode != 200 {
 		t.Fatalf("Azure DevOps with the app's token: %d", resp.StatusCode)
 	}
 
@@ -122,7 +122,7 @@ func TestEntraTokensThroughAzidentity(t *testing.T) {
 	}
 	// The read-only app's Azure DevOps token cannot write.
 	readTok, _ := token(t, secretCred(reader, reader.Secret), devops)
-	resp, _ = (rawRequest{method: "PUT", url: s.hostURL(hostVSSPS) + "/_apis/graph/memberships/" + u.Descriptor + "/" + g.Descriptor, token: readTok, bearer: true}).send(t)
+	resp, _ = (rawRequest{method: "PUT", url: s.org.hostURL(hostVSSPS) + "/_apis/graph/memberships/" + u.Descriptor + "/" + g.Descriptor, token: readTok, bearer: true}).send(t)
 	if resp.StatusCode != 403 {
 		t.Fatalf("a membership write with a read-only token: %d", resp.StatusCode)
 	}
@@ -139,7 +139,7 @@ func TestEntraTokensThroughAzidentity(t *testing.T) {
 	if err != nil {
 		t.Fatalf("workload identity token: %v", err)
 	}
-	if resp, _ := (rawRequest{url: s.hostURL(hostVSSPS) + "/_apis/graph/groups", token: wlTok, bearer: true}).send(t); resp.StatusCode != 200 {
+	if resp, _ := (rawRequest{url: s.org.hostURL(hostVSSPS) + "/_apis/graph/groups", token: wlTok, bearer: true}).send(t); resp.StatusCode != 200 {
 		t.Fatalf("Azure DevOps with the workload identity's token: %d", resp.StatusCode)
 	}
 	// A federated token of another subject is not trusted.
@@ -152,7 +152,7 @@ func TestEntraTokensThroughAzidentity(t *testing.T) {
 
 	// Tokens expire on the simulated clock.
 	s.Advance(2 * time.Hour)
-	if resp, _ := (rawRequest{url: s.hostURL(hostVSSPS) + "/_apis/graph/users", token: adoTok, bearer: true}).send(t); resp.StatusCode != 401 {
+	if resp, _ := (rawRequest{url: s.org.hostURL(hostVSSPS) + "/_apis/graph/users", token: adoTok, bearer: true}).send(t); resp.StatusCode != 401 {
 		t.Fatalf("an expired token: %d", resp.StatusCode)
 	}
 }

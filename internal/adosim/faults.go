@@ -41,6 +41,12 @@ type Faults struct {
 	Paths []string `json:"paths,omitempty"`
 }
 
+// empty reports whether f makes no fault at all.
+func (f Faults) empty() bool {
+	return f.Latency == 0 && f.Rate429 == 0 && f.Burst429Every == 0 && f.DelayRate == 0 &&
+		f.Rate5xx == 0 && f.RateCut == 0 && f.RateCutAfter == 0 && f.RateExpireToken == 0 && f.TokenTTL == 0
+}
+
 func (f Faults) applies(path string) bool {
 	if len(f.Paths) == 0 {
 		return true
@@ -149,11 +155,10 @@ func (fs *faultState) expireToken(path string, issued time.Time) bool {
 
 // injectFault answers the request with a fault, or returns false to let it
 // through. Throttled answers carry the service's rate-limit headers.
-func (s *Server) injectFault(c *call, f Faults) bool {
+func (s *Server) injectFault(c *call, fs *faultState, f Faults) bool {
 	if !f.applies(c.r.URL.Path) {
 		return false
 	}
-	fs := s.faults
 	w := c.w
 	burst := f.Burst429Every > 0 && f.Burst429Len > 0 && fs.inBurst()
 	if burst || fs.draw(f.Rate429) {
@@ -207,7 +212,7 @@ func (s *Server) injectFault(c *call, f Faults) bool {
 // cutAfter reports whether this request is to be carried out and its
 // answer lost.
 func (s *Server) cutAfter(c *call, f Faults) bool {
-	if f.RateCutAfter <= 0 || !f.applies(c.r.URL.Path) || !s.faults.draw(f.RateCutAfter) {
+	if f.RateCutAfter <= 0 || !f.applies(c.r.URL.Path) || !s.faultsFor(c.o).draw(f.RateCutAfter) {
 		return false
 	}
 	s.stats.count("fault_cut_after")

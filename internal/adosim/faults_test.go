@@ -237,7 +237,7 @@ func TestFaultCutAfterTheChange(t *testing.T) {
 		t.Fatal("pick a user outside the group")
 	}
 	hc := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
-	resp, _, err := rawRequest{method: "PUT", url: s.hostURL(hostVSSPS) + "/_apis/graph/memberships/" + u.Descriptor + "/" + g.Descriptor, token: s.Credential("readwrite"), client: hc}.try()
+	resp, _, err := rawRequest{method: "PUT", url: s.org.hostURL(hostVSSPS) + "/_apis/graph/memberships/" + u.Descriptor + "/" + g.Descriptor, token: s.Credential("readwrite"), client: hc}.try()
 	if err == nil {
 		t.Fatalf("the answer arrived: %v", resp.Status)
 	}

@@ -24,13 +24,13 @@ func (s *Server) gitRoutes() []*route {
 	}
 }
 
-func (s *Server) repoJSON(r *Repo) []byte {
-	p := s.org.projectByID[r.ProjectID]
-	org := s.hostURL(hostOrg)
+func (o *Org) repoJSON(r *Repo) []byte {
+	p := o.projectByID[r.ProjectID]
+	org := o.hostURL(hostOrg)
 	return mustJSON(map[string]any{
 		"id": r.ID, "name": r.Name,
 		"url":             org + "/" + p.ID + "/_apis/git/repositories/" + r.ID,
-		"project":         s.projectRef(p),
+		"project":         o.projectRef(p),
 		"defaultBranch":   r.DefaultBranch,
 		"size":            r.Size,
 		"remoteUrl":       org + "/" + p.Name + "/_git/" + r.Name,
@@ -53,7 +53,7 @@ func (s *Server) listRepos(c *call) {
 	var items [][]byte
 	for _, r := range o.repos {
 		if !r.Deleted && (p == nil || r.ProjectID == p.ID) {
-			items = append(items, s.repoJSON(r))
+			items = append(items, c.o.repoJSON(r))
 		}
 	}
 	writeList(c.w, items)
@@ -84,7 +84,7 @@ func (s *Server) getRepo(c *call) {
 	c.o.mu.RLock()
 	defer c.o.mu.RUnlock()
 	if r := c.repo(); r != nil {
-		writeRaw(c.w, http.StatusOK, s.repoJSON(r))
+		writeRaw(c.w, http.StatusOK, c.o.repoJSON(r))
 	}
 }
 
@@ -119,7 +119,7 @@ func (s *Server) createRepo(c *call) {
 		c.fail(err)
 		return
 	}
-	writeRaw(c.w, http.StatusCreated, s.repoJSON(r))
+	writeRaw(c.w, http.StatusCreated, c.o.repoJSON(r))
 }
 
 func (s *Server) updateRepo(c *call) {
@@ -139,7 +139,7 @@ func (s *Server) updateRepo(c *call) {
 	if body.Name != "" && body.Name != r.Name {
 		o.RenameRepo(o.admin, r, body.Name)
 	}
-	writeRaw(c.w, http.StatusOK, s.repoJSON(r))
+	writeRaw(c.w, http.StatusOK, c.o.repoJSON(r))
 }
 
 func (s *Server) deleteRepo(c *call) {

@@ -78,11 +78,11 @@ func graphPath(k SubjectKind) string {
 
 // subjectJSON renders a subject the way Graph does. The bytes are cached on
 // the subject until it changes: list pages are then mostly copies.
-func (s *Server) subjectJSON(sub *Subject) []byte {
+func (o *Org) subjectJSON(sub *Subject) []byte {
 	if b := sub.json.Load(); b != nil {
 		return *b
 	}
-	base := s.hostURL(hostVSSPS)
+	base := o.hostURL(hostVSSPS)
 	self := base + "/_apis/Graph/" + graphPath(sub.Kind) + "/" + sub.Descriptor
 	g := graphSubject{
 		SubjectKind:       sub.Kind.String(),
@@ -109,7 +109,7 @@ func (s *Server) subjectJSON(sub *Subject) []byte {
 		desc := sub.Description
 		g.Description = &desc
 	} else {
-		g.Links["avatar"] = link{s.hostURL(hostOrg) + "/_apis/GraphProfile/MemberAvatars/" + sub.Descriptor}
+		g.Links["avatar"] = link{o.hostURL(hostOrg) + "/_apis/GraphProfile/MemberAvatars/" + sub.Descriptor}
 	}
 	b, _ := json.Marshal(g)
 	sub.json.Store(&b)
@@ -142,7 +142,7 @@ func (s *Server) pageSubjectsIn(c *call, list string, candidates func() []int32,
 			next = i
 			return false
 		}
-		items = append(items, s.subjectJSON(sub))
+		items = append(items, c.o.subjectJSON(sub))
 		return true
 	}
 	if candidates == nil {
@@ -273,7 +273,7 @@ func (s *Server) getSubjectOf(kind SubjectKind) func(*call) {
 			writeError(c.w, http.StatusNotFound, "GraphSubjectNotFoundException", "VS860003: The subject with descriptor "+sub.Descriptor+" is not a "+kind.String()+".")
 			return
 		}
-		writeRaw(c.w, http.StatusOK, s.subjectJSON(sub))
+		writeRaw(c.w, http.StatusOK, c.o.subjectJSON(sub))
 	}
 }
 
@@ -295,7 +295,7 @@ func (s *Server) createUser(c *call) {
 		if !sub.Deleted && sub.Kind == KindUser && ((body.OriginID != "" && sub.OriginID == body.OriginID) ||
 			(body.PrincipalName != "" && strings.EqualFold(sub.PrincipalName, body.PrincipalName)) ||
 			(body.MailAddress != "" && strings.EqualFold(sub.Mail, body.MailAddress))) {
-			writeRaw(c.w, http.StatusCreated, s.subjectJSON(sub)) // already there: the service answers with it
+			writeRaw(c.w, http.StatusCreated, c.o.subjectJSON(sub)) // already there: the service answers with it
 			return
 		}
 	}
@@ -319,7 +319,7 @@ func (s *Server) createUser(c *call) {
 			_ = o.AddMember(o.admin, g, u)
 		}
 	}
-	writeRaw(c.w, http.StatusCreated, s.subjectJSON(u))
+	writeRaw(c.w, http.StatusCreated, c.o.subjectJSON(u))
 }
 
 func (s *Server) deleteUser(c *call) {
@@ -376,7 +376,7 @@ func (s *Server) createGroup(c *call) {
 			_ = o.AddMember(o.admin, parent, g)
 		}
 	}
-	writeRaw(c.w, http.StatusCreated, s.subjectJSON(g))
+	writeRaw(c.w, http.StatusCreated, c.o.subjectJSON(g))
 }
 
 // updateGroup applies a JSON patch to displayName and description.
@@ -413,7 +413,7 @@ func (s *Server) updateGroup(c *call) {
 		c.fail(err)
 		return
 	}
-	writeRaw(c.w, http.StatusOK, s.subjectJSON(g))
+	writeRaw(c.w, http.StatusOK, c.o.subjectJSON(g))
 }
 
 func (s *Server) deleteGroup(c *call) {
@@ -432,14 +432,14 @@ func (s *Server) deleteGroup(c *call) {
 }
 
 // membershipJSON renders a GraphMembership.
-func (s *Server) membershipJSON(container, member *Subject) []byte {
-	return s.appendMembership(make([]byte, 0, 512), container, member)
+func (o *Org) membershipJSON(container, member *Subject) []byte {
+	return o.appendMembership(make([]byte, 0, 512), container, member)
 }
 
 // appendMembership appends a GraphMembership to b. Descriptors are base64url
 // and URLs plain ASCII: nothing needs escaping.
-func (s *Server) appendMembership(b []byte, container, member *Subject) []byte {
-	base := s.hostURL(hostVSSPS)
+func (o *Org) appendMembership(b []byte, container, member *Subject) []byte {
+	base := o.hostURL(hostVSSPS)
 	b = append(b, `{"containerDescriptor":"`...)
 	b = append(b, container.Descriptor...)
 	b = append(b, `","memberDescriptor":"`...)
@@ -487,10 +487,10 @@ func (s *Server) listMemberships(c *call) {
 	var body *[]byte
 	if dir == "down" {
 		members := o.directMembers(sub)
-		body = buildList(len(members), 640, func(b []byte, i int) []byte { return s.appendMembership(b, sub, members[i]) })
+		body = buildList(len(members), 640, func(b []byte, i int) []byte { return c.o.appendMembership(b, sub, members[i]) })
 	} else {
 		containers := o.directContainers(sub)
-		body = buildList(len(containers), 640, func(b []byte, i int) []byte { return s.appendMembership(b, containers[i], sub) })
+		body = buildList(len(containers), 640, func(b []byte, i int) []byte { return c.o.appendMembership(b, containers[i], sub) })
 	}
 	o.mu.RUnlock()
 	writeBuilt(c.w, body)
@@ -522,7 +522,7 @@ func (s *Server) getMembership(c *call) {
 		c.w.WriteHeader(http.StatusOK)
 		return
 	}
-	writeRaw(c.w, http.StatusOK, s.membershipJSON(g, m))
+	writeRaw(c.w, http.StatusOK, c.o.membershipJSON(g, m))
 }
 
 func (s *Server) addMembership(c *call) {
@@ -537,7 +537,7 @@ func (s *Server) addMembership(c *call) {
 		c.fail(err)
 		return
 	}
-	writeRaw(c.w, http.StatusCreated, s.membershipJSON(g, m))
+	writeRaw(c.w, http.StatusCreated, c.o.membershipJSON(g, m))
 }
 
 func (s *Server) removeMembership(c *call) {
@@ -608,7 +608,7 @@ func (s *Server) lookupSubjects(c *call) {
 	out := make(map[string]json.RawMessage, len(body.LookupKeys))
 	for _, k := range body.LookupKeys {
 		if sub := o.subject(k.Descriptor); sub != nil {
-			out[sub.Descriptor] = s.subjectJSON(sub)
+			out[sub.Descriptor] = c.o.subjectJSON(sub)
 		}
 	}
 	o.mu.RUnlock()
@@ -637,7 +637,7 @@ func (s *Server) querySubjects(c *call) {
 			continue
 		}
 		if strings.Contains(strings.ToLower(sub.DisplayName), q) || strings.Contains(strings.ToLower(sub.PrincipalName), q) || strings.Contains(strings.ToLower(sub.Mail), q) {
-			items = append(items, s.subjectJSON(sub))
+			items = append(items, c.o.subjectJSON(sub))
 			if len(items) == 100 {
 				break
 			}

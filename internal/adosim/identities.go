@@ -223,7 +223,7 @@ func (s *Server) readIdentity(c *call) {
 		writeError(c.w, http.StatusNotFound, "IdentityNotFoundException", "TF14045: The identity with identifier "+c.param("identityId")+" could not be found.")
 		return
 	}
-	writeJSON(c.w, http.StatusOK, s.identityJSON(subs[0], m))
+	writeJSON(c.w, http.StatusOK, c.o.identityJSON(subs[0], m))
 }
 
 // readIdentityBatch is ReadIdentities with the keys in the body
@@ -268,7 +268,7 @@ func (s *Server) writeIdentities(c *call, subs []*Subject, m membership) {
 			items[i] = []byte("null")
 			continue
 		}
-		items[i] = mustJSON(s.identityJSON(sub, m))
+		items[i] = mustJSON(c.o.identityJSON(sub, m))
 	}
 	writeList(c.w, items)
 }
@@ -382,8 +382,7 @@ func imsString(v string) imsProp { return imsProp{"System.String", v} }
 func imsGUID(v string) imsProp   { return imsProp{"System.Guid", v} }
 
 // identityJSON renders a subject as IMS does. Callers hold the read lock.
-func (s *Server) identityJSON(sub *Subject, m membership) imsIdentity {
-	o := s.org
+func (o *Org) identityJSON(sub *Subject, m membership) imsIdentity {
 	id := imsIdentity{
 		ID:                  sub.ID,
 		Descriptor:          sub.Legacy,

@@ -236,6 +236,10 @@ type Org struct {
 
 	aces    map[aclKey][]ace       // explicit access control entries set through the API
 	inherit map[aclKey]inheritFlag // inheritPermissions set through the API
+
+	srv    *Server                                 // the server that serves it
+	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set when served
+	faults atomic.Pointer[faultState]              // this organization's own faults, if any (admin.go)
 }
 
 func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {

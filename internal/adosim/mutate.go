@@ -14,6 +14,7 @@ type MutateRequest struct {
 	Count int      `json:"count"`
 	Seed  uint64   `json:"seed"`
 	Kinds []string `json:"kinds,omitempty"`
+	Org   string   `json:"org,omitempty"` // which organization ("": the first)
 }
 
 // Mutation is one applied change.
@@ -103,6 +104,11 @@ func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 		total += k.weight
 	}
 	o := s.org
+	if req.Org != "" {
+		if o = s.orgNamed(req.Org); o == nil {
+			return MutateResult{Applied: []Mutation{}}, fmt.Errorf("mutate: no organization %q", req.Org)
+		}
+	}
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	// The seed is mixed with the number of audit entries ever written (not

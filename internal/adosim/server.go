@@ -15,7 +15,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/google/uuid"
@@ -41,6 +40,9 @@ type Options struct {
 	GeneratedAt time.Time
 	// Now is the wall clock (default time.Now); /_sim/advance adds to it.
 	Now func() time.Time
+	// MoreOrgs are served beside the first organization (Org), behind the
+	// same credentials; the Accounts API lists them all.
+	MoreOrgs []OrgOptions
 	// Credentials replace the default set (see DefaultCredentials).
 	Credentials []Credential
 	// EntraApps are the applications registered in the tenant's identity
@@ -51,8 +53,11 @@ type Options struct {
 
 // Server is a simulated Azure DevOps organization served over HTTP.
 type Server struct {
-	opts   Options
-	org    *Org
+	opts Options
+	org  *Org // the first organization, which the single-organization API (URL, Org, Mutate, Stats) names
+
+	orgMu  sync.RWMutex
+	orgs   []*Org // every organization served, in the order added
 	clock  *clock
 	creds  map[string]*Credential // by token, under credMu
 	credMu sync.RWMutex
@@ -62,8 +67,8 @@ type Server struct {
 	routes []*route
 	bySegs map[int][]*route // routes by number of path segments
 	log    *slog.Logger
-	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set by Start
-	entra  *entraPlatform                          // the Microsoft identity platform (entra.go)
+	entra  *entraPlatform // the Microsoft identity platform (entra.go)
+	ref    time.Time      // when generated histories end
 
 	mu   sync.Mutex
 	base string // http://host:port, set by Start
@@ -76,8 +81,8 @@ func New(opts Options) (*Server, error) {
 	if opts.Org == "" {
 		opts.Org = "fabrikam"
 	}
-	if strings.ContainsAny(opts.Org, "/?#% ") || strings.HasPrefix(opts.Org, "_") {
-		return nil, fmt.Errorf("organization name %q: must not contain '/', '?', '#', '%%' or spaces, nor start with '_'", opts.Org)
+	if err := checkOrgName(opts.Org); err != nil {
+		return nil, err
 	}
 	spec, err := resolveSpec(opts)
 	if err == nil {
@@ -104,12 +109,17 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	s := &Server{opts: opts, clock: clk, log: log, stats: newStats()}
-	s.org = generate(strings.ToLower(opts.Org), spec, opts.Seed, ref, clk)
-	s.org.Name = opts.Org
-	s.org.retention = opts.AuditRetention
-	s.org.auditLag = opts.AuditLag
+	s := &Server{opts: opts, clock: clk, log: log, stats: newStats(), ref: ref}
 	s.faults = newFaultState(opts.Faults, opts.Seed)
+	s.org, err = s.AddOrg(OrgOptions{Name: opts.Org, Spec: &spec, Seed: opts.Seed})
+	if err != nil {
+		return nil, err
+	}
+	for _, more := range opts.MoreOrgs {
+		if _, err := s.AddOrg(more); err != nil {
+			return nil, err
+		}
+	}
 	creds := opts.Credentials
 	if creds == nil {
 		creds = DefaultCredentials()
@@ -188,12 +198,10 @@ func (s *Server) Start(addr string) error {
 	s.ln = ln
 	s.base = "http://" + ln.Addr().String()
 	s.hs = &http.Server{Handler: s, ReadHeaderTimeout: 10 * time.Second}
-	var urls [hostMSGraph + 1]string
-	for h := range urls {
-		urls[h] = s.buildHostURL(s.base, host(h))
-	}
-	s.urls.Store(&urls)
 	s.mu.Unlock()
+	for _, o := range s.allOrgs() {
+		o.serveURLs(s.base)
+	}
 	go func() { _ = s.hs.Serve(ln) }()
 	return nil
 }
@@ -221,6 +229,14 @@ func (s *Server) BaseURL() string {
 
 // URL is the organization URL a client connects to: http://host:port/{org}.
 func (s *Server) URL() string { return s.BaseURL() + "/" + s.org.Name }
+
+// OrgURL is the URL of the organization called name ("" if none is).
+func (s *Server) OrgURL(name string) string {
+	if o := s.orgNamed(name); o != nil {
+		return s.BaseURL() + "/" + o.Name
+	}
+	return ""
+}
 
 // MicrosoftGraphURL is the base of the simulated Microsoft Graph (v1.0).
 func (s *Server) MicrosoftGraphURL() string { return s.BaseURL() + "/_msgraph/v1.0" }
@@ -267,22 +283,32 @@ const (
 var hostPrefix = map[host]string{hostVSSPS: "/_vssps", hostVSAEX: "/_vsaex", hostAudit: "/_audit", hostApp: "/_app", hostMSGraph: "/_msgraph"}
 
 // hostURL is the base URL of a service for this organization. Handlers
-// call it for every link they write, so Start computes them once.
-func (s *Server) hostURL(h host) string {
-	if urls := s.urls.Load(); urls != nil && int(h) < len(urls) {
+// call it for every link they write, so it is computed once.
+func (o *Org) hostURL(h host) string {
+	if urls := o.urls.Load(); urls != nil && int(h) < len(urls) {
 		return urls[h]
 	}
-	return s.buildHostURL(s.BaseURL(), h)
+	return o.srv.buildHostURL(o.srv.BaseURL(), h, o.Name)
 }
 
-func (s *Server) buildHostURL(base string, h host) string {
+// serveURLs computes the organization's service URLs once the server's
+// address is known.
+func (o *Org) serveURLs(base string) {
+	var urls [hostMSGraph + 1]string
+	for h := range urls {
+		urls[h] = o.srv.buildHostURL(base, host(h), o.Name)
+	}
+	o.urls.Store(&urls)
+}
+
+func (s *Server) buildHostURL(base string, h host, org string) string {
 	switch {
 	case h == hostApp || h == hostMSGraph:
 		return base + hostPrefix[h]
 	case s.opts.OnPrem || h == hostOrg:
-		return base + "/" + s.org.Name
+		return base + "/" + org
 	default:
-		return base + hostPrefix[h] + "/" + s.org.Name
+		return base + hostPrefix[h] + "/" + org
 	}
 }
 
@@ -379,7 +405,7 @@ func (c *call) query(name string) string {
 }
 
 // base is the URL of the service answering this call, for links.
-func (c *call) base() string { return c.s.hostURL(c.host) }
+func (c *call) base() string { return c.o.hostURL(c.host) }
 
 // ServeHTTP routes a request: admin endpoints, discovery, then the API.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
@@ -388,7 +414,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.serveAdmin(w, r)
 		return
 	}
-	h, rest, ok := s.splitHost(path)
+	h, o, rest, ok := s.splitHost(path)
 	if !ok {
 		writeError(w, http.StatusNotFound, "VssResourceNotFoundException", fmt.Sprintf("VS800075: The organization or path %q was not found.", path))
 		return
@@ -402,8 +428,8 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		p, ok := rt.match(segs)
-		if !ok {
-			continue
+		if !ok || rt.method == http.MethodOptions && r.Method != http.MethodOptions {
+			continue // discovery's OPTIONS routes make no other method a 405
 		}
 		methodSeen = true
 		if rt.method == r.Method || (rt.method == http.MethodGet && r.Method == http.MethodHead && !s.hasRoute(h, http.MethodHead, segs)) {
@@ -421,7 +447,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.stats.count(matched.name)
-	c := &call{s: s, o: s.org, w: w, r: r, params: params, host: h}
+	c := &call{s: s, o: o, w: w, r: r, params: params, host: h}
 	s.serveAPI(c, matched)
 }
 
@@ -446,26 +472,30 @@ func (s *Server) serves(h, want host) bool {
 	return s.opts.OnPrem && h == hostOrg && want != hostApp && want != hostMSGraph
 }
 
-// splitHost finds which service a path addresses and returns the rest.
-func (s *Server) splitHost(path string) (host, string, bool) {
+// splitHost finds which service and organization a path addresses and
+// returns the rest. Services outside any organization (accounts, profiles,
+// Microsoft Graph) get the first organization.
+func (s *Server) splitHost(path string) (host, *Org, string, bool) {
 	for h, prefix := range hostPrefix {
 		if path == prefix || strings.HasPrefix(path, prefix+"/") {
 			rest := strings.TrimPrefix(path, prefix)
 			if h == hostApp || h == hostMSGraph {
-				return h, rest, true
+				return h, s.org, rest, true
 			}
-			org, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
-			if !strings.EqualFold(org, s.org.Name) {
-				return 0, "", false
+			name, after, _ := strings.Cut(strings.TrimPrefix(rest, "/"), "/")
+			o := s.orgNamed(name)
+			if o == nil {
+				return 0, nil, "", false
 			}
-			return h, after, true
+			return h, o, after, true
 		}
 	}
-	org, after, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
-	if !strings.EqualFold(org, s.org.Name) {
-		return 0, "", false
+	name, after, _ := strings.Cut(strings.TrimPrefix(path, "/"), "/")
+	o := s.orgNamed(name)
+	if o == nil {
+		return 0, nil, "", false
 	}
-	return hostOrg, after, true
+	return hostOrg, o, after, true
 }
 
 // serveAPI applies the cross-cutting behaviour of the service in order:
@@ -479,7 +509,8 @@ func (s *Server) serveAPI(c *call, rt *route) {
 	w.Header().Set("Date", s.clock.Now().Format(http.TimeFormat))
 	w.Header().Set("X-TFS-Session", c.r.Header.Get("X-TFS-Session"))
 	w.Header().Set("ActivityId", uuid.NewString())
-	f := s.faults.get()
+	fs := s.faultsFor(c.o)
+	f := fs.get()
 	if f.Latency.D() > 0 && f.applies(c.r.URL.Path) {
 		select {
 		case <-time.After(f.Latency.D()):
@@ -501,7 +532,7 @@ func (s *Server) serveAPI(c *call, rt *route) {
 			return
 		}
 	}
-	if s.injectFault(c, f) {
+	if s.injectFault(c, fs, f) {
 		return
 	}
 	if c.r.Method != http.MethodOptions && rt.host != hostMSGraph && apiVersion(c.r) == "" {
@@ -697,7 +728,7 @@ func (c *call) position(list, tok string) (int, bool) {
 		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token is not valid.")
 		return 0, false
 	}
-	if c.s.faults.expireToken(c.r.URL.Path, time.Unix(0, issued)) {
+	if c.s.faultsFor(c.o).expireToken(c.r.URL.Path, time.Unix(0, issued)) {
 		c.s.stats.count("fault_expired_token")
 		writeError(c.w, http.StatusBadRequest, "InvalidContinuationTokenException", "The continuation token has expired. Start the query again without a continuation token.")
 		return 0, false

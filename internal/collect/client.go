@@ -51,8 +51,11 @@ func (c Credential) header() (func(context.Context) (string, error), error) {
 // Options tune a Client.
 type Options struct {
 	Concurrency int // requests in flight (default 8)
-	Retry       RetryPolicy
-	Logger      *slog.Logger
+	// Budget, if set, is shared with other clients (other organizations of
+	// the same run): their requests in flight together stay within it.
+	Budget *Budget
+	Retry  RetryPolicy
+	Logger *slog.Logger
 	// Transport is the base transport (default: a clone of http.DefaultTransport).
 	Transport http.RoundTripper
 }
@@ -119,18 +122,8 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	base := opts.Transport
-	if base == nil {
-		t := http.DefaultTransport.(*http.Transport).Clone()
-		// A host that does not answer at all fails within seconds (see
-		// RetryPolicy.FirstContact), not after the default 30 s.
-		t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
-		t.MaxIdleConnsPerHost = opts.Concurrency * 2
-		t.ResponseHeaderTimeout = 2 * time.Minute
-		base = t
-	}
 	stats := &Stats{byArea: map[string]int64{}}
-	hc := &http.Client{Transport: newChain(header, stats, opts, log, base)}
+	hc := &http.Client{Transport: newChain(header, stats, opts, log, baseTransport(opts))}
 	// The connection carries no credential: authTransport adds it.
 	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
 	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
@@ -208,6 +201,21 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 // newChain is the transport chain every request to a service goes
 // through (see transport.go): the credential, retries, counting, the limit
 // on requests in flight.
+// baseTransport is the transport under the chain: opts.Transport, or one
+// that gives up connecting within seconds.
+func baseTransport(opts Options) http.RoundTripper {
+	if opts.Transport != nil {
+		return opts.Transport
+	}
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	// A host that does not answer at all fails within seconds (see
+	// RetryPolicy.FirstContact), not after the default 30 s.
+	t.DialContext = (&net.Dialer{Timeout: 5 * time.Second, KeepAlive: 30 * time.Second}).DialContext
+	t.MaxIdleConnsPerHost = max(opts.Concurrency, 1) * 2
+	t.ResponseHeaderTimeout = 2 * time.Minute
+	return t
+}
+
 func newChain(header func(context.Context) (string, error), stats *Stats, opts Options, log *slog.Logger, base http.RoundTripper) http.RoundTripper {
 	return &authTransport{
 		header: header,
@@ -216,7 +224,7 @@ func newChain(header func(context.Context) (string, error), stats *Stats, opts O
 			stats:  stats,
 			log:    log,
 			next: &countTransport{stats: stats, next: &limitTransport{
-				sem: make(chan struct{}, opts.Concurrency), next: base,
+				sem: make(chan struct{}, opts.Concurrency), global: opts.Budget, next: base,
 			}},
 		},
 	}
@@ -306,6 +314,7 @@ func decodeBody(resp *http.Response, out any) error {
 
 // Scope hints: which PAT scope (and portal name) each area needs to read.
 var scopeHints = map[string]string{
+	"profile":      "User Profile (Read), vso.profile",
 	"graph":        "Graph (Read), vso.graph",
 	"identity":     "Identity (Read), vso.identity",
 	"entitlements": "Member Entitlement Management (Read), vso.memberentitlementmanagement",

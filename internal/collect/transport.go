@@ -157,10 +157,14 @@ func (t *countTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 	return resp, err
 }
 
-// limitTransport bounds the number of requests in flight.
+// limitTransport bounds the number of requests in flight: the client's
+// own, then, if the client shares one, the budget of every client of a
+// run. Requests waiting out a Retry-After wait before this, holding no slot,
+// so a throttled organization does not starve the others.
 type limitTransport struct {
-	next http.RoundTripper
-	sem  chan struct{}
+	next   http.RoundTripper
+	sem    chan struct{}
+	global *Budget
 }
 
 func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
@@ -170,8 +174,23 @@ func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 		return nil, r.Context().Err()
 	}
 	defer func() { <-t.sem }()
+	if t.global != nil {
+		select {
+		case t.global.sem <- struct{}{}:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		defer func() { <-t.global.sem }()
+	}
 	return t.next.RoundTrip(r)
 }
+
+// A Budget bounds the requests in flight across several clients, one per
+// organization, while each client's Concurrency caps its own organization.
+type Budget struct{ sem chan struct{} }
+
+// NewBudget allows n requests in flight at once.
+func NewBudget(n int) *Budget { return &Budget{sem: make(chan struct{}, max(n, 1))} }
 
 // RetryPolicy says how hard to try.
 type RetryPolicy struct {

@@ -19,6 +19,10 @@ const (
 	permissionDenyMarker = "deny "
 )
 
+// permissionTables are the store tables a run diff compares through the
+// effective permissions they give (PermissionChanges), not field by field.
+var permissionTables = []*snapshot.Table{snapshot.SecurityNamespaces, snapshot.NamespaceActions, snapshot.ACLs, snapshot.ACEs}
+
 // PermissionChanges streams the effective permissions gained and lost
 // from run fromRun to run toRun: every (account, namespace, token,
 // permission, allow or deny) of one run and not the other, evaluated as

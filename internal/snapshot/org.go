@@ -15,6 +15,11 @@ type Organization struct {
 	ID   string `json:"id"`   // the service's instance id
 	Name string `json:"name"` // for people
 	URL  string `json:"url"`  // of the latest sync
+	// Gone is when a sync of every organization last found this one
+	// missing (deleted, or the credential lost access); nil while it is
+	// there. GoneReason says how it was missed.
+	Gone       *time.Time `json:"gone_at,omitempty"`
+	GoneReason string     `json:"gone_reason,omitempty"`
 }
 
 // NormalizeOrg is the form organization URLs are stored in: lower case,
@@ -47,7 +52,9 @@ func OrgName(org string) string {
 // Organization reads the organization the store belongs to; ok is false
 // while no sync has bound one.
 func (s *Store) Organization(ctx context.Context) (org Organization, ok bool, err error) {
-	err = s.db.QueryRowContext(ctx, `SELECT id, name, url FROM organization WHERE only_one = 1`).Scan(&org.ID, &org.Name, &org.URL)
+	var gone sql.NullString
+	err = s.db.QueryRowContext(ctx, `SELECT id, name, url, gone_at, gone_reason FROM organization WHERE only_one = 1`).Scan(&org.ID, &org.Name, &org.URL, &gone, &org.GoneReason)
+	org.Gone = optTime(gone)
 	if errors.Is(err, sql.ErrNoRows) {
 		return org, false, nil
 	}
@@ -76,10 +83,11 @@ func (s *Store) Bind(ctx context.Context, org Organization) error {
 			return fmt.Errorf("%w: %s holds organization %s (id %s, last synced from %s), and %s is another organization (id %s). A store holds one organization: sync this one into another store (--db)",
 				ErrOtherOrg, s.path, have.Name, have.ID, have.URL, org.URL, org.ID)
 		}
-		if have.URL == org.URL && have.Name == org.Name {
+		if have.URL == org.URL && have.Name == org.Name && have.Gone == nil {
 			return nil
 		}
-		_, err := s.db.ExecContext(ctx, `UPDATE organization SET url = ?, name = ? WHERE only_one = 1`, org.URL, org.Name)
+		// A sync that reaches it again clears a "gone" mark.
+		_, err := s.db.ExecContext(ctx, `UPDATE organization SET url = ?, name = ?, gone_at = NULL, gone_reason = '' WHERE only_one = 1`, org.URL, org.Name)
 		return explain(s.path, err)
 	}
 	// Stores written before organizations were recorded: their runs name
@@ -98,6 +106,15 @@ func (s *Store) Bind(ctx context.Context, org Organization) error {
 	}
 	_, err = s.db.ExecContext(ctx, `INSERT INTO organization (only_one, id, name, url, bound_at) VALUES (1, ?, ?, ?, ?)`,
 		org.ID, org.Name, org.URL, formatTime(time.Now()))
+	return explain(s.path, err)
+}
+
+// MarkGone records that the store's organization was not found where a
+// sync of every organization looked for it (deleted, or access lost); the
+// first time only, so the date says since when. History stays.
+func (s *Store) MarkGone(ctx context.Context, reason string) error {
+	_, err := s.db.ExecContext(ctx, `UPDATE organization SET gone_at = ?, gone_reason = ? WHERE only_one = 1 AND gone_at IS NULL`,
+		formatTime(time.Now()), reason)
 	return explain(s.path, err)
 }
 
