@@ -79,6 +79,8 @@ run unless --run is given). KIND is one of:
   who-can PERMISSION   the accounts allowed PERMISSION (as the namespace
                        names it: ForcePush, PolicyExempt, GenericContribute,
                        ManagePermissions, …) on --repo NAME
+                       (permissions and who-can read one organization: in a
+                       store folder, name it with --org)
 
 GROUP and SUBJECT may be a descriptor, a principal name, a mail address or
 a display name. CSV and JSON carry every column (entities with a descriptor
