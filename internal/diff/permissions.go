@@ -340,9 +340,8 @@ func (p *PermissionSnapshot) Resource(ns *Namespace, token string) Resource {
 	return p.s.res.of(ns, token)
 }
 
-// Repository finds a repository's token by name ("project/repo", or a
-// repository name alone when one project has it), and its branches with
-// ACLs of their own.
+// Repository finds a repository's token by name or id ("project/repo", or
+// a repository alone when one project has it).
 func (p *PermissionSnapshot) Repository(name string) (token string, err error) {
 	project, repo, scoped := strings.Cut(name, "/")
 	if !scoped {
@@ -350,7 +349,7 @@ func (p *PermissionSnapshot) Repository(name string) (token string, err error) {
 	}
 	var found []string
 	for id, rp := range p.s.res.repos {
-		if strings.EqualFold(rp[1], repo) && (project == "" || strings.EqualFold(p.s.res.projects[rp[0]], project) || strings.EqualFold(rp[0], project)) {
+		if (strings.EqualFold(rp[1], repo) || strings.EqualFold(id, repo)) && (project == "" || strings.EqualFold(p.s.res.projects[rp[0]], project) || strings.EqualFold(rp[0], project)) {
 			found = append(found, RepoToken(rp[0], id))
 		}
 	}
