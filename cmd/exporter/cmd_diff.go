@@ -62,6 +62,13 @@ Change kinds:
                              directly or through nested groups, or no longer
                              does, with the grant path ("via Contributors →
                              Project Administrators")
+  permission_gained, permission_lost
+                             with --kind permissions: an account is now
+                             allowed (or explicitly denied) a permission on a
+                             project, repository or branch, or no longer is,
+                             with the group path; it evaluates every
+                             permission of both runs, so it runs only when
+                             --kind asks for it
 
 RUN is a run id (see 'exporter runs'); DATE (2026-11-01 or RFC 3339) picks
 the newest complete run started at or before it (a bare date means the end
@@ -70,7 +77,7 @@ complete run before --to.
 
 --kind narrows what is shown: entity kinds (accounts, users,
 service-accounts, service-principals, groups, group-rules, memberships,
-projects, teams, team-members, repos, effective) and change kinds (the list
+projects, teams, team-members, repos, effective, permissions) and change kinds (the list
 above), comma-separated. A change is shown if it matches one of the entity
 kinds given (any when none) and one of the change kinds given (any when
 none). effective, access_gained and access_lost imply --effective.
@@ -170,8 +177,17 @@ func diffStore(ctx context.Context, env *Env, w io.Writer, sf *storeFlags, from,
 		return 0, a, b, usageErrorf("--from is run %d, newer than --to (run %d): swap them", a.ID, b.ID)
 	}
 	title := fmt.Sprintf("%s: run %d (%s) → run %d (%s)", b.Org, a.ID, runTime(a), b.ID, runTime(b))
+	perms, onlyPerms := sel.permissions()
 	n, err := printChanges(w, format, title, sel, func(emit func(diff.Change) error) error {
-		return diff.Between(ctx, st, a.ID, b.ID, opts, emit)
+		if !onlyPerms {
+			if err := diff.Between(ctx, st, a.ID, b.ID, opts, emit); err != nil {
+				return err
+			}
+		}
+		if perms {
+			return diff.PermissionChanges(ctx, st, a.ID, b.ID, emit)
+		}
+		return nil
 	})
 	return n, a, b, err
 }
@@ -267,6 +283,37 @@ var entitySelectors = map[string]struct{ entity, subjectKind string }{
 	"repositories":       {diff.EntRepositories, ""},
 	"effective":          {diff.EntEffectiveAccess, ""},
 	"effective-access":   {diff.EntEffectiveAccess, ""},
+	"permissions":        {diff.EntEffectivePerms, ""},
+}
+
+// permissionKinds are the change kinds of the permission diff, which runs
+// only when --kind asks for it (it evaluates every permission of both runs).
+var permissionKinds = []string{diff.PermissionGained, diff.PermissionLost}
+
+// permissions reports whether the selection asks for the permission diff,
+// and whether for nothing else.
+func (s selection) permissions() (any, only bool) {
+	for _, e := range s.entities {
+		if entitySelectors[e].entity == diff.EntEffectivePerms {
+			any = true
+		}
+	}
+	for _, k := range s.kinds {
+		if slices.Contains(permissionKinds, k) {
+			any = true
+		}
+	}
+	if !any {
+		return false, false
+	}
+	only = true
+	for _, e := range s.entities {
+		only = only && entitySelectors[e].entity == diff.EntEffectivePerms
+	}
+	for _, k := range s.kinds {
+		only = only && slices.Contains(permissionKinds, k)
+	}
+	return true, only
 }
 
 func parseKinds(s string) (selection, error) {
@@ -275,7 +322,7 @@ func parseKinds(s string) (selection, error) {
 		k = strings.ToLower(strings.TrimSpace(k))
 		switch {
 		case k == "":
-		case slices.Contains(diff.Kinds, strings.ReplaceAll(k, "-", "_")):
+		case slices.Contains(diff.Kinds, strings.ReplaceAll(k, "-", "_")) || slices.Contains(permissionKinds, strings.ReplaceAll(k, "-", "_")):
 			sel.kinds = append(sel.kinds, strings.ReplaceAll(k, "-", "_"))
 		default:
 			name := strings.ReplaceAll(k, "_", "-")
@@ -285,7 +332,7 @@ func parseKinds(s string) (selection, error) {
 					known = append(known, n)
 				}
 				slices.Sort(known)
-				return sel, usageErrorf("--kind %q: want entity kinds (%s) or change kinds (%s)", k, strings.Join(known, ", "), strings.Join(diff.Kinds, ", "))
+				return sel, usageErrorf("--kind %q: want entity kinds (%s) or change kinds (%s)", k, strings.Join(known, ", "), strings.Join(append(slices.Clone(diff.Kinds), permissionKinds...), ", "))
 			}
 			sel.entities = append(sel.entities, name)
 		}
@@ -301,6 +348,9 @@ func (s selection) options(effective bool, dormantDays int) diff.Options {
 		opts.DormantDays = -1
 	}
 	add := func(ent string) {
+		if ent == diff.EntEffectivePerms {
+			return // the permission diff runs beside (see selection.permissions)
+		}
 		if ent == diff.EntEffectiveAccess {
 			opts.Effective = true
 		}
@@ -324,6 +374,7 @@ func (s selection) options(effective bool, dormantDays int) diff.Options {
 			add(diff.EntGroupRules)
 		case diff.Disabled, diff.Enabled, diff.Dormant:
 			add(diff.EntAccounts)
+		case diff.PermissionGained, diff.PermissionLost:
 		default:
 			return diff.Options{Effective: opts.Effective, DormantDays: opts.DormantDays}
 		}

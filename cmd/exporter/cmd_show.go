@@ -39,6 +39,7 @@ func showKindNames() []string {
 	for k := range showKinds {
 		names = append(names, k)
 	}
+	names = append(names, "permissions", "who-can")
 	slices.Sort(names)
 	return names
 }
@@ -48,12 +49,15 @@ func newShowCmd() *Command {
 		sf     storeFlags
 		run    int64
 		format = newChoice("table", "table", "json", "csv")
+		pf     permissionFlags
 	)
 	return &Command{
 		Name:    "show",
 		Summary: "print part of a snapshot (users, groups, memberships, access, …)",
 		Usage: `
 Usage: exporter show KIND [ARG] [--run N] [--format table|json|csv] [--db FILE] [--org URL]
+       exporter show permissions --repo NAME | --project NAME | --subject USER [--permission NAME]
+       exporter show who-can PERMISSION --repo NAME
 
 Print one kind of entity as it was in a run's snapshot (the latest complete
 run unless --run is given). KIND is one of:
@@ -67,6 +71,16 @@ run unless --run is given). KIND is one of:
   access SUBJECT       every group a user (or group) belongs to, directly or
                        through nested groups, with the path
   projects, teams, repos
+  permissions          effective permissions, allowed and denied, of a
+                       repository (--repo NAME or PROJECT/NAME, with its
+                       branches), a project (--project NAME) or an account
+                       (--subject USER), optionally one --permission, each
+                       with the entry that decides it and the group path
+  who-can PERMISSION   the accounts allowed PERMISSION (as the namespace
+                       names it: ForcePush, PolicyExempt, GenericContribute,
+                       ManagePermissions, …) on --repo NAME
+                       (permissions and who-can read one organization: in a
+                       store folder, name it with --org)
 
 GROUP and SUBJECT may be a descriptor, a principal name, a mail address or
 a display name. CSV and JSON carry every column (entities with a descriptor
@@ -78,15 +92,33 @@ Examples:
   exporter show access alice@fabrikam.com
   exporter show members "[fabrikam]\Project Collection Administrators"
   exporter show memberships --format csv > memberships.csv
+  exporter show who-can ForcePush --repo payments
+  exporter show permissions --subject ann@fabrikam.com --permission PolicyExempt
 `,
 		Flags: func(fs *flag.FlagSet) {
 			sf.register(fs)
 			fs.Int64Var(&run, "run", 0, "run to read (default: the latest complete run)")
 			fs.Var(format, "format", "output format")
+			fs.StringVar(&pf.repo, "repo", "", "permissions, who-can: the repository (NAME or PROJECT/NAME)")
+			fs.StringVar(&pf.project, "project", "", "permissions, who-can: the project")
+			fs.StringVar(&pf.subject, "subject", "", "permissions: the account (descriptor, principal name, mail or display name)")
+			fs.StringVar(&pf.permission, "permission", "", "permissions: only this permission (ForcePush, PolicyExempt, …)")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) == 0 {
 				return usageErrorf("what to show? one of %s", strings.Join(showKindNames(), ", "))
+			}
+			if args[0] == "permissions" || args[0] == "who-can" {
+				st, err := sf.openForReading(ctx, env)
+				if err != nil {
+					return err
+				}
+				defer st.Close()
+				r, err := pickRun(ctx, st, run)
+				if err != nil {
+					return err
+				}
+				return showPermissions(ctx, env, st, r.ID, args, pf, format.String())
 			}
 			kind, ok := showKinds[args[0]]
 			if !ok {

@@ -24,6 +24,8 @@ func newSyncCmd() *Command {
 		auth        = newChoice("auto", "auto", "pat", "entra", "bearer")
 		concurrency int
 		noTeams     bool
+		noPerms     bool
+		namespaces  string
 		wait        bool
 		mode        = newChoice("auto", "auto", "full", "incremental")
 		fullEvery   durationValue
@@ -72,6 +74,14 @@ Credentials:
 The PAT needs these scopes (all read): Graph, Identity, Member Entitlement
 Management, Project and Team, Code; and Audit Log for incremental syncs.
 
+Permissions: the access control lists of the security namespaces that
+govern projects and repositories (Project, Git Repositories, Build,
+ReleaseManagement and Identity; --namespaces names others, by name or id),
+one request per namespace. Reading them needs Security (Manage),
+vso.security_manage, which has no read-only form (or a full-access PAT).
+Without it the sync goes on, leaves the permission tables as they were and
+says so in the run's note; --no-permissions skips them.
+
 Many organizations:
   --org all, a comma-separated list of names or URLs, or a glob
   ('contoso-*') syncs every organization it picks among those the
@@ -100,6 +110,8 @@ Examples:
 			fs.Var(auth, "auth", "how to authenticate")
 			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
+			fs.BoolVar(&noPerms, "no-permissions", false, "skip security namespaces and access control lists")
+			fs.StringVar(&namespaces, "namespaces", "", "security namespaces whose ACLs to read, comma-separated names or ids (default: Project, Git Repositories, Build, ReleaseManagement, Identity)")
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
 			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
@@ -130,6 +142,7 @@ Examples:
 			opts := collect.SyncOptions{
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
+				Permissions: !noPerms, Namespaces: splitComma(namespaces),
 			}
 			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
 				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {
@@ -376,4 +389,15 @@ func thousands(n int64) string {
 		s = s[:i] + "," + s[i:]
 	}
 	return s
+}
+
+// splitComma splits a comma-separated flag value, dropping empty items.
+func splitComma(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
 }

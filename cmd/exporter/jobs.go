@@ -130,7 +130,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 			return schedule.Result{}, jobError(err)
 		}
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
-			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams,
+			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8

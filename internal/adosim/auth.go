@@ -20,6 +20,10 @@ type Credential struct {
 	// ExpiresAt, when set, is when the credential stops working (tokens
 	// the identity platform issues), on the simulated clock.
 	ExpiresAt time.Time `json:"expires_at,omitzero"`
+	// Subject, when set, is the descriptor of the identity the credential
+	// belongs to (see Server.ActAs); permission checks answer for it. The
+	// default credentials belong to the organization's administrator.
+	Subject string `json:"subject,omitempty"`
 }
 
 // Scope sets of the default credentials.
@@ -92,7 +96,9 @@ func (s *Server) authenticate(r *http.Request) (*Credential, int) {
 	default:
 		return nil, http.StatusUnauthorized
 	}
+	s.credMu.RLock()
 	c := s.creds[token]
+	s.credMu.RUnlock()
 	if c == nil && bearer {
 		c = s.entra.issued(token)
 	}

@@ -328,6 +328,7 @@ func (o *Org) DeleteProject(actor *Subject, p *Project) {
 		}
 	}
 	p.Deleted = true
+	o.dropACLs(func(token string) bool { return tokenUnder(token, p.ID) })
 	o.record(o.clock.Now(), actor, "Project.SoftDeleteCompleted", fmt.Sprintf("%s project was deleted", p.Name), p, map[string]any{"ProjectId": p.ID, "ProjectName": p.Name})
 }
 
@@ -377,6 +378,7 @@ func (o *Org) CreateRepo(actor *Subject, p *Project, name string) (*Repo, error)
 // DeleteRepo deletes a repository.
 func (o *Org) DeleteRepo(actor *Subject, r *Repo) {
 	r.Deleted = true
+	o.dropACLs(func(token string) bool { return tokenUnder(token, r.ID) })
 	p := o.projectByID[r.ProjectID]
 	o.record(o.clock.Now(), actor, "Git.RepositoryDeleted", fmt.Sprintf("Deleted repository %s from project %s", r.Name, p.Name), p, map[string]any{"RepoId": r.ID, "RepoName": r.Name, "ProjectName": p.Name})
 }

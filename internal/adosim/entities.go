@@ -159,6 +159,7 @@ func (o *Org) newProject(name, desc, visibility, process string, created time.Ti
 		Process:     process,
 		Revision:    int64(len(o.projects)) + 100,
 		LastUpdate:  created,
+		groups:      map[string]*Subject{},
 	}
 	o.projects = append(o.projects, p)
 	o.projectByID[p.ID] = p
@@ -166,6 +167,7 @@ func (o *Org) newProject(name, desc, visibility, process string, created time.Ti
 	for _, g := range defaultProjectGroups {
 		s := o.newGroup(p, g.name, g.desc, false)
 		s.Builtin = true
+		p.groups[g.name] = s
 		if g.name == "Contributors" {
 			contributors = s
 		}

@@ -126,6 +126,10 @@ type Project struct {
 	Revision    int64
 	LastUpdate  time.Time
 	Deleted     bool
+	// groups are the default groups the project was created with, by
+	// name: its default ACL entries stay theirs whatever they are renamed
+	// to, or if they are deleted.
+	groups map[string]*Subject
 
 	json atomic.Pointer[[]byte] // cached TeamProjectReference JSON, reset on change
 }
@@ -230,7 +234,8 @@ type Org struct {
 	buildService           map[string]*Subject // project id → its build service identity
 	admin                  *Subject
 
-	aces map[aclKey][]ace // explicit access control entries set through the API
+	aces    map[aclKey][]ace       // explicit access control entries set through the API
+	inherit map[aclKey]inheritFlag // inheritPermissions set through the API
 
 	srv    *Server                                 // the server that serves it
 	urls   atomic.Pointer[[hostMSGraph + 1]string] // hostURL of every service, set when served
@@ -255,6 +260,7 @@ func newOrg(name string, spec Spec, clk *clock, seed uint64) *Org {
 		repoByID:     map[string]*Repo{},
 		retention:    90 * 24 * time.Hour,
 		aces:         map[aclKey][]ace{},
+		inherit:      map[aclKey]inheritFlag{},
 		buildService: map[string]*Subject{},
 	}
 	o.ID = o.newGUID()

@@ -47,10 +47,11 @@ func MutationKinds() []string {
 	return out
 }
 
-// The weights (per 400 changes) follow the make-up of an organization's
-// access-related Audit Log: mostly group membership changes (78%), then
-// licenses and accounts (12%), and a few structural changes: groups (4%),
-// repositories (4%), teams (1%), projects (1%).
+// The weights (per 415 changes) follow the make-up of an organization's
+// access-related Audit Log: mostly group membership changes (75%), then
+// licenses and accounts (12%), a few structural changes: groups (4%),
+// repositories (4%), teams (1%), projects (1%), and permissions (4%:
+// entries set, removed and reset, inheritance turned off or on).
 var mutationKinds = []mutationKind{
 	{"membership.add", 152, (*mutator).membershipAdd},
 	{"membership.remove", 120, (*mutator).membershipRemove},
@@ -70,6 +71,10 @@ var mutationKinds = []mutationKind{
 	{"project.create", 2, (*mutator).projectCreate},
 	{"project.delete", 1, (*mutator).projectDelete},
 	{"project.rename", 1, (*mutator).projectRename},
+	{"permission.set", 8, (*mutator).permissionSet},
+	{"permission.remove", 3, (*mutator).permissionRemove},
+	{"permission.reset", 2, (*mutator).permissionReset},
+	{"acl.inherit", 2, (*mutator).aclInherit},
 }
 
 type mutator struct {

@@ -59,7 +59,8 @@ type Server struct {
 	orgMu  sync.RWMutex
 	orgs   []*Org // every organization served, in the order added
 	clock  *clock
-	creds  map[string]*Credential // by token
+	creds  map[string]*Credential // by token, under credMu
+	credMu sync.RWMutex
 	cnames []Credential
 	faults *faultState
 	stats  *stats

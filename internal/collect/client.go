@@ -22,6 +22,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/git"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/security"
 )
 
 // Credential is how the collector authenticates: a PAT or an Entra token source.
@@ -77,6 +78,7 @@ type Client struct {
 	Core     core.Client
 	Git      git.Client
 	Audit    audit.Client
+	Security security.Client     // on the organization URL: the security API has no resource area
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
 	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
 
@@ -129,6 +131,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		return azuredevops.NewClientWithOptions(conn, strings.ToLower(strings.TrimRight(u, "/")), azuredevops.WithHTTPClient(hc))
 	}
 	root := clientAt(conn.BaseUrl)
+	c.Security = &security.ClientImpl{Client: *root}
 	areas, err := root.GetResourceAreas(ctx)
 	if err != nil {
 		return nil, describe("discover the organization's services", "", err)
@@ -318,6 +321,7 @@ var scopeHints = map[string]string{
 	"core":         "Project and Team (Read), vso.project",
 	"git":          "Code (Read), vso.code",
 	"audit":        "Audit Log (Read), vso.auditlog",
+	"security":     "Security (Manage), vso.security_manage (the service has no read-only scope for permissions), or --no-permissions",
 	// Writes, for 'exporter apply'.
 	"graph-write":        "Graph (Read & manage), vso.graph_manage",
 	"entitlements-write": "Member Entitlement Management (Read & write), vso.memberentitlementmanagement_write",

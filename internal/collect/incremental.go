@@ -38,15 +38,16 @@ type plan struct {
 	svc        bool              // re-read the service accounts (a new project brings a build identity)
 	repos      bool              // re-read the repositories
 	groupRules bool              // re-read the group rules
+	acl        *aclPlan          // permissions (incremental_perms.go)
 	full       map[string]string // resource kind → why it is re-read in full
 	mapped     int               // entries that led to re-reads
 	ignored    map[string]int    // actions that touch nothing collected, by area
 }
 
-func newPlan() *plan {
+func newPlan(opts SyncOptions) *plan {
 	return &plan{groupKeys: map[string]bool{}, groups: map[string]bool{}, users: map[string]bool{},
 		scopes: map[string]bool{}, teamsOf: map[string]bool{}, teams: map[string]bool{},
-		full: map[string]string{}, ignored: map[string]int{}}
+		full: map[string]string{}, ignored: map[string]int{}, acl: newACLPlan(opts)}
 }
 
 // Resource kinds that can be re-read in full.
@@ -87,6 +88,7 @@ func dataStrings(data map[string]any, key string) []string {
 func (p *plan) add(e entry) {
 	area, _, _ := strings.Cut(e.action, ".")
 	p.mapped++
+	perms := p.mapPermissions(e)
 	switch {
 	case e.action == "Group.UpdateGroupMembership.Add" || e.action == "Group.UpdateGroupMembership.Remove":
 		keys := dataStrings(e.data, "GroupId")
@@ -154,7 +156,8 @@ func (p *plan) add(e entry) {
 		p.repos = true
 	case area == "Security":
 		// Team administrators are permissions on {project}\{team} in the
-		// Identity namespace; other permissions are not collected.
+		// Identity namespace; other permissions count when the run reads
+		// their namespace (mapPermissions).
 		ns := dataStrings(e.data, "NamespaceId")
 		tok := dataStrings(e.data, "Token")
 		if len(ns) == 1 && strings.EqualFold(ns[0], nsIdentity) && len(tok) == 1 {
@@ -163,8 +166,10 @@ func (p *plan) add(e entry) {
 				return
 			}
 		}
-		p.mapped--
-		p.ignored[area]++
+		if !perms {
+			p.mapped--
+			p.ignored[area]++
+		}
 	case area == "Group":
 		p.fullKind(kindGroups, "unrecognised group action "+e.action)
 	case area == "Licensing":
@@ -267,6 +272,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		step{name: "listed groups", after: []string{"group lists"}, run: on(inc.rereadGroups)})
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
+	}
+	if p.acl.on() {
+		steps = append(steps, step{name: "permissions", run: on(inc.rereadPermissions)})
 	}
 	if e.opts.Teams {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})

@@ -25,9 +25,11 @@ var propertySpec = adosim.Spec{
 	MembershipsPerUser: 4, NestingDepth: 3, GroupRules: 1, DormantShare: 0.1, NeverShare: 0.05, AuditHistory: 20,
 }
 
+// syncMode syncs in a mode, with teams and permissions (reading ACLs needs
+// the "readwrite" credential's Security (Manage); others sync without them).
 func syncMode(t testing.TB, c *Client, st *snapshot.Store, mode string) snapshot.Run {
 	t.Helper()
-	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true})
+	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -66,7 +68,7 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 		t.Run(fmt.Sprint("seed", seed), func(t *testing.T) {
 			t.Parallel()
 			sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: uint64(seed)})
-			c := dial(t, sim, "readonly")
+			c := dial(t, sim, "readwrite")
 			st := openStore(t)
 			syncMode(t, c, st, "full")
 			for round := 1; round <= 3; round++ {
@@ -79,7 +81,7 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 					t.Fatalf("round %d: run kind %s", round, inc.Kind)
 				}
 				fresh := openStore(t)
-				full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
+				full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")
 				if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
 					t.Fatalf("round %d (%d changes): incremental differs from a fresh full sync: %s\nnote: %s", round, n, d, inc.Note)
 				}
@@ -97,7 +99,7 @@ func TestIncrementalByChangeKind(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: 5})
-			c := dial(t, sim, "readonly")
+			c := dial(t, sim, "readwrite")
 			st := openStore(t)
 			syncMode(t, c, st, "full")
 			if _, err := sim.Mutate(adosim.MutateRequest{Count: 4, Seed: 9, Kinds: []string{kind}}); err != nil {
@@ -105,7 +107,7 @@ func TestIncrementalByChangeKind(t *testing.T) {
 			}
 			inc := syncMode(t, c, st, "incremental")
 			fresh := openStore(t)
-			full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
+			full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")
 			if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
 				t.Fatalf("%s: %s\nnote: %s", kind, d, inc.Note)
 			}

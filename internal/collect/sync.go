@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,12 @@ type SyncOptions struct {
 	AuditRetention time.Duration
 	// Teams reads teams and their members (one request per team).
 	Teams bool
+	// Permissions reads the security namespaces and the ACLs of Namespaces
+	// (see permissions.go).
+	Permissions bool
+	// Namespaces are the security namespaces (ids or names) whose ACLs to
+	// read; empty means DefaultNamespaces.
+	Namespaces []string
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool
@@ -62,7 +69,7 @@ type Progress struct {
 // NewProgress returns counters for the resources a sync reads.
 func NewProgress() *Progress {
 	p := &Progress{counts: map[string]*atomic.Int64{}}
-	for _, r := range []string{"accounts", "service principals", "entitlements", "groups", "group rules", "memberships", "projects", "teams", "team members", "repositories"} {
+	for _, r := range []string{"accounts", "service principals", "entitlements", "groups", "group rules", "memberships", "projects", "teams", "team members", "repositories", "access control lists", "access control entries"} {
 		p.order = append(p.order, r)
 		p.counts[r] = &atomic.Int64{}
 	}
@@ -167,10 +174,36 @@ type env struct {
 	opts SyncOptions
 	ids  *resolver
 
+	notes *runNotes // what the run's note should say beyond its kind
+
 	mu     sync.Mutex
 	groups []groupRef // filled by the groups collector, read by memberships
 	teams  []teamRef  // filled by the teams collector, read by team members
 	sps    []string   // service principal descriptors, for their entitlements
+}
+
+// runNotes gathers what collectors want the run's note to say.
+type runNotes struct {
+	mu    sync.Mutex
+	notes []string
+}
+
+func (n *runNotes) add(s string) {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	if !slices.Contains(n.notes, s) {
+		n.notes = append(n.notes, s)
+	}
+}
+
+// append adds the notes to a run's note.
+func (n *runNotes) append(note string) string {
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	for _, s := range n.notes {
+		note += "; " + s
+	}
+	return note
 }
 
 // Sync runs one sync of the client's organization into the store: it takes
@@ -297,7 +330,7 @@ func checkFresh(ctx context.Context, c *Client, st *snapshot.Store, prev snapsho
 
 // withWriter runs body with collectors writing through one writer
 // goroutine, and returns the first error of either.
-func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, ids *resolver, opts SyncOptions, body func(context.Context, *env) error) error {
+func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, ids *resolver, opts SyncOptions, notes *runNotes, body func(context.Context, *env) error) error {
 	ctx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	ops := make(chan op, 512)
@@ -314,7 +347,7 @@ func withWriter(ctx context.Context, c *Client, w *snapshot.Writer, ids *resolve
 		}
 		writeErr <- err
 	}()
-	e := &env{c: c, out: &sink{ops: ops, prog: opts.Progress}, opts: opts, ids: ids}
+	e := &env{c: c, out: &sink{ops: ops, prog: opts.Progress}, opts: opts, ids: ids, notes: notes}
 	ids.out = e.out
 	err := body(ctx, e)
 	close(ops)
@@ -348,10 +381,11 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	ids := newResolver(c)
 	ids.load(ctx, w.Store())
 	defer ids.loading.abandon() // a no-op once the run has used it
-	if err := withWriter(ctx, c, w, ids, opts, runPhases); err != nil {
+	notes := &runNotes{}
+	if err := withWriter(ctx, c, w, ids, opts, notes, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
-	return commit(c, w, snapshotTime, cur, note)
+	return commit(c, w, snapshotTime, cur, notes.append(note))
 }
 
 func commit(c *Client, w *snapshot.Writer, snapshotTime time.Time, cur cursor, note string) (snapshot.Run, error) {
@@ -394,7 +428,7 @@ type incremental struct {
 // entries to re-reads. It writes nothing, so a log that cannot be read
 // costs no run.
 func planIncremental(ctx context.Context, c *Client, st *snapshot.Store, prev snapshot.Run, opts SyncOptions) (_ *incremental, err error) {
-	inc := &incremental{c: c, opts: opts, plan: newPlan(), ids: newResolver(c)}
+	inc := &incremental{c: c, opts: opts, plan: newPlan(opts), ids: newResolver(c)}
 	// The store is read while the Audit Log is.
 	inc.ids.load(ctx, st)
 	inc.view = loadView(ctx, st, inc.ids)
@@ -440,14 +474,15 @@ func (inc *incremental) stop() {
 
 // apply re-reads what the plan names and commits the run.
 func (inc *incremental) apply(ctx context.Context, w *snapshot.Writer) (snapshot.Run, error) {
-	err := withWriter(ctx, inc.c, w, inc.ids, inc.opts, func(ctx context.Context, e *env) error {
+	notes := &runNotes{}
+	err := withWriter(ctx, inc.c, w, inc.ids, inc.opts, notes, func(ctx context.Context, e *env) error {
 		e.out.prog.setPhase("re-reading")
 		return runIncremental(ctx, e, inc.plan, inc.view)
 	})
 	if err != nil {
 		return snapshot.Run{}, err
 	}
-	return commit(inc.c, w, inc.snapshotTime, inc.cur, inc.note)
+	return commit(inc.c, w, inc.snapshotTime, inc.cur, notes.append(inc.note))
 }
 
 // fullTables are the tables a full sync reads completely; rows it does not
@@ -472,7 +507,7 @@ type step struct {
 // team members the teams, service principal entitlements the principals.
 // Each step starts as soon as what it needs is done, so the long chains of
 // continuation-token pages (users, entitlements) overlap with the rest.
-func steps(teams bool) []step {
+func steps(teams, permissions bool) []step {
 	s := []step{
 		{name: "users", run: readUsers},
 		{name: "service principals", run: readServicePrincipals},
@@ -489,6 +524,11 @@ func steps(teams bool) []step {
 			step{name: "teams", run: readTeams},
 			step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
 	}
+	if permissions {
+		// After memberships, whose reads teach the resolver most of the
+		// identities the entries name.
+		s = append(s, step{name: "permissions", after: []string{"memberships"}, run: readPermissions})
+	}
 	return s
 }
 
@@ -504,7 +544,7 @@ func runPhases(ctx context.Context, e *env) error {
 		return err
 	}
 	e.out.prog.setPhase("reading")
-	if err := runSteps(ctx, e, steps(e.opts.Teams)); err != nil {
+	if err := runSteps(ctx, e, steps(e.opts.Teams, e.opts.Permissions)); err != nil {
 		return err
 	}
 	e.out.prog.setPhase("committing")

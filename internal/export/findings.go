@@ -22,12 +22,14 @@ const (
 )
 
 // FindingKinds lists the findings in report order.
-var FindingKinds = []string{FindGuestPrivileged, FindDormantPrivileged, FindDeletedWithAccess, FindServiceInteractive, FindPrivilegedTooMany, FindPrivilegedTooFew}
+var FindingKinds = []string{FindGuestPrivileged, FindDormantPrivileged, FindDeletedWithAccess, FindServiceInteractive, FindPrivilegedTooMany, FindPrivilegedTooFew,
+	FindUnknownIdentity, FindRepoPrivileged, FindDirectUser}
 
 // FindingSeverity is each finding's severity.
 var FindingSeverity = map[string]string{
 	FindGuestPrivileged: severityHigh, FindDormantPrivileged: severityHigh, FindDeletedWithAccess: severityHigh,
 	FindServiceInteractive: severityMd, FindPrivilegedTooMany: severityMd, FindPrivilegedTooFew: severityLow,
+	FindUnknownIdentity: severityMd, FindRepoPrivileged: severityMd, FindDirectUser: severityMd,
 }
 
 func (j *job) find(kind, subject, subjectName, grp, grpName, detail string) {

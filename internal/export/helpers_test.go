@@ -62,23 +62,23 @@ func storeFixture(t testing.TB, preset string) *fixture {
 		t.Fatal(err)
 	}
 	dial := func() *collect.Client { // one client per sync, as one process per run
-		c, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readonly")},
+		c, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readwrite")},
 			collect.Options{Retry: collect.RetryPolicy{BaseDelay: time.Millisecond, MaxDelay: 20 * time.Millisecond}})
 		if err != nil {
 			t.Fatal(err)
 		}
 		return c
 	}
-	r1, err := collect.Sync(ctx, dial(), st, collect.SyncOptions{Teams: true})
+	r1, err := collect.Sync(ctx, dial(), st, collect.SyncOptions{Teams: true, Permissions: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	// A week later, after some changes: some accounts have turned dormant.
 	sim.Advance(7 * 24 * time.Hour)
-	if _, err := sim.Mutate(adosim.MutateRequest{Count: 40, Seed: 3}); err != nil {
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 40, Seed: 4}); err != nil {
 		t.Fatal(err)
 	}
-	r2, err := collect.Sync(ctx, dial(), st, collect.SyncOptions{Teams: true})
+	r2, err := collect.Sync(ctx, dial(), st, collect.SyncOptions{Teams: true, Permissions: true})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,7 +34,8 @@ type job struct {
 	directGroups map[string]int64 // account → groups it is a direct member of; dropped after accounts
 	changes      changeSource
 	changeKinds  map[string]int64
-	rows         map[string]int64 // rows per table
+	perms        *diff.PermissionSnapshot // loaded for permissions, used by effective_permissions
+	rows         map[string]int64         // rows per table
 }
 
 // account is what later tables need to know of an account.
@@ -82,6 +83,7 @@ func newJob(ctx context.Context, st *snapshot.Store, opts Options) (*job, error)
 
 // close drops what the job holds on disk.
 func (j *job) close() {
+	j.perms = nil
 	for _, sp := range []*spool{j.privSpool, j.changeSpool} {
 		if sp != nil {
 			sp.Close()
@@ -123,6 +125,10 @@ func (j *job) produce(ctx context.Context, t *Table, emit func(Row) error) error
 		return j.effective(ctx, count)
 	case PrivilegedAccess:
 		return j.privileged(count)
+	case Permissions:
+		return j.permissionRows(ctx, count)
+	case EffectivePermissions:
+		return j.effectivePermissionRows(ctx, count)
 	case Findings:
 		return j.findingRows(count)
 	case Changes:

@@ -219,7 +219,7 @@ var Findings = &Table{
 	Name: "findings",
 	Doc:  "One row per finding: what a reviewer should look at first.",
 	Columns: []Column{
-		str("finding", "guest_in_privileged_group, dormant_in_privileged_group, deleted_in_origin_with_access, service_account_interactive_license, privileged_group_too_many_members, privileged_group_too_few_members"),
+		str("finding", "guest_in_privileged_group, dormant_in_privileged_group, deleted_in_origin_with_access, service_account_interactive_license, privileged_group_too_many_members, privileged_group_too_few_members, repository_privileged_permission, direct_user_permission, permission_for_unknown_identity"),
 		str("severity", "high, medium or low"),
 		wide(opt("subject_descriptor", "the account concerned, if any"), 30),
 		wide(opt("subject_name", "its display name"), 28),
@@ -278,13 +278,71 @@ var AppliedDecisions = &Table{
 	},
 }
 
+// Permissions are the access control entries of the namespaces the run
+// read: who is allowed or denied what, directly, on each token.
+var Permissions = &Table{
+	Name:   "permissions",
+	Key:    []string{"namespace", "token", "identity"},
+	Doc:    "One row per access control entry of the namespaces synced (Project, Git Repositories, Build, ReleaseManagement, Identity by default): an identity allowed or denied permissions on a token, as set, before inheritance and group membership.",
+	Review: true,
+	Columns: []Column{
+		str("namespace", "security namespace: Git Repositories, Project, Build, …"),
+		wide(str("token", "the secured token: repoV2/{project}/{repository}, $PROJECT:…, …; with namespace and identity the key"), 40),
+		str("resource_kind", "organization, project, repository, branch, ref, pipelines, group or other"),
+		wide(str("resource", "the resource for people: Project, Project/repository, Project/repository refs/heads/main, …"), 36),
+		wide(opt("project", "its project's name"), 20),
+		wide(opt("repository", "its repository's name"), 20),
+		opt("branch", "its branch (refs/heads/…)"),
+		flag("inherit", "the list's inheritPermissions: false stops what the token inherits from its parent"),
+		wide(str("identity", "the identity as the entry names it (legacy identity descriptor)"), 30),
+		wide(opt("subject_descriptor", "the subject it resolves to; empty when unresolved"), 30),
+		wide(opt("subject_name", "its name (group principal name or account display name)"), 28),
+		opt("subject_kind", "user, service_account, service_principal, group, or empty when unknown"),
+		flag("known", "false: an identity not in the organization at this run (removed, or never resolved)"),
+		wide(opt("allow", "permissions allowed, as the namespace names them, comma-separated"), 36),
+		wide(opt("deny", "permissions denied"), 28),
+		num("allow_bits", "allowed bit mask"),
+		num("deny_bits", "denied bit mask"),
+	},
+}
+
+// EffectivePermissions are the permissions each account has on each
+// project, repository and branch, through its groups (nested) or directly.
+var EffectivePermissions = &Table{
+	Name:   "effective_permissions",
+	Key:    []string{"subject_descriptor", "namespace", "token", "permission"},
+	Doc:    "One row per account, resource and permission the account is allowed (or explicitly denied), evaluated as the service does: deny wins at one level, the most specific level decides, inheritance can be turned off, groups grant to every nested member. Every project and repository is listed, and every token with an ACL (branches, pipelines, teams).",
+	Review: true,
+	Columns: []Column{
+		wide(str("subject_descriptor", "the account; with namespace, token and permission the key"), 30),
+		wide(str("subject_name", "its display name"), 28),
+		str("subject_kind", "user, service_account or service_principal"),
+		str("namespace", "security namespace"),
+		str("resource_kind", "organization, project, repository, branch, ref, pipelines, group or other"),
+		wide(str("resource", "the resource for people"), 36),
+		wide(opt("project", "its project's name"), 20),
+		wide(opt("repository", "its repository's name"), 20),
+		opt("branch", "its branch"),
+		wide(str("token", "the token evaluated"), 40),
+		str("permission", "the permission as the namespace names it: GenericRead, GenericContribute, ForcePush, PolicyExempt, ManagePermissions, …"),
+		str("decision", "allow, or deny (explicitly denied)"),
+		wide(str("source_token", "the token of the entry that decides: the resource's own, or one it inherits from"), 40),
+		wide(str("source_identity", "the identity of that entry (group or the account itself), by descriptor"), 30),
+		wide(opt("source_name", "its name"), 28),
+		wide(str("via", "how the account holds it: \"direct\" (an entry for the account itself) or \"via A → B\" from its direct group to the entry's group"), 48),
+		wide(opt("via_descriptors", "the group path as descriptors joined by \" > \""), 40),
+	},
+}
+
 // PacketTables are the tables of a review packet, in the order they are
 // written (each may need what an earlier one found).
-var PacketTables = []*Table{Accounts, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories, EffectiveAccess, PrivilegedAccess, Findings, Changes, AppliedDecisions}
+var PacketTables = []*Table{Accounts, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories, EffectiveAccess, PrivilegedAccess,
+	Permissions, EffectivePermissions, Findings, Changes, AppliedDecisions}
 
 // sheetOrder is the order of the workbook's sheets after Summary: what a
 // reviewer looks at first comes first.
-var sheetOrder = []*Table{Findings, PrivilegedAccess, Accounts, EffectiveAccess, Changes, AppliedDecisions, Groups, Memberships, GroupRules, Projects, Teams, TeamMembers, Repositories}
+var sheetOrder = []*Table{Findings, PrivilegedAccess, Accounts, EffectiveAccess, Permissions, EffectivePermissions, Changes, AppliedDecisions,
+	Groups, Memberships, GroupRules, Projects, Teams, TeamMembers, Repositories}
 
 // TableByName finds one of PacketTables.
 func TableByName(name string) *Table {

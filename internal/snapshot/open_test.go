@@ -161,7 +161,8 @@ func TestReadersNeverMigrate(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer r.Close()
-	if v, _ := identify(ctx, r, p, false); v != latestMigration()-1 {
+	ms, _ := migrations()
+	if v, _ := identify(ctx, r, p, false); v != ms[len(ms)-2].version { // the one before the newest (numbers may skip)
 		t.Fatalf("the reader migrated the store to %d", v)
 	}
 	w, err := Open(ctx, p) // a writer upgrades it

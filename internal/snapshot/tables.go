@@ -42,10 +42,19 @@ var (
 	Teams        = &Table{Name: "teams", Key: []string{"id"}, Attrs: []string{"project_id", "name", "description"}}
 	TeamMembers  = &Table{Name: "team_members", Key: []string{"team_id", "member"}, Scope: 1, Attrs: []string{"is_admin"}}
 	Repositories = &Table{Name: "repositories", Key: []string{"id"}, Attrs: []string{"project_id", "name", "default_branch", "is_disabled"}}
+
+	// Permissions (sql/migrations/0007_permissions.sql). ACLs are read and
+	// replaced by namespace, their entries by token.
+	SecurityNamespaces = &Table{Name: "security_namespaces", Key: []string{"namespace_id"}, Attrs: []string{"name", "separator", "synced"}}
+	NamespaceActions   = &Table{Name: "namespace_actions", Key: []string{"namespace_id", "bit"}, Scope: 1, Attrs: []string{"name", "display_name"}}
+	ACLs               = &Table{Name: "acls", Key: []string{"namespace_id", "token"}, Attrs: []string{"inherit"}}
+	ACEs               = &Table{Name: "aces", Key: []string{"namespace_id", "token", "identity"}, Scope: 2, Attrs: []string{
+		"allow", "deny", "effective_allow", "effective_deny", "inherited_allow", "inherited_deny"}}
 )
 
 // Tables lists every entity table, in the order a full sync fills them.
-var Tables = []*Table{Accounts, Entitlements, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories}
+var Tables = []*Table{Accounts, Entitlements, Groups, GroupRules, Memberships, Projects, Teams, TeamMembers, Repositories,
+	SecurityNamespaces, NamespaceActions, ACLs, ACEs}
 
 // TableByName finds an entity table.
 func TableByName(name string) *Table {
