@@ -211,7 +211,7 @@ func diffPackets(ctx context.Context, env *Env, fs *flag.FlagSet, args []string,
 		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 			return 0, usageErrorf("--packets: %s is not a packet folder", dir)
 		}
-		if _, err := export.VerifiedPacket(ctx, export.NewLocalSink(dir)); err != nil {
+		if _, err := export.VerifiedOrgPacket(ctx, export.NewLocalSink(dir)); err != nil {
 			return 0, err
 		}
 	}

@@ -167,7 +167,7 @@ Examples:
 					return usageErrorf("--run %d: run ids are per organization, and --org picks %d; name one with --org", run, len(stores))
 				}
 				if kind == "packet" && splitBy == "" {
-					return usageErrorf("--org picks %d organizations: write one packet each with --split-by org, or name one with --org", len(stores))
+					return exportSpanning(ctx, env, stores, p)
 				}
 			}
 			for _, st := range stores {
@@ -188,6 +188,38 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// exportSpanning writes one packet of the latest run of every organization
+// picked, every table led by an org column.
+func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportParams) error {
+	b, err := parseBaseline(ctx, env, p.baseline)
+	if err != nil {
+		return err
+	}
+	to := p.to
+	if to == "" {
+		to = "packet-orgs-" + time.Now().UTC().Format(time.DateOnly)
+	}
+	sink, err := export.OpenSink(ctx, to, env.Getenv, export.BlobOptions{})
+	if err != nil {
+		return err
+	}
+	var os []export.OrgStore
+	for _, st := range stores {
+		os = append(os, export.OrgStore{Name: export.OrgName(st.name), Store: st.Store})
+	}
+	start := time.Now()
+	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
+		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged,
+			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
+		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
+	})
+	if err != nil {
+		return usageErrorf("%v", err)
+	}
+	printExport(env, "packet", sink, m, time.Since(start))
+	return nil
 }
 
 // exportParams are what one export needs.
@@ -299,9 +331,16 @@ func printExport(env *Env, kind string, sink export.Sink, m *export.Manifest, to
 	if m.SnapshotTime != nil {
 		snap = ", snapshot " + m.SnapshotTime.UTC().Format(time.RFC3339)
 	}
-	if kind == "packet" {
+	switch {
+	case kind == "packet" && len(m.Orgs) > 0:
+		var runs []string
+		for _, o := range m.Orgs {
+			runs = append(runs, fmt.Sprintf("run %d of %s", o.Run, o.OrgName))
+		}
+		fmt.Fprintf(w, "packet %s of %d organizations: %s\n", m.PacketID, len(m.Orgs), strings.Join(runs, ", "))
+	case kind == "packet":
 		fmt.Fprintf(w, "packet %s: run %d of %s%s\n", m.PacketID, m.Run, m.Org, snap)
-	} else {
+	default:
 		fmt.Fprintf(w, "warehouse export: run %d of %s%s, partition %s\n", m.Run, m.Org, snap, m.Partition)
 	}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)

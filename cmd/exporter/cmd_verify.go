@@ -70,6 +70,9 @@ Examples:
 			if m.PacketID != "" {
 				what = fmt.Sprintf("packet %s (run %d of %s)", m.PacketID, m.Run, org)
 			}
+			if len(m.Orgs) > 0 {
+				what = fmt.Sprintf("packet %s (%d organizations)", m.PacketID, len(m.Orgs))
+			}
 			if asJSON {
 				out := map[string]any{"ok": rep.OK(), "location": sink.String(), "kind": m.Kind, "what": what,
 					"checked": rep.Checked, "problems": nonNil(rep.Problems), "unlisted": nonNil(rep.Unlisted)}

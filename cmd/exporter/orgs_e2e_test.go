@@ -129,8 +129,32 @@ func TestAccessAcrossOrganizations(t *testing.T) {
 			t.Errorf("packet of %s: %s", org, errs)
 		}
 	}
-	if code, _, errs := cli(t, env, "export", "packet"); code != 2 || !strings.Contains(errs, "--split-by org") {
-		t.Fatalf("one packet over several organizations: exit %d %s", code, errs)
+	// One packet spanning the organizations: every table led by org, the
+	// person in both organizations on a row of each.
+	span := t.TempDir()
+	code, out, errs = cli(t, env, "export", "packet", "--to", span, "--format", "csv,xlsx")
+	if code != 0 || !strings.Contains(out, "of 2 organizations") {
+		t.Fatalf("a packet of two organizations: exit %d %s %s", code, out, errs)
+	}
+	if code, vout, errs := cli(t, env, "verify", span); code != 0 || !strings.Contains(vout, "(2 organizations)") {
+		t.Fatalf("verify of it: exit %d %s %s", code, vout, errs)
+	}
+	b, _ := os.ReadFile(filepath.Join(span, "accounts.csv"))
+	admins := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		if strings.Contains(line, "morgan.admin@fabrikam.example") {
+			admins++
+			if !strings.HasPrefix(line, "fabrikam,") && !strings.HasPrefix(line, "northwind,") {
+				t.Errorf("a row without its organization: %q", line)
+			}
+		}
+	}
+	if !strings.HasPrefix(string(b), "org,descriptor,") || admins != 2 {
+		t.Fatalf("accounts of both organizations: header %.40q, the shared person on %d rows, want 2", b, admins)
+	}
+	// It is for review: a diff or an apply takes one organization's packet.
+	if code, _, errs := cli(t, env, "diff", "--packets", span, span); code == 0 || !strings.Contains(errs, "spans several organizations") {
+		t.Fatalf("diff of a packet of several organizations: exit %d %s", code, errs)
 	}
 }
 

@@ -90,7 +90,7 @@ func (j *job) resolveRunBaseline(ctx context.Context, run int64) error {
 // its manifest read, and its tables in a local folder (downloaded from a
 // remote sink). The new side is written to newDir as the tables stream.
 func (j *job) resolvePacketBaseline(ctx context.Context, base Sink) error {
-	m, err := VerifiedPacket(ctx, base)
+	m, err := VerifiedOrgPacket(ctx, base)
 	if err != nil {
 		return fmt.Errorf("baseline: %w", err)
 	}

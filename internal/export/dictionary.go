@@ -86,9 +86,9 @@ func tableSchemaJSON(t *Table) []byte {
 }
 
 // packetDictionary is a packet's schema.json.
-func packetDictionary() *DataDictionary {
+func packetDictionary(tables []*Table) *DataDictionary {
 	d := &DataDictionary{SchemaVersion: SchemaVersion, Kind: "packet"}
-	for _, t := range PacketTables {
+	for _, t := range tables {
 		d.Tables = append(d.Tables, t.Schema())
 	}
 	return d

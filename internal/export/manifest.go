@@ -28,6 +28,9 @@ type Manifest struct {
 	Org           string            `json:"org"`              // organization URL, normalized
 	OrgName       string            `json:"org_name"`         // its last path segment
 	OrgID         string            `json:"org_id,omitempty"` // its id (schema version 2 on)
+	// Orgs, instead of Org, OrgName, OrgID and Run, are the organizations
+	// of a packet that spans several, each with its run.
+	Orgs []ManifestOrg `json:"orgs,omitempty"`
 	Run           int64             `json:"run"`
 	SnapshotTime  *time.Time        `json:"snapshot_time,omitempty"` // the service's clock when the run started
 	SnapshotDate  string            `json:"snapshot_date,omitempty"` // warehouse partition date
@@ -42,6 +45,15 @@ type Manifest struct {
 	Root   string  `json:"root,omitempty"`
 	Tables []Count `json:"tables"` // rows per table
 	Files  []File  `json:"files"`
+}
+
+// ManifestOrg is one organization of a packet that spans several.
+type ManifestOrg struct {
+	Org          string     `json:"org"`
+	OrgName      string     `json:"org_name"`
+	OrgID        string     `json:"org_id,omitempty"`
+	Run          int64      `json:"run"`
+	SnapshotTime *time.Time `json:"snapshot_time,omitempty"`
 }
 
 // ManifestBaseline is what the changes table compares against.

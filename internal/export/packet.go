@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -46,10 +47,6 @@ type PacketOptions struct {
 // committed, the old packet's files the new one lacks are removed, and the
 // new manifest is committed.
 func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts PacketOptions) (*Manifest, error) {
-	formats, err := CheckFormats(opts.Formats)
-	if err != nil {
-		return nil, err
-	}
 	j, err := newJob(ctx, st, opts.Options)
 	if err != nil {
 		return nil, err
@@ -58,9 +55,88 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 	if err := j.resolveBaseline(ctx, opts.Baseline); err != nil {
 		return nil, err
 	}
-	if err := j.prepareChanges(ctx); err != nil {
+	return writePacket(ctx, []*job{j}, nil, sink, opts)
+}
+
+// OrgStore is one organization's store, of a packet that spans several.
+type OrgStore struct {
+	Name  string // the organization's name, in the org column
+	Store *snapshot.Store
+}
+
+// ExportSpanningPacket writes one review packet of the latest complete run
+// of each of several organizations: every table led by an org column (so
+// that one person, who has one descriptor in every organization of a
+// tenant, is told apart per organization), one workbook, and a manifest
+// listing every organization's run. Changes are since each organization's
+// previous run (or none). Such a packet is for review; 'diff --packets' and
+// 'apply' take one organization's packet (--split-by org).
+func ExportSpanningPacket(ctx context.Context, stores []OrgStore, sink Sink, opts PacketOptions) (*Manifest, error) {
+	if opts.Run != 0 || opts.Baseline.Run != 0 || opts.Baseline.Packet != nil {
+		return nil, fmt.Errorf("a packet of several organizations takes each one's latest run and its changes since the one before (or none): a run id or a baseline packet names one organization's")
+	}
+	var jobs []*job
+	defer func() {
+		for _, j := range jobs {
+			j.close()
+		}
+	}()
+	var names []string
+	for _, os := range stores {
+		j, err := newJob(ctx, os.Store, opts.Options)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", os.Name, err)
+		}
+		jobs = append(jobs, j)
+		names = append(names, os.Name)
+		if err := j.resolveBaseline(ctx, opts.Baseline); err != nil {
+			return nil, fmt.Errorf("%s: %w", os.Name, err)
+		}
+	}
+	return writePacket(ctx, jobs, names, sink, opts)
+}
+
+// orgTables are the tables of packets that span organizations.
+var orgTables sync.Map // *Table -> *Table
+
+// withOrg is a table led by an org column, its key led by it too.
+func withOrg(t *Table) *Table {
+	if w, ok := orgTables.Load(t); ok {
+		return w.(*Table)
+	}
+	w := *t
+	w.Columns = append([]Column{str("org", "the organization the row is of (a packet of several organizations)")}, t.Columns...)
+	if len(t.Key) > 0 {
+		w.Key = append([]string{"org"}, t.Key...)
+	}
+	v, _ := orgTables.LoadOrStore(t, &w)
+	return v.(*Table)
+}
+
+// writePacket writes the packet of jobs: one organization's (names nil) or
+// several, each row then led by its organization's name.
+func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, opts PacketOptions) (*Manifest, error) {
+	formats, err := CheckFormats(opts.Formats)
+	if err != nil {
 		return nil, err
 	}
+	spanning := names != nil
+	tableOf := func(t *Table) *Table {
+		if spanning {
+			return withOrg(t)
+		}
+		return t
+	}
+	tables := make([]*Table, len(PacketTables))
+	for i, t := range PacketTables {
+		tables[i] = tableOf(t)
+	}
+	for _, j := range jobs {
+		if err := j.prepareChanges(ctx); err != nil {
+			return nil, err
+		}
+	}
+	j := jobs[0]
 	log := j.opts.Logger
 	id := opts.PacketID
 	if id == "" {
@@ -71,25 +147,44 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 
 	var wb *workbook
 	if slices.Contains(formats, FormatXLSX) {
-		if wb, err = newWorkbook("Access review "+j.run.Org, sheetOrder); err != nil {
+		order := make([]*Table, len(sheetOrder))
+		for i, t := range sheetOrder {
+			order[i] = tableOf(t)
+		}
+		title := "Access review " + j.run.Org
+		if spanning {
+			title = "Access review of " + strings.Join(names, ", ")
+		}
+		if wb, err = newWorkbook(title, order); err != nil {
 			return nil, err
 		}
 		defer wb.Close()
 	}
 	var shadow Sink
-	if j.changes.newDir != "" {
+	if j.changes.newDir != "" && !spanning {
 		shadow = NewLocalSink(j.changes.newDir)
 	}
 	pf := j.parquetFile(id)
+	if spanning {
+		pf = spanningParquetFile(jobs, names, pf)
+	}
 	var files []File
 	for _, t := range PacketTables {
 		start := time.Now()
-		out := &tableOut{t: t}
+		out := &tableOut{t: tableOf(t)}
 		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, pf, opts.CSVBOM); err != nil {
 			out.abort()
 			return nil, err
 		}
-		fs, sfs, err := j.stageTo(ctx, out)
+		for i, jj := range jobs {
+			if spanning {
+				out.src, out.prefix = t, Row{names[i]}
+			}
+			if err := jj.produceInto(ctx, out); err != nil {
+				return nil, err
+			}
+		}
+		fs, sfs, err := out.stage()
 		if err != nil {
 			return nil, fmt.Errorf("packet table %s: %w", t.Name, err)
 		}
@@ -108,19 +203,30 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 		heap, rss := memory()
 		log.Debug("table written", "table", t.Name, "rows", out.rows, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
-	orgID, _ := j.orgID(ctx) // "" for a store from before ids were recorded
 	m := &Manifest{
-		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id,
-		Org: j.run.Org, OrgName: OrgName(j.run.Org), OrgID: orgID, Run: j.run.ID, SnapshotTime: j.run.SnapshotTime,
-		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info,
+		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id, ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info,
 		Options: &ManifestOptions{DormantDays: j.opts.DormantDays, PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged, Formats: formats, CSVBOM: opts.CSVBOM},
 	}
+	if spanning {
+		for i, jj := range jobs {
+			orgID, _ := jj.orgID(ctx)
+			m.Orgs = append(m.Orgs, ManifestOrg{Org: jj.run.Org, OrgName: names[i], OrgID: orgID, Run: jj.run.ID, SnapshotTime: jj.run.SnapshotTime})
+		}
+		m.Baseline = nil // each organization's own previous run (or none)
+	} else {
+		orgID, _ := j.orgID(ctx) // "" for a store from before ids were recorded
+		m.Org, m.OrgName, m.OrgID, m.Run, m.SnapshotTime = j.run.Org, OrgName(j.run.Org), orgID, j.run.ID, j.run.SnapshotTime
+	}
 	for _, t := range PacketTables {
-		m.Tables = append(m.Tables, Count{Name: t.Name, N: j.rows[t.Name]})
+		var n int64
+		for _, jj := range jobs {
+			n += jj.rows[t.Name]
+		}
+		m.Tables = append(m.Tables, Count{Name: t.Name, N: n})
 	}
 	if wb != nil {
 		start := time.Now()
-		f, sf, err := j.writeWorkbook(ctx, sink, wb, m)
+		f, sf, err := writeWorkbook(ctx, jobs, names, sink, wb, m, tables)
 		if err != nil {
 			return nil, err
 		}
@@ -129,7 +235,7 @@ func ExportPacket(ctx context.Context, st *snapshot.Store, sink Sink, opts Packe
 		heap, rss := memory()
 		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
-	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary())
+	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary(tables))
 	if err != nil {
 		return nil, err
 	}
@@ -212,19 +318,42 @@ func (j *job) packetParts(ctx context.Context, out *tableOut, sink, shadow Sink,
 	return nil
 }
 
-// writeWorkbook fills the Summary sheet and stages packet.xlsx.
-func (j *job) writeWorkbook(ctx context.Context, sink Sink, wb *workbook, m *Manifest) (File, SinkFile, error) {
+// writeWorkbook fills the Summary sheet (of one organization, or the sum of
+// several) and stages packet.xlsx.
+func writeWorkbook(ctx context.Context, jobs []*job, names []string, sink Sink, wb *workbook, m *Manifest, tables []*Table) (File, SinkFile, error) {
+	j := jobs[0]
 	s := &Summary{
 		Organization: j.run.Org, Run: j.run.ID, SnapshotTime: j.snap, PacketID: m.PacketID,
 		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.desc, DormantDays: j.opts.DormantDays,
 		PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged,
-		Tables: m.Tables, Dormant: j.dormant, Privileged: int64(len(j.privAccounts)),
-		Findings: j.findingCounts(), Severity: FindingSeverity, HighFindings: j.highFindings(), Changes: j.changeCounts(),
+		Tables: m.Tables, Severity: FindingSeverity,
+	}
+	for _, jj := range jobs {
+		s.Dormant += jj.dormant
+		s.Privileged += int64(len(jj.privAccounts))
+		s.HighFindings += jj.highFindings()
+		s.Findings = addCounts(s.Findings, jj.findingCounts())
+		s.Changes = addCounts(s.Changes, jj.changeCounts())
+		if jj.snap.After(s.SnapshotTime) {
+			s.SnapshotTime = jj.snap
+		}
+	}
+	if names != nil {
+		var runs []string
+		for i, jj := range jobs {
+			runs = append(runs, fmt.Sprintf("%s run %d (%s)", names[i], jj.run.ID, jj.snap.Format("2006-01-02 15:04 UTC")))
+		}
+		s.Organization = fmt.Sprintf("%d organizations: %s", len(names), strings.Join(names, ", "))
+		s.RunText = strings.Join(runs, "; ")
+		s.Baseline = "each organization's previous run"
+		if j.changes.kind == "none" {
+			s.Baseline = "none"
+		}
 	}
 	if err := wb.Summary(s); err != nil {
 		return File{}, nil, err
 	}
-	if err := wb.Columns(PacketTables); err != nil {
+	if err := wb.Columns(tables); err != nil {
 		return File{}, nil, err
 	}
 	f, err := sink.Create(ctx, WorkbookName)
@@ -245,6 +374,17 @@ func (j *job) writeWorkbook(ctx context.Context, sink Sink, wb *workbook, m *Man
 		out.Rows += wb.rows[t.Name]
 	}
 	return out, f, nil
+}
+
+// addCounts adds counts of the same names, in the same order.
+func addCounts(sum, more []Count) []Count {
+	if sum == nil {
+		return append([]Count(nil), more...)
+	}
+	for i := range sum {
+		sum[i].N += more[i].N
+	}
+	return sum
 }
 
 // sheetRows counts the data rows of every table sheet.
@@ -314,4 +454,23 @@ func (j *job) parquetFile(packetID string) parquetFile {
 		m["ado_access.packet_id"] = packetID
 	}
 	return parquetFile{meta: m, createdBy: parquetCreatedBy(j.opts.Version, j.opts.Commit)}
+}
+
+// spanningParquetFile is the Parquet metadata of a packet of several
+// organizations: every organization and run, instead of one.
+func spanningParquetFile(jobs []*job, names []string, pf parquetFile) parquetFile {
+	meta := map[string]string{}
+	for k, v := range pf.meta {
+		meta[k] = v
+	}
+	delete(meta, "ado_access.org_id")
+	delete(meta, "ado_access.run")
+	var orgs []string
+	for i, j := range jobs {
+		orgs = append(orgs, fmt.Sprintf("%s=%s#%d", names[i], j.run.Org, j.run.ID))
+	}
+	meta["ado_access.org"] = strings.Join(names, ",")
+	meta["ado_access.orgs"] = strings.Join(orgs, " ")
+	pf.meta = meta
+	return pf
 }

@@ -8,6 +8,7 @@ import (
 type Summary struct {
 	Organization     string
 	Run              int64
+	RunText          string // instead of Run, for several organizations: each one's run
 	SnapshotTime     time.Time
 	PacketID         string
 	ToolVersion      string

@@ -145,6 +145,20 @@ const maxManifest = 16 << 20
 // changed or not the size, hash or rows its manifest says.
 var ErrUnverified = errors.New("the export does not match its manifest")
 
+// ErrSpanningPacket refuses a packet of several organizations where one
+// organization's is needed.
+var ErrSpanningPacket = errors.New("the packet spans several organizations")
+
+// VerifiedOrgPacket is VerifiedPacket for uses that take one
+// organization's packet: a baseline, a side of a diff, decisions to apply.
+func VerifiedOrgPacket(ctx context.Context, sink Sink) (*Manifest, error) {
+	m, err := VerifiedPacket(ctx, sink)
+	if err == nil && len(m.Orgs) > 0 {
+		return nil, fmt.Errorf("%w (%d): %s; export one organization's packet (--org NAME, or --split-by org)", ErrSpanningPacket, len(m.Orgs), sink)
+	}
+	return m, err
+}
+
 // VerifiedPacket verifies a packet at the root of sink, as 'exporter
 // verify' does, and returns its manifest only if every file matches: a
 // packet used as evidence (a baseline, a side of a diff, decisions to

@@ -136,7 +136,12 @@ func (wb *workbook) Summary(s *Summary) error {
 	steps := []func() error{
 		func() error { return put("Access review packet", st.title) },
 		func() error { return put("Organization", 0, s.Organization) },
-		func() error { return put("Run", 0, s.Run) },
+		func() error {
+			if s.RunText != "" {
+				return put("Runs", 0, s.RunText)
+			}
+			return put("Run", 0, s.Run)
+		},
 		func() error { return put("Snapshot time", 0, instant{s.SnapshotTime}) },
 		func() error { return put("Packet id", 0, s.PacketID) },
 		func() error { return put("Tool version", 0, s.ToolVersion) },

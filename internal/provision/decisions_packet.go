@@ -245,6 +245,10 @@ func verifyPacket(ctx context.Context, dir, decisions string) (*Packet, error) {
 	if rep.Manifest.Kind != "packet" {
 		return nil, &InputError{Problems: []Problem{{Source: Source{File: filepath.Join(dir, export.ManifestName)}, Msg: "not a review packet's manifest (a " + rep.Manifest.Kind + " export)"}}}
 	}
+	if n := len(rep.Manifest.Orgs); n > 0 {
+		return nil, &InputError{Problems: []Problem{{Source: Source{File: filepath.Join(dir, export.ManifestName)},
+			Msg: fmt.Sprintf("the packet spans %d organizations: apply one organization's packet (export packet --org NAME, or --split-by org)", n)}}}
+	}
 	own := ""
 	if abs, err := filepath.Abs(decisions); err == nil {
 		if d, err := filepath.Abs(dir); err == nil && filepath.Dir(abs) == d {

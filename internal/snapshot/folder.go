@@ -2,6 +2,7 @@ package snapshot
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -52,14 +53,9 @@ func (f Folder) List(ctx context.Context) ([]FolderEntry, error) {
 		if fi, err := os.Stat(p); err == nil && fi.Size() == 0 {
 			continue // a store being created by a sync now
 		}
-		st, err := OpenExisting(ctx, p)
+		org, ok, err := peekOrganization(ctx, p)
 		if err != nil {
 			return nil, fmt.Errorf("store folder %s: %w", f.Dir, err)
-		}
-		org, ok, err := st.Organization(ctx)
-		st.Close()
-		if err != nil {
-			return nil, err
 		}
 		if !ok {
 			continue // made by a sync that never got as far as binding it
@@ -106,4 +102,35 @@ func fileSafe(name string) string {
 		return "org"
 	}
 	return b.String()
+}
+
+// peekOrganization reads which organization a store holds, read-only, even
+// from a store whose schema is older (a store of an organization that is
+// gone is not synced, so not upgraded, and is still listed).
+func peekOrganization(ctx context.Context, p string) (Organization, bool, error) {
+	if _, err := checkFile(p, false); err != nil {
+		return Organization{}, false, err
+	}
+	db, err := openDB(p, "ro")
+	if err != nil {
+		return Organization{}, false, explain(p, err)
+	}
+	defer db.Close()
+	if _, err := identify(ctx, db, p, false); err != nil {
+		return Organization{}, false, err
+	}
+	s := &Store{db: db, path: p}
+	org, ok, err := s.Organization(ctx)
+	if err != nil && strings.Contains(err.Error(), "no such column") {
+		// A store from before gone organizations were recorded.
+		err = db.QueryRowContext(ctx, `SELECT id, name, url FROM organization WHERE only_one = 1`).Scan(&org.ID, &org.Name, &org.URL)
+		ok = err == nil
+		if errors.Is(err, sql.ErrNoRows) {
+			err = nil
+		}
+	}
+	if err != nil && strings.Contains(err.Error(), "no such table") {
+		return Organization{}, false, nil // from before stores were bound: not of a folder
+	}
+	return org, ok, err
 }
