@@ -172,3 +172,38 @@ func TestScheduledSyncOfEveryOrganization(t *testing.T) {
 		t.Fatalf("stores %v", stores)
 	}
 }
+
+// Two collections called DefaultCollection on two servers are two
+// organizations: their stores and warehouse partitions never collide.
+func TestSameNameOnTwoServers(t *testing.T) {
+	simA, envA := simEnv(t, adosim.Options{Preset: "small", Org: "DefaultCollection", Seed: 5})
+	simB, _ := simEnv(t, adosim.Options{Preset: "small", Org: "DefaultCollection", Seed: 6})
+	env := map[string]string{"ADO_PAT": envA["ADO_PAT"], "EXPORTER_DB": filepath.Join(t.TempDir(), "stores") + "/"}
+	// One credential for both: the second simulator takes the first's PAT.
+	env["ADO_PAT"] = simA.Credential("readonly")
+	if code, out, errs := cli(t, env, "sync", "--org", simA.URL()); code != 0 {
+		t.Fatalf("sync A: %s %s", out, errs)
+	}
+	env["ADO_PAT"] = simB.Credential("readonly")
+	if code, out, errs := cli(t, env, "sync", "--org", simB.URL()); code != 0 {
+		t.Fatalf("sync B: %s %s", out, errs)
+	}
+	stores, _ := filepath.Glob(env["EXPORTER_DB"] + "defaultcollection-*.db")
+	if len(stores) != 2 {
+		t.Fatalf("stores %v, want two", stores)
+	}
+	wh := t.TempDir()
+	if code, _, errs := cli(t, env, "export", "warehouse", "--to", wh); code != 0 {
+		t.Fatalf("warehouse: %s", errs)
+	}
+	parts, _ := filepath.Glob(filepath.Join(wh, "accounts", "org=defaultcollection", "org_id=*"))
+	manifests, _ := filepath.Glob(filepath.Join(wh, "_manifests", "org=defaultcollection", "org_id=*", "snapshot_date=*"))
+	if len(parts) != 2 || len(manifests) != 2 {
+		t.Fatalf("partitions %v, manifests %v: want two of each", parts, manifests)
+	}
+	for _, m := range manifests {
+		if code, _, errs := cli(t, env, "verify", m); code != 0 {
+			t.Errorf("verify %s: %s", m, errs)
+		}
+	}
+}

@@ -22,23 +22,23 @@ const (
 // org, run and snapshot_time are what internal/diff reads of a packet
 // (diff.PacketInfo).
 type Manifest struct {
-	Kind          string            `json:"kind"` // packet or warehouse
-	SchemaVersion int               `json:"schema_version"`
-	PacketID      string            `json:"packet_id,omitempty"`
-	Org           string            `json:"org"`              // organization URL, normalized
-	OrgName       string            `json:"org_name"`         // its last path segment
-	OrgID         string            `json:"org_id,omitempty"` // its id (schema version 2 on)
+	Kind          string `json:"kind"` // packet or warehouse
+	SchemaVersion int    `json:"schema_version"`
+	PacketID      string `json:"packet_id,omitempty"`
+	Org           string `json:"org"`              // organization URL, normalized
+	OrgName       string `json:"org_name"`         // its last path segment
+	OrgID         string `json:"org_id,omitempty"` // its id (schema version 2 on)
 	// Orgs, instead of Org, OrgName, OrgID and Run, are the organizations
 	// of a packet that spans several, each with its run.
-	Orgs []ManifestOrg `json:"orgs,omitempty"`
-	Run           int64             `json:"run"`
-	SnapshotTime  *time.Time        `json:"snapshot_time,omitempty"` // the service's clock when the run started
-	SnapshotDate  string            `json:"snapshot_date,omitempty"` // warehouse partition date
-	Partition     string            `json:"partition,omitempty"`     // warehouse partition: org=…/org_id=…/snapshot_date=…[/run=…]
-	CreatedAt     string            `json:"created_at"`
-	ToolVersion   string            `json:"tool_version"`
-	Baseline      *ManifestBaseline `json:"baseline,omitempty"`
-	Options       *ManifestOptions  `json:"options,omitempty"`
+	Orgs         []ManifestOrg     `json:"orgs,omitempty"`
+	Run          int64             `json:"run"`
+	SnapshotTime *time.Time        `json:"snapshot_time,omitempty"` // the service's clock when the run started
+	SnapshotDate string            `json:"snapshot_date,omitempty"` // warehouse partition date
+	Partition    string            `json:"partition,omitempty"`     // warehouse partition: org=…/org_id=…/snapshot_date=…[/run=…]
+	CreatedAt    string            `json:"created_at"`
+	ToolVersion  string            `json:"tool_version"`
+	Baseline     *ManifestBaseline `json:"baseline,omitempty"`
+	Options      *ManifestOptions  `json:"options,omitempty"`
 	// Root is where file paths start, relative to the manifest's folder
 	// ("" for the folder itself; "../../../.." for a warehouse manifest,
 	// one more with --partition run).
