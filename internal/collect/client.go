@@ -111,19 +111,11 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
 		return nil, fmt.Errorf("organization URL %q: want https://dev.azure.com/ORG (or an Azure DevOps Server collection URL)", orgURL)
 	}
-	header, err := cred.header()
+	hc, stats, opts, err := newHTTP(cred, opts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
 	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stats := &Stats{byArea: map[string]int64{}}
-	hc := &http.Client{Transport: newChain(header, stats, opts, log, baseTransport(opts))}
 	// The connection carries no credential: authTransport adds it.
 	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
 	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
@@ -201,6 +193,24 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 // newChain is the transport chain every request to a service goes
 // through (see transport.go): the credential, retries, counting, the limit
 // on requests in flight.
+// newHTTP is the HTTP client of a connection to the service: the transport
+// chain with the credential, over the base transport. It returns opts with
+// its defaults filled in (Concurrency, Logger).
+func newHTTP(cred Credential, opts Options) (*http.Client, *Stats, Options, error) {
+	header, err := cred.header()
+	if err != nil {
+		return nil, nil, opts, err
+	}
+	if opts.Concurrency <= 0 {
+		opts.Concurrency = 8
+	}
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	stats := &Stats{byArea: map[string]int64{}}
+	return &http.Client{Transport: newChain(header, stats, opts, opts.Logger, baseTransport(opts))}, stats, opts, nil
+}
+
 // baseTransport is the transport under the chain: opts.Transport, or one
 // that gives up connecting within seconds.
 func baseTransport(opts Options) http.RoundTripper {

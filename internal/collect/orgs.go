@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"path"
@@ -44,19 +43,10 @@ func ListOrganizations(ctx context.Context, accountsURL string, cred Credential,
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil {
 		return nil, fmt.Errorf("accounts URL: want %s (the service that lists organizations), without credentials", DefaultAccountsURL)
 	}
-	header, err := cred.header()
+	hc, _, opts, err := newHTTP(cred, opts)
 	if err != nil {
 		return nil, err
 	}
-	if opts.Concurrency <= 0 {
-		opts.Concurrency = 8
-	}
-	log := opts.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	stats := &Stats{byArea: map[string]int64{}}
-	hc := &http.Client{Transport: newChain(header, stats, opts, log, baseTransport(opts))}
 	conn := &azuredevops.Connection{BaseUrl: strings.TrimRight(accountsURL, "/"), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
 	at := func(base string) *azuredevops.Client {
 		return azuredevops.NewClientWithOptions(conn, strings.TrimRight(base, "/"), azuredevops.WithHTTPClient(hc))
