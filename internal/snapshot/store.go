@@ -395,10 +395,19 @@ func parseTime(s string) time.Time {
 //
 // A writer checks the committed store once per run: Lock starts the check
 // in the background, on its own connection, so that it overlaps the
-// network reads, and Commit waits for its answer. It costs about 1.2 s of
-// CPU on the 630 MB store of the large preset (README, performance).
+// network reads, and Commit waits for its answer. On the 630 MB store of
+// the large preset it takes about 1.1 s and 12 MiB (README, performance).
 func (s *Store) Check(ctx context.Context) error {
-	rows, err := s.db.QueryContext(ctx, `PRAGMA quick_check(5)`)
+	// A connection of its own with a small page cache: quick_check reads
+	// every page once, so a cache only costs memory (with the 64 MiB the
+	// store's connections use, the check of a large store took 136 MiB of
+	// RSS and 70% longer than with 2 MiB).
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.path}).EscapedPath()+"?mode=ro&_pragma=busy_timeout(10000)&_pragma=query_only(1)&_pragma=cache_size(-2048)")
+	if err != nil {
+		return explain(s.path, err)
+	}
+	defer db.Close()
+	rows, err := db.QueryContext(ctx, `PRAGMA quick_check(5)`)
 	if err != nil {
 		return explain(s.path, err)
 	}
