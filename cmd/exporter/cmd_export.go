@@ -31,6 +31,7 @@ func newExportCmd() *Command {
 		splitBy       string
 		partition     string
 		csvBOM        bool
+		allPerms      bool
 		fs            *flag.FlagSet
 	)
 	return &Command{
@@ -110,6 +111,7 @@ Examples:
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
 			f.StringVar(&splitBy, "split-by", "", "with a store folder of several organizations: 'org' writes one packet per organization, into --to/ORG")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
+			f.BoolVar(&allPerms, "all-permissions", false, "packet effective_permissions lists every permission of every account (default: the privileged ones; the warehouse always has every one)")
 			f.BoolVar(&csvBOM, "csv-bom", false, "packet CSV files start with a UTF-8 byte-order mark, so Excel on Windows shows non-Latin names right when a CSV is double-clicked")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
@@ -125,7 +127,7 @@ Examples:
 			}
 			var misplaced []string
 			fs.Visit(func(f *flag.Flag) {
-				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
+				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom" || f.Name == "all-permissions") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
 					misplaced = append(misplaced, "--"+f.Name)
 				}
 			})
@@ -155,7 +157,7 @@ Examples:
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
 				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
-				partition: partition, csvBOM: csvBOM,
+				partition: partition, csvBOM: csvBOM, allPermissions: allPerms,
 			}
 			stores, closeAll, err := p.sf.openAllForReading(ctx, env, false)
 			if err != nil {
@@ -211,7 +213,7 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 	}
 	start := time.Now()
 	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
-		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged,
+		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
 			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
 		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
 	})
@@ -224,18 +226,19 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 
 // exportParams are what one export needs.
 type exportParams struct {
-	kind          string // packet or warehouse
-	sf            storeFlags
-	run           int64 // 0: the latest complete run
-	to            string
-	formats       []string // packet
-	baseline      string   // packet
-	csvBOM        bool     // packet
-	date          string   // warehouse
-	partition     string   // warehouse: date or run
-	dormantDays   int
-	privileged    []string
-	maxPrivileged int
+	kind           string // packet or warehouse
+	sf             storeFlags
+	run            int64 // 0: the latest complete run
+	to             string
+	formats        []string // packet
+	baseline       string   // packet
+	csvBOM         bool     // packet
+	allPermissions bool     // packet
+	date           string   // warehouse
+	partition      string   // warehouse: date or run
+	dormantDays    int
+	privileged     []string
+	maxPrivileged  int
 }
 
 // exportStore writes a packet or a warehouse partition from the store, as
@@ -262,7 +265,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		return nil, nil, err
 	}
 	opts := export.Options{
-		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged,
+		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
 		ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger,
 	}
 	to := p.to

@@ -18,8 +18,11 @@ type job struct {
 	st   *snapshot.Store
 	run  snapshot.Run
 	opts Options
-	snap time.Time // what dormancy is measured from
-	priv privileged
+	// warehouse: the job feeds a warehouse export, which has every
+	// effective permission (a packet, the privileged ones by default).
+	warehouse bool
+	snap      time.Time // what dormancy is measured from
+	priv      privileged
 
 	accounts map[string]*account  // by descriptor
 	groups   map[string]*group    // by descriptor
@@ -128,7 +131,7 @@ func (j *job) produce(ctx context.Context, t *Table, emit func(Row) error) error
 	case Permissions:
 		return j.permissionRows(ctx, count)
 	case EffectivePermissions:
-		return j.effectivePermissionRows(ctx, count)
+		return j.effectivePermissionRows(ctx, j.opts.AllPermissions || j.warehouse, count)
 	case Findings:
 		return j.findingRows(count)
 	case Changes:

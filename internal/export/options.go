@@ -42,6 +42,12 @@ type Options struct {
 	// MaxPrivileged is the most members a privileged group should have
 	// before it is a finding (0: 10).
 	MaxPrivileged int
+	// AllPermissions lists every effective permission of every account in
+	// effective_permissions. Without it a packet lists the privileged ones
+	// only (PrivilegedPermissions): every permission of every account can
+	// be tens of millions of rows, too many to review; the warehouse always
+	// has them all.
+	AllPermissions bool
 	// ToolVersion goes into the manifest ("exporter v1.2.3 (0123abc)").
 	ToolVersion string
 	// Version and Commit are the build's (main.version and main.commit,

@@ -22,6 +22,27 @@ const (
 // complete pull requests past its policies, change its permissions.
 var repoPrivileged = []string{"Administer", "ForcePush", "PolicyExempt", "PullRequestBypassPolicy", "ManagePermissions"}
 
+// PrivilegedPermissions are, per namespace, the permissions a review packet
+// lists in effective_permissions (unless Options.AllPermissions): those
+// that change who can do what, bypass a control, or destroy or rewrite
+// what others rely on. Reading and everyday contributing are left to the
+// warehouse, which has every permission.
+var PrivilegedPermissions = map[string][]string{
+	"Git Repositories": {"Administer", "ForcePush", "PolicyExempt", "PullRequestBypassPolicy", "ManagePermissions", "EditPolicies",
+		"DeleteRepository", "RenameRepository", "RemoveOthersLocks"},
+	"Project": {"GENERIC_WRITE", "DELETE", "RENAME", "MANAGE_PROPERTIES", "MANAGE_SYSTEM_PROPERTIES", "UPDATE_VISIBILITY",
+		"CHANGE_PROCESS", "BYPASS_RULES", "WORK_ITEM_PERMANENTLY_DELETE", "SUPPRESS_NOTIFICATIONS"},
+	"Build": {"AdministerBuildPermissions", "EditBuildDefinition", "DeleteBuildDefinition", "DestroyBuilds", "OverrideBuildCheckInValidation"},
+	"ReleaseManagement": {"AdministerReleasePermissions", "EditReleaseDefinition", "DeleteReleaseDefinition", "ManageReleaseApprovers",
+		"ManageDeployments"},
+	"Identity": {"Write", "Delete", "ManageMembership"},
+}
+
+// privilegedPermission reports whether a packet lists the permission.
+func privilegedPermission(namespace, action string) bool {
+	return slices.Contains(PrivilegedPermissions[namespace], action)
+}
+
 // permissionRows streams the access control entries and notes the direct
 // user entries and the entries of identities not in the organization.
 func (j *job) permissionRows(ctx context.Context, emit func(Row) error) error {
@@ -64,7 +85,7 @@ func describeBits(allow, deny string) string {
 
 // effectivePermissionRows streams every account's effective permissions,
 // and notes, per repository and privileged permission, who holds it.
-func (j *job) effectivePermissionRows(ctx context.Context, emit func(Row) error) error {
+func (j *job) effectivePermissionRows(ctx context.Context, all bool, emit func(Row) error) error {
 	p := j.perms
 	if p == nil {
 		var err error
@@ -85,9 +106,11 @@ func (j *job) effectivePermissionRows(ctx context.Context, emit func(Row) error)
 			decision = "deny"
 		}
 		r := e.Resource
-		if err := emit(Row{e.Subject, e.SubjectName, e.SubjectKind, e.Namespace.Name, r.Kind, r.Name, r.Project, r.Repository, r.Branch,
-			e.Token, e.Action.Name, decision, e.SourceToken, e.Identity.Descriptor, e.Identity.Name, e.ViaText(), strings.Join(e.Via, " > ")}); err != nil {
-			return err
+		if all || privilegedPermission(e.Namespace.Name, e.Action.Name) {
+			if err := emit(Row{e.Subject, e.SubjectName, e.SubjectKind, e.Namespace.Name, r.Kind, r.Name, r.Project, r.Repository, r.Branch,
+				e.Token, e.Action.Name, decision, e.SourceToken, e.Identity.Descriptor, e.Identity.Name, e.ViaText(), strings.Join(e.Via, " > ")}); err != nil {
+				return err
+			}
 		}
 		if e.Deny || r.Kind != "repository" || e.Namespace.ID != diff.NsGit || !slices.Contains(repoPrivileged, e.Action.Name) {
 			return nil

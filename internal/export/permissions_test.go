@@ -114,6 +114,21 @@ func TestPacketPermissions(t *testing.T) {
 	if len(eff) < 100 {
 		t.Errorf("effective_permissions has %d rows: the defaults alone give every project member some", len(eff)-1)
 	}
+	// A packet lists the privileged permissions; with AllPermissions (and in
+	// the warehouse) every one.
+	for _, r := range eff[1:] {
+		if !privilegedPermission(r[at(h, "namespace")], r[at(h, "permission")]) {
+			t.Fatalf("the packet lists %s on %s, not a privileged permission", r[at(h, "permission")], r[at(h, "namespace")])
+		}
+	}
+	all := t.TempDir()
+	if _, err := ExportPacket(ctx, st, NewLocalSink(all), PacketOptions{Options: Options{AllPermissions: true}, Formats: []string{"csv"}}); err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := os.ReadFile(filepath.Join(all, "effective_permissions.csv"))
+	if n := bytes.Count(raw, []byte("\n")) - 1; n <= len(eff)-1 || !bytes.Contains(raw, []byte(",GenericRead,")) {
+		t.Errorf("with every permission: %d rows (privileged only: %d), GenericRead listed: %v", n, len(eff)-1, bytes.Contains(raw, []byte(",GenericRead,")))
+	}
 
 	perms := rows("permissions")
 	h = perms[0]

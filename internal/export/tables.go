@@ -311,7 +311,7 @@ var Permissions = &Table{
 var EffectivePermissions = &Table{
 	Name:   "effective_permissions",
 	Key:    []string{"subject_descriptor", "namespace", "token", "permission"},
-	Doc:    "One row per account, resource and permission the account is allowed (or explicitly denied), evaluated as the service does: deny wins at one level, the most specific level decides, inheritance can be turned off, groups grant to every nested member. Every project and repository is listed, and every token with an ACL (branches, pipelines, teams).",
+	Doc:    "One row per account, resource and permission the account is allowed (or explicitly denied), evaluated as the service does: deny wins at one level, the most specific level decides, inheritance can be turned off, groups grant to every nested member. Every project and repository is listed, and every token with an ACL (branches, pipelines, teams). A review packet lists the privileged permissions only (those that change who can do what, bypass a control, or destroy what others rely on; export packet --all-permissions for every one); the warehouse has every one.",
 	Review: true,
 	Columns: []Column{
 		wide(str("subject_descriptor", "the account; with namespace, token and permission the key"), 30),

@@ -132,6 +132,7 @@ func ExportWarehouse(ctx context.Context, st *snapshot.Store, sink Sink, opts Wa
 	if err != nil {
 		return nil, err
 	}
+	j.warehouse = true
 	defer j.close()
 	date := opts.Date
 	if date == "" {
