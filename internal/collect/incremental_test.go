@@ -60,6 +60,7 @@ func head(s []string) []string { return s[:min(len(s), 3)] }
 // on any seed, the property tests run a fixed sample; 'make test' runs
 // them whole again without it (see the Makefile).
 func TestIncrementalEqualsFreshFullSync(t *testing.T) {
+	t.Parallel()
 	seeds := 12
 	if testing.Short() || raceEnabled {
 		seeds = 3
@@ -92,6 +93,7 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 
 // Each kind of change on its own, so a failure names the kind.
 func TestIncrementalByChangeKind(t *testing.T) {
+	t.Parallel()
 	for i, kind := range adosim.MutationKinds() {
 		if raceEnabled && i%4 != 0 {
 			continue // a sample under the race detector; see above
@@ -116,6 +118,7 @@ func TestIncrementalByChangeKind(t *testing.T) {
 }
 
 func TestAutoChoosesIncrementalAndRecordsWhy(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)
@@ -136,6 +139,7 @@ func TestAutoChoosesIncrementalAndRecordsWhy(t *testing.T) {
 }
 
 func TestFallbackWhenTheCursorIsPastRetention(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)
@@ -155,6 +159,7 @@ func TestFallbackWhenTheCursorIsPastRetention(t *testing.T) {
 }
 
 func TestFallbackWithoutAuditLogScope(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	st := openStore(t)
 	// A full run with the right PAT leaves a cursor; then the PAT loses
@@ -182,6 +187,7 @@ func TestFallbackWithoutAuditLogScope(t *testing.T) {
 // A run's snapshot time is the service's clock when it read, even for a
 // client that served earlier runs.
 func TestSnapshotTimeFollowsTheServiceClock(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)
@@ -196,6 +202,7 @@ func TestSnapshotTimeFollowsTheServiceClock(t *testing.T) {
 }
 
 func TestFullEveryForcesAFullSync(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)
@@ -213,6 +220,7 @@ func TestFullEveryForcesAFullSync(t *testing.T) {
 // Entries near the cursor are read again by the next run (late arrivals
 // land there) but not handled twice; entries that arrive late are caught.
 func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec, AuditLag: 2 * time.Minute})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)
@@ -243,6 +251,7 @@ func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
 // its group, whichever of the group and the team list is read first. The
 // team list is slowed down so that the group is read before it.
 func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})
 	c := dial(t, sim, "readonly")
 	st := openStore(t)

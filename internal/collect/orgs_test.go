@@ -11,6 +11,7 @@ import (
 // The organizations a credential sees, from the Profile and Accounts APIs,
 // each with the URL its own resource areas give.
 func TestListOrganizations(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Preset: "small", MoreOrgs: []adosim.OrgOptions{{Name: "contoso", Seed: 2}, {Name: "northwind", Seed: 3}}})
 	orgs, err := ListOrganizations(context.Background(), sim.AccountsURL(), Credential{PAT: sim.Credential("readonly")}, Options{})
 	if err != nil {

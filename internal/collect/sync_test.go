@@ -161,6 +161,7 @@ func changedRows(before, after map[string][]string) int64 {
 }
 
 func TestFullSyncMatchesTheSimulator(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &pagingSpec, Seed: 7})
 	st := openStore(t)
 	c := dial(t, sim, "readonly")
@@ -217,6 +218,7 @@ func equalDigest(a, b map[string][]string) bool {
 // Under throttling, server errors, cut connections and expiring
 // continuation tokens, a sync gets exactly what a fault-free sync gets.
 func TestSyncUnderFaultsEqualsFaultFree(t *testing.T) {
+	t.Parallel()
 	opts := adosim.Options{Preset: "small", Seed: 11}
 	clean := startSim(t, opts)
 	opts.Faults = adosim.Faults{
@@ -252,6 +254,7 @@ func TestSyncUnderFaultsEqualsFaultFree(t *testing.T) {
 // A listing that starts over after an expired continuation token counts
 // its rows once, in the progress and in the run's rows_seen.
 func TestRestartedListingsCountOnce(t *testing.T) {
+	t.Parallel()
 	// Enough users for the users listing to turn pages; little else.
 	spec := adosim.Spec{Users: 1100, OrgGroups: 2, Projects: 1, MembershipsPerUser: 1, AuditHistory: 1}
 	opts := adosim.Options{Spec: &spec, Seed: 10}
@@ -280,6 +283,7 @@ func TestRestartedListingsCountOnce(t *testing.T) {
 }
 
 func TestSyncOnPremDiscovery(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Preset: "small", OnPrem: true})
 	st := openStore(t)
 	r := syncOnce(t, dial(t, sim, "readonly"), st)
@@ -289,6 +293,7 @@ func TestSyncOnPremDiscovery(t *testing.T) {
 }
 
 func TestSyncWithBearerToken(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Preset: "small"})
 	st := openStore(t)
 	c, err := Dial(context.Background(), sim.URL(), Credential{Tokens: StaticToken(sim.Credential("bearer"))}, Options{})
@@ -301,6 +306,7 @@ func TestSyncWithBearerToken(t *testing.T) {
 }
 
 func TestSyncAuthErrorsSayWhatToFix(t *testing.T) {
+	t.Parallel()
 	// A PAT the organization does not know.
 	sim := startSim(t, adosim.Options{Preset: "small"})
 	_, err := Dial(context.Background(), sim.URL(), Credential{PAT: "not-a-real-pat"}, Options{})
@@ -330,6 +336,7 @@ func TestSyncAuthErrorsSayWhatToFix(t *testing.T) {
 }
 
 func TestSecondSyncOnALockedStoreFails(t *testing.T) {
+	t.Parallel()
 	sim := startSim(t, adosim.Options{Preset: "small"})
 	st := openStore(t)
 	lock, err := st.Lock(context.Background(), false)

@@ -34,6 +34,7 @@ func newTestClient(t *testing.T, h http.HandlerFunc, policy RetryPolicy, conc in
 }
 
 func TestRetriesServerErrorsAndThrottling(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	hc, stats, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		switch n.Add(1) {
@@ -67,6 +68,7 @@ func TestRetriesServerErrorsAndThrottling(t *testing.T) {
 // A connection cut in the middle of the body is retried: the transport
 // reads whole bodies before handing them on.
 func TestRetriesBodyCutMidway(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	hc, _, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -89,6 +91,7 @@ func TestRetriesBodyCutMidway(t *testing.T) {
 }
 
 func TestWritesAreNotRetried(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	hc, _, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		n.Add(1)
@@ -127,6 +130,7 @@ func TestWritesAreNotRetried(t *testing.T) {
 }
 
 func TestGivesUpWithAClearError(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	hc, stats, url := newTestClient(t, func(w http.ResponseWriter, r *http.Request) {
 		if n.Add(1) == 1 {
@@ -161,6 +165,7 @@ func TestGivesUpWithAClearError(t *testing.T) {
 // A host that never answers fails within seconds, with a message that
 // says what to check; it is not retried for the whole budget.
 func TestUnreachableFailsFast(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	closed := "http://" + ln.Addr().String()
 	ln.Close()
@@ -181,6 +186,7 @@ func TestUnreachableFailsFast(t *testing.T) {
 // A burst of throttling longer than any fixed number of attempts is
 // waited out, and each new wait is logged at info level.
 func TestThrottlingBurstIsWaitedOut(t *testing.T) {
+	t.Parallel()
 	var n atomic.Int32
 	var logs strings.Builder
 	var mu sync.Mutex
@@ -224,6 +230,7 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 // When a kept-alive connection turns out closed, Go's transport sends the
 // request again by itself; that second request is counted too.
 func TestTransportsOwnRetriesAreCounted(t *testing.T) {
+	t.Parallel()
 	var served atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if served.Add(1) == 2 {
