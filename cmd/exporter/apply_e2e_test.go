@@ -174,6 +174,7 @@ func TestApplyUsage(t *testing.T) {
 // A real apply process killed with SIGKILL part-way: the same command
 // again finishes the plan, and no membership is removed twice.
 func TestApplyKilledMidRunResumes(t *testing.T) {
+	t.Parallel()
 	bin := exporterBinary(t)
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
 	env["ADO_PAT"] = sim.Credential("readwrite")

@@ -39,6 +39,7 @@ func runsOf(t *testing.T, env map[string]string, org string) []map[string]any {
 // store; a new one is picked up, a failing one fails alone, a removed one
 // is recorded as gone with its history kept.
 func TestSyncEveryOrganization(t *testing.T) {
+	t.Parallel()
 	sim, env := threeOrgSim(t)
 	code, out, errs := cli(t, env, "sync", "--org", "all")
 	if code != 0 || !strings.Contains(out, "3 organizations: 3 synced, 0 failed, 0 gone") {
@@ -176,6 +177,7 @@ func TestScheduledSyncOfEveryOrganization(t *testing.T) {
 // Two collections called DefaultCollection on two servers are two
 // organizations: their stores and warehouse partitions never collide.
 func TestSameNameOnTwoServers(t *testing.T) {
+	t.Parallel()
 	simA, envA := simEnv(t, adosim.Options{Preset: "small", Org: "DefaultCollection", Seed: 5})
 	simB, _ := simEnv(t, adosim.Options{Preset: "small", Org: "DefaultCollection", Seed: 6})
 	env := map[string]string{"ADO_PAT": envA["ADO_PAT"], "EXPORTER_DB": filepath.Join(t.TempDir(), "stores") + "/"}

@@ -151,6 +151,7 @@ func TestReadingCommandsNeverWrite(t *testing.T) {
 // A second sync through a symlink or a hard link to the store meets the
 // first one's lock (real processes).
 func TestLockHoldsThroughLinksAcrossProcesses(t *testing.T) {
+	t.Parallel()
 	bin := exporterBinary(t)
 	spec := adosim.Presets["small"]
 	spec.Users, spec.Projects = 1200, 20
@@ -210,6 +211,7 @@ func TestLockHoldsThroughLinksAcrossProcesses(t *testing.T) {
 // An organization that does not answer fails within seconds, saying what
 // to check, and leaves no store behind.
 func TestUnreachableOrganizationFailsFast(t *testing.T) {
+	t.Parallel()
 	ln, _ := net.Listen("tcp", "127.0.0.1:0")
 	addr := ln.Addr().String()
 	ln.Close()
@@ -230,6 +232,7 @@ func TestUnreachableOrganizationFailsFast(t *testing.T) {
 // The documented throttling example, a burst of ten 429s every hundred
 // requests, starting with the first (discovery), is waited out.
 func TestThrottlingBurstDuringDiscovery(t *testing.T) {
+	t.Parallel()
 	sim, env := simEnv(t, adosim.Options{Preset: "small", Faults: adosim.Faults{Burst429Every: 100, Burst429Len: 10, RetryAfter: adosim.Duration(time.Millisecond)}})
 	if code, _, errs := cli(t, env, "sync"); code != 0 {
 		t.Fatalf("sync under a 429 burst: exit %d %s", code, errs)

@@ -241,6 +241,7 @@ func (e *buildError) Error() string { return e.err.Error() + ": " + e.out }
 // A sync killed with SIGKILL part-way leaves the last good snapshot intact;
 // the next sync marks the broken run failed and completes.
 func TestKillNineMidSyncKeepsTheLastSnapshot(t *testing.T) {
+	t.Parallel()
 	bin := exporterBinary(t)
 	// Latency makes the sync take long enough to be killed in the middle.
 	spec := adosim.Presets["small"]
