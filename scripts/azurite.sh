@@ -20,6 +20,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/.tools/azurite"
 bin="$dir/node_modules/.bin/azurite-blob"
 want=3.35.0
+# shellcheck source=npm-pinned.sh
+. "$root/scripts/npm-pinned.sh"
 
 # The well-known development account of the emulator (public, not a secret).
 conn="DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:${AZURITE_PORT:-10000}/devstoreaccount1;"
@@ -34,18 +36,7 @@ install() {
 		echo "$bin"
 		return
 	fi
-	command -v node >/dev/null || { echo "azurite: node is not installed (Azurite $want needs Node 20 or later)" >&2; exit 1; }
-	command -v npm >/dev/null || { echo "azurite: npm is not installed" >&2; exit 1; }
-	local major
-	major="$(node -p 'process.versions.node.split(".")[0]')"
-	if ((major < 20)); then
-		echo "azurite: Node $(node --version) is too old; Azurite $want needs Node 20 or later" >&2
-		exit 1
-	fi
-	mkdir -p "$dir"
-	cp "$root/scripts/azurite/package.json" "$root/scripts/azurite/package-lock.json" "$dir/"
-	echo "azurite: installing azurite@$want into $dir" >&2
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+	npm_pinned_install azurite "azurite@$want" "$root/scripts/azurite" "$dir" package.json package-lock.json
 	installed || { echo "azurite: installed, but $bin is not azurite $want" >&2; exit 1; }
 	echo "$bin"
 }

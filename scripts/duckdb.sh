@@ -19,6 +19,8 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="$root/.tools/duckdb"
 script="$dir/query.mjs"
 want=1.5.6-r.1
+# shellcheck source=npm-pinned.sh
+. "$root/scripts/npm-pinned.sh"
 
 installed() {
 	[[ -f "$script" ]] && [[ "$(node -p "require('$dir/node_modules/@duckdb/node-api/package.json').version" 2>/dev/null)" == "$want" ]] &&
@@ -31,18 +33,7 @@ install() {
 		echo "$script"
 		return
 	fi
-	command -v node >/dev/null || { echo "duckdb: node is not installed (@duckdb/node-api $want needs Node 20 or later)" >&2; exit 1; }
-	command -v npm >/dev/null || { echo "duckdb: npm is not installed" >&2; exit 1; }
-	local major
-	major="$(node -p 'process.versions.node.split(".")[0]')"
-	if ((major < 20)); then
-		echo "duckdb: Node $(node --version) is too old; @duckdb/node-api $want needs Node 20 or later" >&2
-		exit 1
-	fi
-	mkdir -p "$dir"
-	cp "$root/scripts/duckdb/package.json" "$root/scripts/duckdb/package-lock.json" "$root/scripts/duckdb/query.mjs" "$dir/"
-	echo "duckdb: installing @duckdb/node-api@$want into $dir" >&2
-	(cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >&2)
+	npm_pinned_install duckdb "@duckdb/node-api@$want" "$root/scripts/duckdb" "$dir" package.json package-lock.json query.mjs
 	installed || { echo "duckdb: installed, but $dir does not hold @duckdb/node-api $want" >&2; exit 1; }
 	echo "$script"
 }
