@@ -76,6 +76,12 @@ jobs:
     schedule: "@daily"
     kind: apply-plan
     plan: plan.json
+  - name: folder-in-a-blob
+    schedule: "@daily"
+    kind: sync
+    org: all
+    store: OUT/stores/
+    state: azblob://state/all.sqlite
 `
 
 // exporter run: exit 0, 1, 2 or 3 and a one-line JSON summary, against
@@ -120,8 +126,9 @@ func TestRunJobExitCodesAndSummary(t *testing.T) {
 		status string
 		stderr string
 	}{
-		{"unknown job", env, []string{"nope"}, 2, "bad-config", `no job "nope" (jobs: sync, review, orphan-export, approve)`},
+		{"unknown job", env, []string{"nope"}, 2, "bad-config", `no job "nope" (jobs: sync, review, orphan-export, approve, folder-in-a-blob)`},
 		{"plan file missing", env, []string{"approve"}, 2, "bad-config", "plan.json"},
+		{"store folder in a state blob", env, []string{"folder-in-a-blob"}, 2, "bad-config", "a state blob holds one organization's store file"},
 		{"no organization", without(env, "ADO_ORG_URL"), []string{"sync"}, 2, "bad-config", "no organization"},
 		{"no credential", without(env, "ADO_PAT"), []string{"sync"}, 2, "bad-config", "no credential"},
 		{"no store to export", env, []string{"orphan-export"}, 1, "failed", "no snapshot store"},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"strings"
 	"time"
 )
 
@@ -131,6 +132,9 @@ func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Lo
 		if store == "" {
 			return ConfigError(fmt.Errorf("job %q: no store path for the state blob", job.Name))
 		}
+		if strings.HasSuffix(store, "/") || isDir(store) {
+			return ConfigError(fmt.Errorf("job %q: a state blob holds one organization's store file, not the folder %s; keep a store folder on a volume, or give each organization a job and a state blob of its own", job.Name, store))
+		}
 		st, err := OpenState(ctx, stateLoc, e.Getenv, e.StateOptions)
 		if err != nil {
 			return ConfigError(err)
@@ -221,4 +225,9 @@ func asciiOnly(s string) string {
 		}
 	}
 	return string(b)
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
 }
