@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -29,17 +28,8 @@ import (
 // Building the store takes a full sync of the large organization.
 func BenchmarkApplyLarge(b *testing.B) {
 	bin := exporterBinary(b)
-	sim, err := adosim.New(adosim.Options{Preset: "large", Faults: adosim.Faults{Latency: adosim.Duration(20 * time.Millisecond)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sim.Start(""); err != nil {
-		b.Fatal(err)
-	}
-	defer sim.Close()
-	dir := b.TempDir()
-	db := filepath.Join(dir, "large.db")
-	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readwrite"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
+	sim, db, env := slowLargeOrg(b, "readwrite")
+	dir := filepath.Dir(db)
 	runExporter(b, bin, env, "sync", "--mode", "full")
 
 	// Two sets of 1,000 direct memberships of users in built-in project groups.

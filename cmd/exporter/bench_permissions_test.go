@@ -6,9 +6,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
-	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/diff"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -21,16 +19,7 @@ import (
 // and branch, computed from the store in a process of their own.
 func BenchmarkPermissionsLarge(b *testing.B) {
 	bin := exporterBinary(b)
-	sim, err := adosim.New(adosim.Options{Preset: "large", Faults: adosim.Faults{Latency: adosim.Duration(20 * time.Millisecond)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sim.Start(""); err != nil {
-		b.Fatal(err)
-	}
-	defer sim.Close()
-	db := filepath.Join(b.TempDir(), "large.db")
-	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readwrite"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
+	_, db, env := slowLargeOrg(b, "readwrite")
 	for i := 0; i < b.N; i++ {
 		runMeasured(b, bin, env, "sync", "--mode", "full", "--no-permissions") // fills the store
 		without := runMeasured(b, bin, env, "sync", "--mode", "full", "--no-permissions")

@@ -44,6 +44,23 @@ func runExporter(b *testing.B, bin string, env []string, args ...string) process
 	return processRun{wall: wall, peakRSS: float64(ru.Maxrss) / 1024} // Linux reports KiB
 }
 
+// slowLargeOrg starts the large organization with 20 ms of latency on every
+// request, the benchmarks' stand-in for a real service, and returns it with
+// a store path in a temp dir and the environment a run of the exporter
+// needs (a PAT of the given scope, warnings only).
+func slowLargeOrg(b *testing.B, scope string) (*adosim.Server, string, []string) {
+	sim, err := adosim.New(adosim.Options{Preset: "large", Faults: adosim.Faults{Latency: adosim.Duration(20 * time.Millisecond)}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := sim.Start(""); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { sim.Close() })
+	db := filepath.Join(b.TempDir(), "large.db")
+	return sim, db, []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential(scope), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
+}
+
 // BenchmarkSyncLarge syncs the large organization (50k users, 10k groups,
 // 1,000 projects, ~600k direct memberships) with 20 ms of latency on every
 // request: a first full sync, a full sync of the unchanged organization,
@@ -52,16 +69,7 @@ func runExporter(b *testing.B, bin string, env []string, args ...string) process
 // so that its peak RSS is its own, not the simulator's.
 func BenchmarkSyncLarge(b *testing.B) {
 	bin := exporterBinary(b)
-	sim, err := adosim.New(adosim.Options{Preset: "large", Faults: adosim.Faults{Latency: adosim.Duration(20 * time.Millisecond)}})
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := sim.Start(""); err != nil {
-		b.Fatal(err)
-	}
-	defer sim.Close()
-	db := filepath.Join(b.TempDir(), "large.db")
-	env := []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readonly"), "EXPORTER_DB=" + db, "EXPORTER_LOG_LEVEL=warn"}
+	sim, db, env := slowLargeOrg(b, "readonly")
 	lastRun := func() snapshot.Run {
 		st, err := snapshot.OpenExisting(context.Background(), db)
 		if err != nil {
