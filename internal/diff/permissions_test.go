@@ -198,8 +198,8 @@ func TestPermissionsInheritProjectRepositoryBranchUnlessOff(t *testing.T) {
 	u := w.users[2]
 	g := w.group("Bypassers", u)
 	project, repo := "repoV2/"+w.project, RepoToken(w.project, w.repo)
-	branch := RefToken(repo, w.branch)
-	other := RefToken(repo, "release/2026")
+	branch := adosim.BranchToken(repo, w.branch)
+	other := adosim.BranchToken(repo, "release/2026")
 	w.set(nsGit, project, w.legacy(g), gitPolicyExempt, gitForcePush) // project: allow bypass, deny force push
 	w.set(nsGit, repo, w.legacy(g), gitForcePush, 0)                  // repository: an explicit allow beats the inherited deny
 	w.set(nsGit, other, w.legacy(w.users[3]), gitRead, 0)             // another branch gets an ACL of its own…
@@ -281,7 +281,7 @@ func TestEffectivePermissionsAgreeWithTheService(t *testing.T) {
 	// Some awkward entries on top of the defaults: a nested deny, a direct
 	// allow below an inherited deny, inheritance off on a branch.
 	repo := RepoToken(w.project, w.repo)
-	branch := RefToken(repo, w.branch)
+	branch := adosim.BranchToken(repo, w.branch)
 	inner := w.group("Inner", w.users[0], w.users[1])
 	outer := w.group("Outer", inner, w.users[2])
 	w.set(nsGit, "repoV2/"+w.project, w.legacy(outer), gitForcePush|gitPolicyExempt, 0)

@@ -162,21 +162,6 @@ func decodeRef(segs []string) string {
 	return strings.Join(out, "/")
 }
 
-// RefToken is the token of a branch of a repository token (the inverse of
-// decodeRef), for looking a branch up.
-func RefToken(repoToken, branch string) string {
-	branch = strings.TrimPrefix(branch, "refs/heads/")
-	parts := strings.Split(branch, "/")
-	for i, p := range parts {
-		var b []byte
-		for _, u := range utf16.Encode([]rune(p)) {
-			b = append(b, byte(u), byte(u>>8))
-		}
-		parts[i] = hex.EncodeToString(b)
-	}
-	return repoToken + "/refs/heads/" + strings.Join(parts, "/")
-}
-
 // tokens lists the tokens of a namespace to evaluate: those with an ACL
 // and every project's and repository's, sorted, once each.
 func (s *permState) tokens(ns *Namespace) []string {
