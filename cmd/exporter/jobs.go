@@ -144,7 +144,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err == nil {
 			info.Logger.Info(summary(run, prog, time.Since(start)), "note", run.Note)
 		}
-		return res, err
+		return res, jobError(err) // a half-configured credential is the job's configuration
 	}
 }
 

@@ -210,6 +210,9 @@ func TestLogFormatJSON(t *testing.T) {
 		"env":  {map[string]string{"EXPORTER_LOG_FORMAT": "json", "EXPORTER_LOG_LEVEL": "debug"}, []string{"version"}},
 		// The flag beats the environment, even a bad value in it.
 		"flag over env": {map[string]string{"EXPORTER_LOG_FORMAT": "xml"}, []string{"--log-format=json", "--log-level=debug", "version"}},
+		// Global flags are accepted after the command too (issue 19, item 7).
+		"flag after the command":          {nil, []string{"version", "--log-format", "json", "--log-level", "debug"}},
+		"flag after the command over env": {map[string]string{"EXPORTER_LOG_FORMAT": "xml"}, []string{"version", "--log-format=json", "--log-level=debug"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := exec(t, tt.vars, tt.args...)
