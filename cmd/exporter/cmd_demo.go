@@ -55,6 +55,9 @@ DIR starts afresh each time: a folder an earlier demo made (it holds a
 refused unless --force. Explore it afterwards with
 'exporter show --db DIR/ado-access.db …' and 'exporter diff --db …'.
 
+Exit codes: 0 every step passed; 1 a step failed (the message names it);
+2 bad usage (a flag, an --out folder the demo did not make).
+
 Examples:
   exporter demo
   exporter demo --preset medium --changes 200 --out /tmp/demo

@@ -87,6 +87,9 @@ a display name. CSV and JSON carry every column (entities with a descriptor
 have a 'descriptor' column); the table shows the main ones. Table cells
 show control characters escaped (\n, \t) so one row stays one line.
 
+Exit codes: 0 done; 1 failed (no store, a damaged store); 2 bad usage (a
+flag, an argument, an organization the store does not hold).
+
 Examples:
   exporter show users
   exporter show access alice@fabrikam.com
