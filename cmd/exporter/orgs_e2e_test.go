@@ -226,3 +226,18 @@ func TestSameNameOnTwoServers(t *testing.T) {
 		}
 	}
 }
+
+// One organization named by name with one store file: say to give its URL,
+// not "for several, name a folder" (issue 19, item 10).
+func TestSyncOneFileByOrgName(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"ADO_PAT": "x"}
+	db := filepath.Join(t.TempDir(), "one.db")
+	code, _, errs := cli(t, env, "sync", "--db", db, "--org", "contoso")
+	if code != 2 || !strings.Contains(errs, "give its URL (--org https://dev.azure.com/contoso)") || strings.Contains(errs, "for several") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, env, "sync", "--db", db, "--org", "contoso,fabrikam"); code != 2 || !strings.Contains(errs, "for several, name a folder") {
+		t.Fatalf("several into one file: exit %d %s", code, errs)
+	}
+}
