@@ -23,12 +23,13 @@ func explain(p string, err error) error {
 	if err == nil || !errors.As(err, &se) || errors.Is(err, ErrDamaged) {
 		return err
 	}
+	where := p + " " // "the store is damaged: PATH (…)", never "the store (…)"
 	if p == "" {
-		p = "the store"
+		p, where = "the store", ""
 	}
 	switch code := se.Code(); code & 0xff {
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-		return fmt.Errorf("%w: %s (%v). The exporter changed nothing; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync", ErrDamaged, p, err)
+		return fmt.Errorf("%w: %s(%v). The exporter changed nothing; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync", ErrDamaged, where, err)
 	case sqlite3.SQLITE_FULL:
 		return fmt.Errorf("the disk holding %s is full (%v): free some space and run again; the last good snapshot is intact", p, err)
 	case sqlite3.SQLITE_IOERR:

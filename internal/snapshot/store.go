@@ -485,8 +485,19 @@ func (s *Store) Check(ctx context.Context) error {
 		if err := rows.Scan(&line); err != nil {
 			return explain(s.path, err)
 		}
-		if line != "ok" {
-			problems = append(problems, line)
+		// SQLite's report is one row holding several lines, the first
+		// "*** in database main ***": keep the message on one line.
+		if line == "ok" {
+			continue
+		}
+		n := len(problems)
+		for _, l := range strings.Split(line, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "***") {
+				problems = append(problems, l)
+			}
+		}
+		if len(problems) == n {
+			problems = append(problems, strings.ReplaceAll(line, "\n", " "))
 		}
 	}
 	if err := rows.Err(); err != nil {
