@@ -221,7 +221,7 @@ func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, chan
 	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", third.ID), sql.Named("kind", "user")}, 8); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter after 'make build', or on your PATH after 'go install ./cmd/exporter'):\n")
+	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter, which 'make demo' and 'make build' write, or on your PATH after 'go install ./cmd/exporter'):\n")
 	fmt.Fprintf(env.Stdout, "  exporter show groups --db %s\n", db)
 	if user, err := someMember(ctx, st, third.ID); err == nil && user != "" {
 		fmt.Fprintf(env.Stdout, "  exporter show access %s --db %s\n", user, db)
