@@ -177,11 +177,18 @@ func TestReadOnlyFolderAsAnotherUser(t *testing.T) {
 		cmd.Dir = base
 	}
 	cmd.Env = append(os.Environ(), "SNAPSHOT_READONLY_DIR="+dir, "HOME="+base, "TMPDIR="+base)
-	out, err := cmd.CombinedOutput()
+	var buf strings.Builder
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		// A container without CAP_SETUID, or a noexec /tmp.
+		t.Skipf("cannot start the reader as another user here: %v", err)
+	}
+	err = cmd.Wait()
+	out := buf.String()
 	if err != nil {
 		t.Fatalf("reading as uid %d: %v\n%s", map[bool]int{true: 65534, false: os.Geteuid()}[os.Geteuid() == 0], err, out)
 	}
-	if !strings.Contains(string(out), "PASS") {
+	if !strings.Contains(out, "PASS") {
 		t.Fatalf("the child did not run the test:\n%s", out)
 	}
 }
