@@ -95,6 +95,13 @@ func (j *jobFlags) executor(env *Env) *schedule.Executor {
 		Getenv:       env.Getenv,
 		Logger:       env.Logger,
 		IsLocked:     func(err error) bool { return errors.Is(err, snapshot.ErrLocked) },
+		Damaged: func(err error) (string, bool) {
+			var de *snapshot.DamagedError
+			if errors.As(err, &de) {
+				return de.What, true
+			}
+			return "", false
+		},
 	}
 }
 

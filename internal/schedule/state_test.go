@@ -245,3 +245,28 @@ func TestStateUploadStoppedSaysWhy(t *testing.T) {
 		t.Fatalf("upload = %v", err)
 	}
 }
+
+// A store that comes from a state blob and turns out damaged is said to be
+// the blob's, with advice about the blob, not "restore the file from a
+// backup" (issue 19, item 6).
+func TestExecutorDamagedStoreFromTheBlob(t *testing.T) {
+	t.Parallel()
+	a := azurite.Need(t)
+	ctr := a.NewContainer(t)
+	damaged := errors.New("the store is damaged: s.db (database disk image is malformed (11)). The exporter changed nothing; restore the file from a backup, or …")
+	job := &Job{Name: "sync", State: "azblob://" + ctr + "/s.sqlite", Step: Step{Kind: KindSync, Store: filepath.Join(t.TempDir(), "s.db")}}
+	e := &Executor{
+		Getenv: a.Getenv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StateOptions: fastRetry,
+		Damaged: func(err error) (string, bool) {
+			return "s.db (database disk image is malformed (11))", errors.Is(err, damaged)
+		},
+		Runners: map[string]Runner{KindSync: func(ctx context.Context, s Step, info RunInfo) (Result, error) {
+			return Result{}, damaged
+		}},
+	}
+	sum, err := e.Run(context.Background(), job)
+	if err == nil || sum.Status != StatusFailed || !strings.Contains(sum.Error, "is damaged: s.db (database disk image is malformed (11)). The blob is its source and was not changed: restore an earlier version of the blob") ||
+		strings.Contains(sum.Error, "restore the file from a backup") {
+		t.Fatalf("run on a damaged store from the blob: %+v", sum)
+	}
+}

@@ -504,8 +504,7 @@ func (s *Store) Check(ctx context.Context) error {
 		return explain(s.path, err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s fails SQLite's integrity check (%s). Nothing was committed; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync",
-			ErrDamaged, s.path, strings.Join(problems, "; "))
+		return &DamagedError{What: fmt.Sprintf("%s fails SQLite's integrity check (%s)", s.path, strings.Join(problems, "; ")), Kept: "Nothing was committed"}
 	}
 	return nil
 }
