@@ -340,7 +340,7 @@ func openApplyStore(ctx context.Context, env *Env, sf *storeFlags, write, wait b
 	lock, err := st.Lock(ctx, wait)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, waitHint(err)
 	}
 	return st, func() { lock.Unlock() }, nil
 }

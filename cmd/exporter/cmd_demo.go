@@ -55,6 +55,9 @@ DIR starts afresh each time: a folder an earlier demo made (it holds a
 refused unless --force. Explore it afterwards with
 'exporter show --db DIR/ado-access.db …' and 'exporter diff --db …'.
 
+Exit codes: 0 every step passed; 1 a step failed (the message names it);
+2 bad usage (a flag, an --out folder the demo did not make).
+
 Examples:
   exporter demo
   exporter demo --preset medium --changes 200 --out /tmp/demo
@@ -218,7 +221,7 @@ func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, chan
 	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", third.ID), sql.Named("kind", "user")}, 8); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter after 'make build', or on your PATH after 'go install ./cmd/exporter'):\n")
+	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter, which 'make demo' and 'make build' write, or on your PATH after 'go install ./cmd/exporter'):\n")
 	fmt.Fprintf(env.Stdout, "  exporter show groups --db %s\n", db)
 	if user, err := someMember(ctx, st, third.ID); err == nil && user != "" {
 		fmt.Fprintf(env.Stdout, "  exporter show access %s --db %s\n", user, db)

@@ -50,6 +50,10 @@ On --listen it serves:
 
 Credentials, the store and the state blob work as for 'exporter run'.
 
+Exit codes: 0 stopped by SIGTERM or Ctrl-C (failed runs are logged and
+counted, not fatal); 1 the daemon itself failed; 2 bad configuration (a
+schedule file, --listen, --lease).
+
 Examples:
   exporter schedule
   exporter schedule --schedules /etc/exporter/schedules --listen :9090 --grace 2m

@@ -95,6 +95,13 @@ func (j *jobFlags) executor(env *Env) *schedule.Executor {
 		Getenv:       env.Getenv,
 		Logger:       env.Logger,
 		IsLocked:     func(err error) bool { return errors.Is(err, snapshot.ErrLocked) },
+		Damaged: func(err error) (string, bool) {
+			var de *snapshot.DamagedError
+			if errors.As(err, &de) {
+				return de.What, true
+			}
+			return "", false
+		},
 	}
 }
 
@@ -144,7 +151,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err == nil {
 			info.Logger.Info(summary(run, prog, time.Since(start)), "note", run.Note)
 		}
-		return res, err
+		return res, jobError(err) // a half-configured credential is the job's configuration
 	}
 }
 

@@ -236,16 +236,35 @@ func Find(jobs []*Job, name string) (*Job, error) {
 // It returns the jobs that are valid and an error listing the problems of
 // the others.
 func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
+	jobs, errs := parse(name, data, check)
+	// Secrets outside the values walked (comments, a file that does not
+	// parse) are found on the raw lines; lines already reported are not
+	// repeated.
+	skip := map[int]bool{}
+	for _, err := range errs {
+		var e *Error
+		if errors.As(err, &e) && strings.HasSuffix(e.Msg, noSecrets) {
+			skip[e.Line] = true
+		}
+	}
+	errs = append(errs, scanLines(name, data, skip)...)
+	if len(errs) > 0 {
+		return jobs, ConfigError(errors.Join(errs...))
+	}
+	return jobs, nil
+}
+
+func parse(name string, data []byte, check map[string]Checker) ([]*Job, []error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, ConfigError(fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: ")))
+		return nil, []error{fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
 	if len(root.Content) == 0 {
-		return nil, ConfigError(&Error{File: name, Msg: "empty file; want a jobs: list"})
+		return nil, []error{&Error{File: name, Msg: "empty file; want a jobs: list"}}
 	}
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
-		return nil, ConfigError(&Error{File: name, Line: doc.Line, Msg: "want a mapping with a jobs: list"})
+		return nil, []error{&Error{File: name, Line: doc.Line, Msg: "want a mapping with a jobs: list"}}
 	}
 	var errs []error
 	var jobsNode *yaml.Node
@@ -260,7 +279,7 @@ func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
 	}
 	if jobsNode == nil || jobsNode.Kind != yaml.SequenceNode || len(jobsNode.Content) == 0 {
 		errs = append(errs, &Error{File: name, Line: doc.Line, Field: "jobs", Msg: "missing or empty; want a list of jobs"})
-		return nil, ConfigError(errors.Join(errs...))
+		return nil, errs
 	}
 	var jobs []*Job
 	for i, jn := range jobsNode.Content {
@@ -280,10 +299,7 @@ func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
 			errs = append(errs, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
 	}
-	if len(errs) > 0 {
-		return jobs, ConfigError(errors.Join(errs...))
-	}
-	return jobs, nil
+	return jobs, errs
 }
 
 // keys lists the keys each kind accepts, beside the ones every job or
