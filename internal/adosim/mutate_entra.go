@@ -52,6 +52,7 @@ func (m *mutator) entraUserDisable() (Mutation, bool) {
 // Callers hold the write lock.
 func (o *Org) DeleteEntraUser(u *Subject) {
 	u.DeletedOrigin = true
+	u.changed() // its Graph answers are cached until it changes
 	for _, g := range o.subjects {
 		if entraGroup(g) && !g.Deleted && o.isMember(g, u) {
 			o.RemoveEntraMember(g, u)

@@ -71,6 +71,10 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	}
 	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
 		groups: view.groups, teams: view.teams, orgID: view.orgID, subjects: map[string]bool{}}
+	sweep, err := inc.startEntraSweep(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Everything named by the entries is read side by side: the groups the
 	// entries name (their keys resolve from the store) need not wait for
@@ -88,6 +92,11 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
 	}
+	if sweep.due {
+		steps = append(steps, step{name: "entra accounts", after: []string{"users"}, run: on(func(ctx context.Context) error {
+			return inc.sweepEntraAccounts(ctx, sweep)
+		})})
+	}
 	if p.acl.on() {
 		steps = append(steps, step{name: "permissions", run: on(inc.rereadPermissions)})
 	}
@@ -104,6 +113,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		return err
 	}
 	e.c.log.Debug("re-read the groups left", "duration", time.Since(start).Round(time.Millisecond))
+	if err := inc.finishEntraSweep(ctx, sweep); err != nil {
+		return err
+	}
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range fullTables {
 			if err := w.EndFull(t); err != nil {
