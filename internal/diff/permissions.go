@@ -157,7 +157,9 @@ func loadPermissions(ctx context.Context, st *snapshot.Store, run int64) (*permS
 	}
 	legacy := map[string]string{}
 	if err == nil {
-		err = queryEach(ctx, db, "perm_identity_keys", nil, func(r []any) { legacy[r[0].(string)] = r[1].(string) })
+		// The service compares identity descriptors without regard to
+		// case; entries may name one in other letter case.
+		err = queryEach(ctx, db, "perm_identity_keys", nil, func(r []any) { legacy[strings.ToLower(r[0].(string))] = r[1].(string) })
 	}
 	if err == nil {
 		err = queryEach(ctx, db, "perm_aces_at", at, func(r []any) {
@@ -190,7 +192,7 @@ func (s *permState) subject(identity string, legacy map[string]string) *Subject 
 	if sub := s.subjects[identity]; sub != nil {
 		return sub
 	}
-	sub := &Subject{Identity: identity, Descriptor: legacy[identity]}
+	sub := &Subject{Identity: identity, Descriptor: legacy[strings.ToLower(identity)]}
 	if known, ok := s.names[sub.Descriptor]; ok && sub.Descriptor != "" {
 		sub.Kind, sub.Name, sub.Known = known.Kind, known.Name, true
 	} else {
