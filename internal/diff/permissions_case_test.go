@@ -3,6 +3,8 @@ package diff
 import (
 	"strings"
 	"testing"
+
+	"github.com/ado-access/ado-access/internal/adosim"
 )
 
 // The service compares identity descriptors without regard to case: an
@@ -34,5 +36,24 @@ func TestPermissionsMatchIdentityDescriptorsIgnoringCase(t *testing.T) {
 	})
 	if err != nil || !found {
 		t.Fatalf("entry not listed (%v)", err)
+	}
+}
+
+// A token written with a trailing separator names the same object as
+// without it (see Namespace.key): an entry on repoV2/{p}/{r}/ is the
+// repository's own, and reaches its branches.
+func TestPermissionsTokenWithTrailingSeparatorIsTheSameObject(t *testing.T) {
+	t.Parallel()
+	w := newPermWorld(t)
+	u := w.users[6]
+	repo := RepoToken(w.project, w.repo)
+	w.set(nsGit, repo+"/", w.legacy(u), gitPolicyExempt, 0)
+	run := w.sync()
+	branch := adosim.BranchToken(repo, w.branch)
+	got := w.effective(run, u, repo, branch)
+	for _, tok := range []string{repo, branch} {
+		if p, ok := got[tok+" PolicyExempt"]; !ok || p.Deny {
+			t.Errorf("%s: PolicyExempt %+v, want allowed through the entry on %s/", tok, p, repo)
+		}
 	}
 }
