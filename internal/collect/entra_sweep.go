@@ -80,8 +80,8 @@ func (r *incRun) startEntraSweep(ctx context.Context) (*entraSweep, error) {
 	}
 	every := r.opts.EntraSweep
 	sw.due = every <= 0 || !sw.hasLast || sw.at.Sub(sw.last.SweptAt) >= every
-	if !sw.due {
-		return sw, nil
+	if _, full := r.p.full[kindGroups]; !sw.due || full {
+		return sw, nil // a full read of the groups reads the Entra groups too
 	}
 	r.mu.Lock()
 	for d := range r.groups {
@@ -99,6 +99,9 @@ func (r *incRun) startEntraSweep(ctx context.Context) (*entraSweep, error) {
 // renamed there). It runs after the users the Audit Log named: the store
 // then no longer holds those that left.
 func (r *incRun) sweepEntraAccounts(ctx context.Context, sw *entraSweep) error {
+	if _, full := r.p.full[kindAccounts]; full {
+		return nil // every account is read anyway
+	}
 	stored := map[string]snapshot.Row{}
 	var list []string
 	err := r.query(ctx, func(w *snapshot.Writer) error {
@@ -154,34 +157,32 @@ func sameRow(a, b snapshot.Row) bool {
 // finishEntraSweep re-reads the access levels of the users who joined or
 // left a group rule's group (read this run, by the sweep or because the
 // Audit Log named it), records the sweep and says in the run's note what
-// was swept, or when the last sweep was.
+// was swept, or when the last sweep was. It runs once the run's reads are
+// in the store.
 func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 	changed := map[string]bool{}
 	nested := false
-	r.mu.Lock()
-	for g, before := range sw.ruleMembers {
-		rows, ok := r.readMembers[g]
-		if !ok {
-			continue
-		}
-		now := map[string]bool{}
-		for _, row := range rows {
-			now[row[1].(string)] = true
-		}
-		for m := range now {
-			if !before[m] {
-				changed[m] = true
-			}
-		}
-		for m := range before {
-			if !now[m] {
-				changed[m] = true
-			}
-		}
-	}
-	r.mu.Unlock()
 	var names []string
 	err := r.query(ctx, func(w *snapshot.Writer) error {
+		for g, before := range sw.ruleMembers {
+			now := map[string]bool{}
+			if err := w.CurrentWhere(snapshot.Memberships, "container", g, func(row snapshot.Row) error {
+				now[row[1].(string)] = true
+				return nil
+			}); err != nil {
+				return err
+			}
+			for m := range now {
+				if !before[m] {
+					changed[m] = true
+				}
+			}
+			for m := range before {
+				if !now[m] {
+					changed[m] = true
+				}
+			}
+		}
 		for m := range changed {
 			if t := subjectType(m); t == "vssgp" || t == "aadgp" {
 				nested = true
@@ -201,14 +202,17 @@ func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 	if err != nil {
 		return err
 	}
-	if nested {
+	_, accountsRead := r.p.full[kindAccounts] // every access level read already
+	switch {
+	case accountsRead:
+	case nested:
 		// A group joined or left a rule's group: its members' access
 		// levels may have changed, and the service says nothing of whom.
 		r.notes.add("access levels re-read in full (a group joined or left a group rule's group)")
 		if err := readUserEntitlements(ctx, r.env); err != nil {
 			return err
 		}
-	} else if len(names) > 0 {
+	case len(names) > 0:
 		sw.ruleUsers = len(names)
 		if err := r.rereadUserNames(ctx, names); err != nil {
 			return err

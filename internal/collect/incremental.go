@@ -113,9 +113,6 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		return err
 	}
 	e.c.log.Debug("re-read the groups left", "duration", time.Since(start).Round(time.Millisecond))
-	if err := inc.finishEntraSweep(ctx, sweep); err != nil {
-		return err
-	}
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range fullTables {
 			if err := w.EndFull(t); err != nil {
@@ -124,6 +121,11 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	// After the kinds read in full are closed: the store then shows every
+	// group's members as this run read them.
+	if err := inc.finishEntraSweep(ctx, sweep); err != nil {
 		return err
 	}
 	if e.opts.Teams {
