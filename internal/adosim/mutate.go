@@ -38,7 +38,8 @@ type mutationKind struct {
 	apply  func(m *mutator) (Mutation, bool)
 }
 
-// MutationKinds lists the kinds /_sim/mutate knows, in weight order.
+// MutationKinds lists the kinds /_sim/mutate knows: the audited ones, then
+// those made in Entra ID (entra.*).
 func MutationKinds() []string {
 	var out []string
 	for _, k := range mutationKinds {
