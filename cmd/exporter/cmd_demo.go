@@ -38,9 +38,9 @@ Run the main job end to end with no Azure account: start a simulated Azure
 DevOps organization in this process and
 
   1. sync it in full into a snapshot store in DIR,
-  2. let a week of changes happen (N audited changes: memberships, licenses,
-     accounts, groups, projects, …),
-  3. sync again, incrementally, from the Audit Log,
+  2. let a week of changes happen (N changes: memberships, licenses,
+     accounts, groups, projects, …; a fifth made in Entra ID, unaudited),
+  3. sync again, incrementally, from the Audit Log and a sweep of Entra ID,
   4. diff the two runs, nested-group access included,
   5. export an access-review packet of the new run (CSV, Parquet, XLSX,
      changes since the first run) into DIR and verify it,

@@ -37,13 +37,14 @@ func newSyncCmd() *Command {
 		perOrg      int
 		parallel    int
 		budget      = durationValue(10 * time.Minute)
+		entraSweep  entraSweepValue
 	)
 	return &Command{
 		Name:    "sync",
 		Summary: "read an organization into the snapshot store",
 		Usage: `
 Usage: exporter sync [--org URL] [--db FILE] [--mode auto|full|incremental] [--full-every 7d]
-                     [--concurrency N] [--auth MODE] [--wait]
+                     [--entra-sweep every-run|24h] [--concurrency N] [--auth MODE] [--wait]
        exporter sync --org all|NAME,NAME|'GLOB' [--db DIR/] [--org-concurrency N] [--parallel-orgs N]
 
 Read every identity, group, membership, license, project, team and
@@ -63,6 +64,13 @@ Modes:
                 retention (--audit-retention), a log the credential cannot read
                 (it needs Audit Log (Read), vso.auditlog), or a full sync due
                 (--full-every). The run records why it is full.
+
+Changes made in Microsoft Entra ID (a member added to or removed from an
+Entra group, a user deleted there) have no Azure DevOps Audit Log entry, so
+an incremental sync also re-reads the members of every Entra group and the
+state of Entra accounts: about one request per Entra group. --entra-sweep
+24h does that at most once a day instead of every run; each run's note
+says when Entra ID was last swept.
 
 Credentials:
   --auth pat      a personal access token from ADO_PAT or --pat-file
@@ -117,6 +125,7 @@ Examples:
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
 			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
+			fs.Var(&entraSweep, "entra-sweep", "how often an incremental sync re-reads Entra group members and Entra accounts, which change without Audit Log entries: every-run, or a cadence such as 24h")
 			fs.Var(&overlap, "audit-overlap", "how far before the last cursor an incremental sync reads again, for late entries")
 			fs.Var(&retention, "audit-retention", "how long the organization keeps Audit Log entries")
 			fs.StringVar(&accounts, "accounts-url", "", "where --org all|NAME|GLOB lists the credential's organizations (env ADO_ACCOUNTS_URL; default "+collect.DefaultAccountsURL+")")
@@ -144,7 +153,7 @@ Examples:
 			opts := collect.SyncOptions{
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
-				Permissions: !noPerms, Namespaces: splitComma(namespaces),
+				Permissions: !noPerms, Namespaces: splitComma(namespaces), EntraSweep: time.Duration(entraSweep),
 			}
 			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
 				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {

@@ -42,8 +42,9 @@ type Step struct {
 	To    string `yaml:"to"`    // where packet, warehouse and diff-report write: a folder or a blob location
 
 	// sync
-	Mode        string   `yaml:"mode"`       // auto (default), full or incremental
-	FullEvery   Duration `yaml:"full_every"` // force a full sync when the last is this old
+	Mode        string   `yaml:"mode"`        // auto (default), full or incremental
+	FullEvery   Duration `yaml:"full_every"`  // force a full sync when the last is this old
+	EntraSweep  Duration `yaml:"entra_sweep"` // sweep Entra-side changes at most this often (default every run)
 	Concurrency int      `yaml:"concurrency"`
 	Teams       *bool    `yaml:"teams"` // read teams (default true)
 
@@ -308,7 +309,7 @@ var (
 	jobKeys  = []string{"name", "description", "schedule", "timezone", "state", "kind", "org", "store"}
 	stepKeys = []string{"kind", "org", "store"}
 	kindKeys = map[string][]string{
-		KindSync:       {"mode", "full_every", "concurrency", "teams"},
+		KindSync:       {"mode", "full_every", "entra_sweep", "concurrency", "teams"},
 		KindPacket:     {"to", "formats", "baseline", "dormant_days", "privileged_groups", "max_privileged"},
 		KindWarehouse:  {"to", "dormant_days", "privileged_groups", "max_privileged"},
 		KindDiffReport: {"to", "from", "effective", "changes", "format", "dormant_days"},
@@ -473,6 +474,9 @@ func checkStep(s *Step, prefix string, check map[string]Checker, fail func(field
 		}
 		if s.FullEvery < 0 {
 			bad("full_every", "must not be negative")
+		}
+		if s.EntraSweep < 0 {
+			bad("entra_sweep", "must not be negative")
 		}
 		if s.Concurrency < 0 || s.Concurrency > 64 {
 			bad("concurrency", "%d: want 1 to 64", s.Concurrency)
