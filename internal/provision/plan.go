@@ -60,6 +60,10 @@ type Action struct {
 
 	entitlementID string // the account's storage key, read live
 	packetRun     int64  // the run the decision was made on (0: a plan file)
+	// confirmed: journaled started by an earlier apply that stopped
+	// before journaling the outcome, and read live as carried out. Apply
+	// journals it done, keeping when it started.
+	confirmed bool
 }
 
 // key identifies what an action changes: two rows asking for the same
@@ -247,9 +251,12 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 		return nil, err
 	}
 	finished := map[int]snapshot.JournalEntry{}
+	started := map[int]bool{}
 	for _, e := range journal {
 		if snapshot.JournalFinal(e.Status) {
 			finished[e.Seq] = e
+		} else if e.Status == snapshot.JournalStarted {
+			started[e.Seq] = true
 		}
 	}
 	var check []*Action
@@ -265,6 +272,14 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 	}
 	if err := live.check(ctx, check, opts, nv); err != nil {
 		return nil, err
+	}
+	// An action an earlier apply started (the call may have been sent)
+	// and that is now as wanted was carried out by that apply: it is
+	// done, not skipped, though the process stopped before saying so.
+	for _, a := range check {
+		if started[a.Seq] && a.State == StateSkip {
+			a.State, a.Note, a.confirmed = StateDone, "carried out by an earlier apply that stopped before journaling it (confirmed live)", true
+		}
 	}
 	if err := checkRails(ctx, p, live, nv, opts); err != nil {
 		return nil, err
