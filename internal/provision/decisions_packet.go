@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/safecsv"
@@ -168,6 +169,14 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 		dec := Decision{Source: src, Table: t.name, Value: value, Reviewer: cell(export.ReviewerColumn), Comment: cell(export.CommentColumn)}
 		if dec.Reviewer == "" {
 			r.p.add(src, "%s without a Reviewer: say who decided", value)
+		}
+		for _, c := range []struct {
+			name, v string
+			max     int
+		}{{export.ReviewerColumn, dec.Reviewer, MaxReviewerLen}, {export.CommentColumn, dec.Comment, MaxCommentLen}} {
+			if n := utf8.RuneCountInString(c.v); n > c.max {
+				r.p.add(src, "%s %s is %d characters, more than the %d it may have", c.name, clip(c.v), n, c.max)
+			}
 		}
 		if t.name == TableAccounts {
 			dec.Subject = keyVals[0]
