@@ -1,11 +1,15 @@
 package provision
 
 import (
+	"encoding/json"
 	"errors"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ado-access/ado-access/internal/adosim"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -68,5 +72,61 @@ func TestSemicolonPlanCSVIsNamed(t *testing.T) {
 	path = e.writeFile("other.csv", "name,mail\nx,y\n")
 	if _, err := ReadDecisions(t.Context(), path, ReadOptions{}); err == nil || !strings.Contains(err.Error(), "header") || !strings.Contains(err.Error(), "not recognised") {
 		t.Fatalf("unknown header: %v", err)
+	}
+}
+
+// A filled-in packet whose manifest was edited (its organization's id,
+// name or URL, its snapshot time, a table's row count) is refused: the
+// store confirms every field it can, and the files confirm the counts.
+func TestEditedManifestIsRefused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, adosim.Options{})
+	dir := e.packet()
+	wb := filepath.Join(dir, export.WorkbookName)
+	s := openSheet(t, wb, TableEffective)
+	s.decide(s.rowsWhere(true)[0], "Revoke")
+	s.save()
+	mpath := filepath.Join(dir, export.ManifestName)
+	orig, err := os.ReadFile(mpath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.build(e.mustRead(wb), Options{}); err != nil {
+		t.Fatalf("the packet as exported: %v", err)
+	}
+	edits := []struct {
+		name string
+		edit func(m map[string]any)
+		want string
+	}{
+		{"org_id", func(m map[string]any) { m["org_id"] = "00000000-0000-0000-0000-000000000001" }, "org_id"},
+		{"org_name", func(m map[string]any) { m["org_name"] = "contoso" }, "org_name"},
+		{"org", func(m map[string]any) { m["org"], m["org_name"] = "https://dev.azure.com/contoso", "contoso" }, "another organization"},
+		{"snapshot_time", func(m map[string]any) { m["snapshot_time"] = "2020-01-01T00:00:00Z" }, "snapshot_time"},
+		{"tables n", func(m map[string]any) {
+			for _, tb := range m["tables"].([]any) {
+				if tb := tb.(map[string]any); tb["name"] == TableEffective {
+					tb["n"] = tb["n"].(float64) - 1
+				}
+			}
+		}, "table effective_access has"},
+	}
+	for _, c := range edits {
+		var m map[string]any
+		if err := json.Unmarshal(orig, &m); err != nil {
+			t.Fatal(err)
+		}
+		c.edit(m)
+		b, _ := json.Marshal(m)
+		if err := os.WriteFile(mpath, b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		d, err := e.read(wb)
+		if err == nil {
+			_, err = e.build(d, Options{})
+		}
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s edited: %v, want an error naming %q", c.name, err, c.want)
+		}
 	}
 }
