@@ -47,11 +47,12 @@ func MutationKinds() []string {
 	return out
 }
 
-// The weights (per 415 changes) follow the make-up of an organization's
+// The weights (per 417 changes) follow the make-up of an organization's
 // access-related Audit Log: mostly group membership changes (75%), then
 // licenses and accounts (12%), a few structural changes: groups (4%),
-// repositories (4%), teams (1%), projects (1%), and permissions (4%:
-// entries set, removed and reset, inheritance turned off or on).
+// repositories (4%), teams (1%: created, administrators changed), projects
+// (1%), and permissions (4%: entries set, removed and reset, inheritance
+// turned off or on).
 var mutationKinds = []mutationKind{
 	{"membership.add", 152, (*mutator).membershipAdd},
 	{"membership.remove", 120, (*mutator).membershipRemove},
@@ -75,6 +76,7 @@ var mutationKinds = []mutationKind{
 	{"permission.remove", 3, (*mutator).permissionRemove},
 	{"permission.reset", 2, (*mutator).permissionReset},
 	{"acl.inherit", 2, (*mutator).aclInherit},
+	{"team.admin", 2, (*mutator).teamAdmin},
 }
 
 type mutator struct {

@@ -179,7 +179,10 @@ type env struct {
 	mu     sync.Mutex
 	groups []groupRef // filled by the groups collector, read by memberships
 	teams  []teamRef  // filled by the teams collector, read by team members
-	sps    []string   // service principal descriptors, for their entitlements
+	admins teamAdmins // team administrators, if the Identity ACLs were read
+	// membersRead are the groups whose direct members a full sync read.
+	membersRead map[string]bool
+	sps         []string // service principal descriptors, for their entitlements
 }
 
 // runNotes gathers what collectors want the run's note to say.
@@ -504,7 +507,8 @@ type step struct {
 }
 
 // steps lists the readers. Lists come first; memberships need the groups,
-// team members the teams, service principal entitlements the principals.
+// team members the teams and memberships, service principal entitlements
+// the principals.
 // Each step starts as soon as what it needs is done, so the long chains of
 // continuation-token pages (users, entitlements) overlap with the rest.
 func steps(teams, permissions bool) []step {
@@ -520,9 +524,11 @@ func steps(teams, permissions bool) []step {
 		{name: "service principal entitlements", after: []string{"service principals"}, run: readServicePrincipalEntitlements},
 	}
 	if teams {
+		// Team members are their groups' members (see teams.go).
 		s = append(s,
 			step{name: "teams", run: readTeams},
-			step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
+			step{name: "team administrators", run: readTeamAdmins},
+			step{name: "team members", after: []string{"teams", "team administrators", "memberships"}, run: deriveTeamMembers})
 	}
 	if permissions {
 		// After memberships, whose reads teach the resolver most of the
