@@ -71,7 +71,14 @@ func entitlementRow(descriptor string, a *licensing.AccessLevel, rules *[]member
 
 // readUserEntitlements pages through every user entitlement: the access
 // level (versioned), the last access (volatile) and the storage key.
+// The pages are the sync's one long chain: it holds a request slot of its
+// own (see Client.ownSlot).
 func readUserEntitlements(ctx context.Context, e *env) error {
+	ctx, release, err := e.c.ownSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	const restarts = 3
 	for attempt := 0; ; attempt++ {
 		n, err := e.pageUserEntitlements(ctx)
