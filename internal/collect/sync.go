@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/security"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -180,6 +181,8 @@ type env struct {
 	groups []groupRef // filled by the groups collector, read by memberships
 	teams  []teamRef  // filled by the teams collector, read by team members
 	admins teamAdmins // team administrators, if the Identity ACLs were read
+	// identityACLs are those ACLs, for the permissions step to reuse.
+	identityACLs []security.AccessControlList
 	// membersRead are the groups whose direct members a full sync read.
 	membersRead map[string]bool
 	sps         []string // service principal descriptors, for their entitlements
@@ -532,8 +535,13 @@ func steps(teams, permissions bool) []step {
 	}
 	if permissions {
 		// After memberships, whose reads teach the resolver most of the
-		// identities the entries name.
-		s = append(s, step{name: "permissions", after: []string{"memberships"}, run: readPermissions})
+		// identities the entries name, and the team administrators, whose
+		// Identity ACLs it reuses.
+		after := []string{"memberships"}
+		if teams {
+			after = append(after, "team administrators")
+		}
+		s = append(s, step{name: "permissions", after: after, run: readPermissions})
 	}
 	return s
 }

@@ -5,9 +5,6 @@ import (
 	"errors"
 	"strings"
 
-	"github.com/google/uuid"
-	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/security"
-
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -33,15 +30,11 @@ const manageMembership = 8
 type teamAdmins map[string][]string
 
 // readTeamAdmins reads every ACL of the Identity namespace in one query
-// and keeps the entries on team tokens that allow ManageMembership.
+// and keeps the entries on team tokens that allow ManageMembership. The
+// permissions step reuses the answer rather than asking again.
 func readTeamAdmins(ctx context.Context, e *env) error {
-	id := uuid.MustParse(nsIdentityID)
-	no, yes := false, true
-	lists, err := e.c.Security.QueryAccessControlLists(ctx, security.QueryAccessControlListsArgs{
-		SecurityNamespaceId: &id, IncludeExtendedInfo: &no, Recurse: &yes,
-	})
+	lists, err := e.queryACLs(ctx, namespaceInfo{id: nsIdentityID, name: "Identity"}, "")
 	if err != nil {
-		err = describe("read team administrators (the Identity namespace's access control lists)", "security", err)
 		if !errors.Is(err, ErrForbidden) {
 			return err
 		}
@@ -50,7 +43,7 @@ func readTeamAdmins(ctx context.Context, e *env) error {
 		return nil
 	}
 	admins := teamAdmins{}
-	for _, l := range deref2(lists) {
+	for _, l := range lists {
 		project, team, ok := strings.Cut(str(l.Token), `\`)
 		if !ok || project == "" || strings.Contains(team, `\`) {
 			continue // a project's token, or a group's below a team
@@ -66,7 +59,7 @@ func readTeamAdmins(ctx context.Context, e *env) error {
 		}
 	}
 	e.mu.Lock()
-	e.admins = admins
+	e.admins, e.identityACLs = admins, lists
 	e.mu.Unlock()
 	return nil
 }
