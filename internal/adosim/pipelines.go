@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -125,9 +126,10 @@ type pipelineState struct {
 	// roles are the explicit (assigned) role assignments: resource →
 	// subject seq → role name.
 	roles map[resKey]map[int32]string
-	// perms are pipeline permissions by resource type ("endpoint",
-	// "variablegroup", "environment", "queue") and id.
-	perms     map[[2]string]*pipePerm
+	// perms are pipeline permissions by project (they are a project's:
+	// a shared connection has one set per project), resource type
+	// ("endpoint", "variablegroup", "environment", "queue") and id.
+	perms     map[[3]string]*pipePerm
 	pipelines map[string][]int // project id → its pipeline (definition) ids
 	pats      []*PAT           // tokens.go
 }
@@ -135,7 +137,7 @@ type pipelineState struct {
 func (o *Org) pipes() *pipelineState {
 	if o.pl == nil {
 		o.pl = &pipelineState{ids: rand.New(rand.NewPCG(1, 2)), nextID: 1, roles: map[resKey]map[int32]string{},
-			perms: map[[2]string]*pipePerm{}, pipelines: map[string][]int{}}
+			perms: map[[3]string]*pipePerm{}, pipelines: map[string][]int{}}
 	}
 	return o.pl
 }
@@ -165,8 +167,8 @@ func (pl *pipelineState) assign(scope, id string, s *Subject, role string) {
 	pl.roles[k][s.seq] = role
 }
 
-func (pl *pipelineState) perm(typ, id string) *pipePerm {
-	k := [2]string{typ, id}
+func (pl *pipelineState) perm(projectID, typ, id string) *pipePerm {
+	k := [3]string{projectID, typ, strings.ToLower(id)}
 	if pl.perms[k] == nil {
 		pl.perms[k] = &pipePerm{}
 	}
@@ -232,7 +234,7 @@ func (g *generator) genPipelines(seed uint64) {
 		}
 		pl.pipelines[p.ID] = pipes
 		authorize := func(typ, id string, openShare int) {
-			pp := pl.perm(typ, id)
+			pp := pl.perm(p.ID, typ, id)
 			if r.IntN(100) < openShare {
 				pp.all = true
 				return
@@ -437,7 +439,7 @@ func (o *Org) resourceProject(scope, resource string) (*Project, bool) {
 
 // SetPipelinePermission opens a resource to all pipelines or closes it.
 func (o *Org) SetPipelinePermission(actor *Subject, p *Project, typ, id, name string, all bool) {
-	pp := o.pipes().perm(typ, id)
+	pp := o.pipes().perm(p.ID, typ, id)
 	pp.all = all
 	action, verb := "Pipelines.ResourceAuthorizedForAllPipelines", "authorized for all pipelines"
 	if !all {
@@ -485,17 +487,20 @@ func (o *Org) CreateEndpoint(actor *Subject, p *Project, typ, name string, all b
 	}
 	pl.endpoints = append(pl.endpoints, ep)
 	pl.assign(roleScopeEndpoint, endpointResource(p.ID, ep.ID), actor, "Administrator")
-	pl.perm("endpoint", ep.ID).all = all
+	pl.perm(p.ID, "endpoint", ep.ID).all = all
 	o.record(o.clock.Now(), actor, "Library.ServiceConnectionCreated", fmt.Sprintf("Created service connection %s of type %s", name, typ), p,
 		map[string]any{"ConnectionId": ep.ID, "ConnectionName": name, "ConnectionType": typ})
 	return ep
 }
 
 // DeleteEndpoint removes a service connection.
+// Each project that saw it gets an entry.
 func (o *Org) DeleteEndpoint(actor *Subject, ep *ServiceEndpoint) {
 	ep.Deleted = true
-	o.record(o.clock.Now(), actor, "Library.ServiceConnectionDeleted", "Deleted service connection "+ep.Name, o.projectByID[ep.ProjectID],
-		map[string]any{"ConnectionId": ep.ID, "ConnectionName": ep.Name, "ConnectionType": ep.Type})
+	for _, pid := range append([]string{ep.ProjectID}, ep.SharedWith...) {
+		o.record(o.clock.Now(), actor, "Library.ServiceConnectionDeleted", "Deleted service connection "+ep.Name, o.projectByID[pid],
+			map[string]any{"ConnectionId": ep.ID, "ConnectionName": ep.Name, "ConnectionType": ep.Type})
+	}
 }
 
 // SetSecretVariable adds or changes a variable of a group.
@@ -514,9 +519,87 @@ func (o *Org) SetSecretVariable(actor *Subject, vg *VariableGroup, name, value s
 func (o *Org) liveEndpoints(p *Project) []*ServiceEndpoint {
 	var out []*ServiceEndpoint
 	for _, ep := range o.pipes().endpoints {
-		if !ep.Deleted && (ep.ProjectID == p.ID || slices.Contains(ep.SharedWith, p.ID)) && o.liveProject(ep.ProjectID) != nil {
+		// A connection shared with other projects stays theirs when its own
+		// project goes.
+		if !ep.Deleted && (ep.ProjectID == p.ID || slices.Contains(ep.SharedWith, p.ID)) {
 			out = append(out, ep)
 		}
+	}
+	return out
+}
+
+// PipelineCounts are the live pipeline resources of the first organization,
+// as a full read should find them.
+type PipelineCounts struct {
+	Connections    int // sightings: a shared connection counts once per project
+	VariableGroups int
+	Environments   int
+	Queues         int
+	Pools          int
+	Tokens         int // of users still in the organization
+}
+
+func (s *Server) PipelineCounts() PipelineCounts {
+	o := s.org
+	o.mu.RLock()
+	defer o.mu.RUnlock()
+	pl := o.pipes()
+	var n PipelineCounts
+	for _, p := range o.projects {
+		if !p.Deleted {
+			n.Connections += len(o.liveEndpoints(p))
+		}
+	}
+	for _, vg := range pl.varGroups {
+		if !vg.Deleted && o.liveProject(vg.ProjectID) != nil {
+			n.VariableGroups++
+		}
+	}
+	for _, e := range pl.envs {
+		if !e.Deleted && o.liveProject(e.ProjectID) != nil {
+			n.Environments++
+		}
+	}
+	for _, q := range pl.queues {
+		if !q.Deleted && o.liveProject(q.ProjectID) != nil {
+			n.Queues++
+		}
+	}
+	for _, p := range pl.pools {
+		if !p.Deleted {
+			n.Pools++
+		}
+	}
+	for _, t := range pl.pats {
+		if !t.Owner.Deleted {
+			n.Tokens++
+		}
+	}
+	return n
+}
+
+// Secrets lists every secret value the simulator holds for pipeline
+// resources and tokens (connection credentials, secret variable values,
+// token values), which no answer ever carries: tests search outputs for them.
+func (s *Server) Secrets() []string {
+	var out []string
+	for _, o := range s.allOrgs() {
+		o.mu.RLock()
+		pl := o.pipes()
+		for _, ep := range pl.endpoints {
+			out = append(out, ep.Secret)
+		}
+		for _, vg := range pl.varGroups {
+			for _, v := range vg.Vars {
+				if v.Secret {
+					out = append(out, v.Value)
+				}
+			}
+		}
+		for _, t := range pl.pats {
+			out = append(out, t.Value)
+		}
+		o.mu.RUnlock()
 	}
 	return out
 }

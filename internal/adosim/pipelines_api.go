@@ -341,7 +341,7 @@ func (o *Org) pipelineResource(p *Project, typ, id string) (string, bool) {
 }
 
 func (o *Org) pipelinePermissionsJSON(p *Project, typ, id string) map[string]any {
-	pp := o.pipes().perm(typ, strings.ToLower(id))
+	pp := o.pipes().perm(p.ID, typ, id)
 	out := map[string]any{"resource": map[string]any{"type": typ, "id": id}}
 	by := o.identityRef(o.admin)
 	if pp.all {
@@ -398,10 +398,10 @@ func (s *Server) updatePipelinePermissions(c *call) {
 		writeError(c.w, http.StatusNotFound, "ResourceNotFoundException", fmt.Sprintf("The %s resource %s does not exist in project %s.", typ, id, p.Name))
 		return
 	}
-	if body.AllPipelines != nil && body.AllPipelines.Authorized != o.pipes().perm(typ, id).all {
+	if body.AllPipelines != nil && body.AllPipelines.Authorized != o.pipes().perm(p.ID, typ, id).all {
 		o.SetPipelinePermission(o.admin, p, typ, id, name, body.AllPipelines.Authorized)
 	}
-	pp := o.pipes().perm(typ, id)
+	pp := o.pipes().perm(p.ID, typ, id)
 	for _, b := range body.Pipelines {
 		i, found := slices.BinarySearch(pp.pipelines, b.ID)
 		switch {
@@ -474,8 +474,8 @@ func (m *mutator) pipelineOpen() (Mutation, bool) {
 		return Mutation{}, false
 	}
 	ep := eps[m.r.IntN(len(eps))]
-	all := !m.o.pipes().perm("endpoint", ep.ID).all
-	m.o.SetPipelinePermission(m.o.admin, m.o.projectByID[ep.ProjectID], "endpoint", ep.ID, ep.Name, all)
+	all := !m.o.pipes().perm(p.ID, "endpoint", ep.ID).all
+	m.o.SetPipelinePermission(m.o.admin, p, "endpoint", ep.ID, ep.Name, all)
 	action := "Pipelines.ResourceAuthorizedForAllPipelines"
 	if !all {
 		action = "Pipelines.ResourceUnauthorizedForAllPipelines"

@@ -70,7 +70,7 @@ func TestPipelineResourcesThroughV7Clients(t *testing.T) {
 		}
 		keep(perm)
 		open := perm.AllPipelines != nil && perm.AllPipelines.Authorized != nil && *perm.AllPipelines.Authorized
-		if open != pl.perm("endpoint", ep.Id.String()).all {
+		if open != pl.perm(p.ID, "endpoint", ep.Id.String()).all {
 			t.Errorf("connection %s: allPipelines %v, model says %v", *ep.Name, open, !open)
 		}
 	}

@@ -29,7 +29,7 @@ var propertySpec = adosim.Spec{
 // the "readwrite" credential's Security (Manage); others sync without them).
 func syncMode(t testing.TB, c *Client, st *snapshot.Store, mode string) snapshot.Run {
 	t.Helper()
-	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true})
+	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true, Pipelines: true, Tokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}

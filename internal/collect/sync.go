@@ -36,6 +36,12 @@ type SyncOptions struct {
 	// Namespaces are the security namespaces (ids or names) whose ACLs to
 	// read; empty means DefaultNamespaces.
 	Namespaces []string
+	// Pipelines reads service connections, variable groups, environments,
+	// agent pools and queues, their role assignments and pipeline
+	// permissions (pipelines.go).
+	Pipelines bool
+	// Tokens reads every user's personal access tokens (tokens.go).
+	Tokens bool
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool
@@ -544,7 +550,7 @@ func runPhases(ctx context.Context, e *env) error {
 		return err
 	}
 	e.out.prog.setPhase("reading")
-	if err := runSteps(ctx, e, steps(e.opts.Teams, e.opts.Permissions)); err != nil {
+	if err := runSteps(ctx, e, append(steps(e.opts.Teams, e.opts.Permissions), pipelineSteps(e.opts)...)); err != nil {
 		return err
 	}
 	e.out.prog.setPhase("committing")
