@@ -4,6 +4,9 @@ import (
 	"context"
 	"strings"
 
+	"github.com/google/uuid"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
+
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -147,7 +150,11 @@ func (inc *incRun) rereadPipelines(ctx context.Context) error {
 	}
 	owners := removed // the service no longer lists their tokens
 	for key := range pp.ownerKeys {
-		if d, ok := inc.ids.descriptorOf(ctx, key); ok {
+		d, err := inc.ownerDescriptor(ctx, key)
+		if err != nil {
+			return err
+		}
+		if d != "" {
 			owners[d] = true
 		}
 	}
@@ -173,4 +180,25 @@ func (inc *incRun) store(ctx context.Context) (*snapshot.Store, error) {
 	case <-ctx.Done():
 		return nil, ctx.Err()
 	}
+}
+
+// ownerDescriptor is the descriptor of a token's owner: known to the run,
+// or asked of Graph (a user added since the last run); "" for an identity
+// the organization no longer has.
+func (inc *incRun) ownerDescriptor(ctx context.Context, key string) (string, error) {
+	if d, ok := inc.ids.descriptorOf(ctx, key); ok {
+		return d, nil
+	}
+	id, err := uuid.Parse(key)
+	if err != nil {
+		return "", nil // not a storage key: nothing to read
+	}
+	res, err := inc.c.Graph.GetDescriptor(ctx, graph.GetDescriptorArgs{StorageKey: &id})
+	if err != nil {
+		if notFound(err) {
+			return "", nil
+		}
+		return "", describe("look up the owner of a personal access token", "graph", err)
+	}
+	return str(res.Value), nil
 }

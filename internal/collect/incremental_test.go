@@ -77,6 +77,11 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 				if _, err := sim.Mutate(adosim.MutateRequest{Count: n, Seed: uint64(seed*100 + round)}); err != nil {
 					t.Fatal(err)
 				}
+				// Pipeline resources and tokens change too (the default mix
+				// leaves them out).
+				if _, err := sim.Mutate(adosim.MutateRequest{Count: 1 + n/5, Seed: uint64(seed*100 + round), Kinds: adosim.PipelineMutationKinds()}); err != nil {
+					t.Fatal(err)
+				}
 				inc := syncMode(t, c, st, "incremental")
 				if inc.Kind != "incremental" {
 					t.Fatalf("round %d: run kind %s", round, inc.Kind)
