@@ -77,3 +77,11 @@ FROM personal_access_tokens t
 LEFT JOIN accounts a ON a.descriptor = t.owner AND a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
 WHERE t.valid_from <= :run AND (t.valid_to IS NULL OR t.valid_to > :run)
 ORDER BY t.owner, t.authorization_id;
+
+-- name: show_subject_names
+-- Every account's and group's name at :run, for 'show who-can use'.
+SELECT descriptor, display_name AS name, kind FROM accounts
+WHERE valid_from <= :run AND (valid_to IS NULL OR valid_to > :run)
+UNION ALL
+SELECT descriptor, coalesce(nullif(principal_name, ''), display_name) AS name, 'group' AS kind FROM groups
+WHERE valid_from <= :run AND (valid_to IS NULL OR valid_to > :run);
