@@ -154,6 +154,7 @@ const (
 func init() {
 	i := slices.Index(PacketTables, Findings)
 	PacketTables = slices.Insert(PacketTables, i, pipelineTables...)
+	WarehouseTables = PacketTables // set from PacketTables before this init ran
 	sheetOrder = append(sheetOrder, pipelineTables...)
 	FindingKinds = append(FindingKinds, FindOpenToAllPipelines, FindAzureAdminOutside, FindPATFullAccess, FindPATInactiveOwner,
 		FindPATTooLong, FindPATGlobal, FindRoleToIndividual)

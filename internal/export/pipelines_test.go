@@ -126,6 +126,17 @@ func TestPipelineSecretsReachNoOutput(t *testing.T) {
 	if searched < 20 {
 		t.Fatalf("searched only %d files", searched)
 	}
+	// The warehouse has the tables too.
+	for _, name := range []string{"service_connections", "personal_access_tokens", "resource_roles"} {
+		found := false
+		filepath.Walk(filepath.Join(warehouse, name), func(path string, info os.FileInfo, err error) error {
+			found = found || err == nil && strings.HasSuffix(path, ".parquet")
+			return nil
+		})
+		if !found {
+			t.Errorf("the warehouse has no %s table", name)
+		}
+	}
 	// The tables are there and hold what the organization has.
 	want := sim.PipelineCounts()
 	for name, n := range map[string]int{"service_connections": want.Connections, "variable_groups": want.VariableGroups,
