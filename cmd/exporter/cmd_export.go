@@ -28,6 +28,7 @@ func newExportCmd() *Command {
 		dormantDays   int
 		privileged    listFlag
 		maxPrivileged int
+		maxPATDays    int
 		splitBy       string
 		partition     string
 		csvBOM        bool
@@ -113,6 +114,7 @@ Examples:
 			f.IntVar(&dormantDays, "dormant-days", export.DefaultDormantDays, "an account is dormant after this many days without access")
 			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
+			f.IntVar(&maxPATDays, "max-pat-days", 90, "a personal access token valid longer than this many days is a finding")
 			f.StringVar(&splitBy, "split-by", "", "with a store folder of several organizations: 'org' writes one packet per organization, into --to/ORG")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
 			f.BoolVar(&allPerms, "all-permissions", false, "packet effective_permissions lists every permission of every account (default: the privileged ones; the warehouse always has every one)")
@@ -141,6 +143,9 @@ Examples:
 			if dormantDays < 1 {
 				return usageErrorf("--dormant-days %d: want 1 or more", dormantDays)
 			}
+			if maxPATDays < 1 || maxPATDays > 3650 {
+				return usageErrorf("--max-pat-days %d: want 1 to 3650", maxPATDays)
+			}
 			if maxPrivileged < 1 {
 				return usageErrorf("--max-privileged %d: want 1 or more", maxPrivileged)
 			}
@@ -160,7 +165,7 @@ Examples:
 			}
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
-				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
+				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged, maxPATDays: maxPATDays,
 				partition: partition, csvBOM: csvBOM, allPermissions: allPerms,
 			}
 			stores, closeAll, err := p.sf.openAllForReading(ctx, env, false)
@@ -217,7 +222,7 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 	}
 	start := time.Now()
 	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
-		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
 		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
 	})
@@ -243,6 +248,7 @@ type exportParams struct {
 	dormantDays    int
 	privileged     []string
 	maxPrivileged  int
+	maxPATDays     int
 }
 
 // exportStore writes a packet or a warehouse partition from the store, as
@@ -269,7 +275,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		return nil, nil, err
 	}
 	opts := export.Options{
-		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 		ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger,
 	}
 	to := p.to

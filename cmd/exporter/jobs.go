@@ -139,6 +139,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
 			EntraSweep: time.Duration(s.EntraSweep),
+			Pipelines:  true, Tokens: true,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8

@@ -105,7 +105,9 @@ func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 			if i < 0 {
 				return MutateResult{Applied: []Mutation{}}, fmt.Errorf("mutate: unknown kind %q (known: %v)", name, MutationKinds())
 			}
-			kinds = append(kinds, mutationKinds[i])
+			k := mutationKinds[i]
+			k.weight = max(k.weight, 1) // a kind named is drawn even if the default mix leaves it out
+			kinds = append(kinds, k)
 		}
 	}
 	total := 0

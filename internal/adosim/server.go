@@ -370,6 +370,7 @@ func (s *Server) allRoutes() []*route {
 	rs = append(rs, s.identityRoutes()...)
 	rs = append(rs, s.securityRoutes()...)
 	rs = append(rs, s.msgraphRoutes()...)
+	rs = append(rs, s.pipelineRoutes()...)
 	return rs
 }
 

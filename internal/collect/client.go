@@ -83,6 +83,7 @@ type Client struct {
 	Git      git.Client
 	Audit    audit.Client
 	Security security.Client     // on the organization URL: the security API has no resource area
+	pipes    pipeClients         // pipeline resources and tokens (pipelines.go)
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
 	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
 
@@ -171,6 +172,10 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		{areaCore, "Core", func(x *azuredevops.Client) { c.Core = &core.ClientImpl{Client: *x} }},
 		{areaGit, "Git", func(x *azuredevops.Client) { c.Git = &git.ClientImpl{Client: *x} }},
 		{areaAudit, "Audit", func(x *azuredevops.Client) { c.Audit = &audit.ClientImpl{Client: *x} }},
+		{areaServiceEndpoint, "Service Endpoint", c.pipes.setEndpoints},
+		{areaTaskAgent, "Distributed Task", c.pipes.setTasks},
+		{areaPipelinePermissions, "Pipeline Permissions", c.pipes.setPerms},
+		{areaTokenAdmin, "Token Admin", c.pipes.setTokens},
 	} {
 		x, err := area(a.id, a.name)
 		if err != nil {

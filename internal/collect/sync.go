@@ -41,6 +41,12 @@ type SyncOptions struct {
 	// Microsoft Entra ID without an Audit Log entry (entra_sweep.go): 0,
 	// every run; otherwise when the last sweep is at least this old.
 	EntraSweep time.Duration
+	// Pipelines reads service connections, variable groups, environments,
+	// agent pools and queues, their role assignments and pipeline
+	// permissions (pipelines.go).
+	Pipelines bool
+	// Tokens reads every user's personal access tokens (tokens.go).
+	Tokens bool
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool
@@ -565,7 +571,7 @@ func runPhases(ctx context.Context, e *env) error {
 		return err
 	}
 	e.out.prog.setPhase("reading")
-	if err := runSteps(ctx, e, steps(e.opts.Teams, e.opts.Permissions)); err != nil {
+	if err := runSteps(ctx, e, append(steps(e.opts.Teams, e.opts.Permissions), pipelineSteps(e.opts)...)); err != nil {
 		return err
 	}
 	e.out.prog.setPhase("committing")

@@ -44,7 +44,7 @@ func simStore(t testing.TB, seed uint64) (st *snapshot.Store, a, b int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Teams: true})
+		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Teams: true, Pipelines: true, Tokens: true})
 		if err != nil {
 			t.Fatal(err)
 		}
