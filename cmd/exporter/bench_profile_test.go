@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -92,7 +93,13 @@ func selfCPU() time.Duration {
 func (p *profileSim) sync(b *testing.B, name, bin, db, mode string) profiled {
 	pages := func() int64 { return p.sim.Stats().Requests["entitlements.users.search"] }
 	pages0, cpu0 := pages(), selfCPU()
-	proc := runMeasured(b, bin, append(p.env, "EXPORTER_DB="+db), "sync", "--mode", mode, "--no-permissions", "--concurrency", strconv.Itoa(p.conc))
+	args := []string{"sync", "--mode", mode, "--no-permissions", "--concurrency", strconv.Itoa(p.conc)}
+	if !strings.Contains(name, "baseline") {
+		// The same reads as the baseline, which knows no pipeline
+		// resources or tokens (BenchmarkPipelinesLarge measures those).
+		args = append(args, "--no-pipelines", "--no-pats")
+	}
+	proc := runMeasured(b, bin, append(p.env, "EXPORTER_DB="+db), args...)
 	out := profiled{proc: proc, simCPU: selfCPU() - cpu0, wall: proc.wall}
 	st, err := snapshot.Open(context.Background(), db) // a baseline's store may be of an older schema
 	if err != nil {
