@@ -126,10 +126,10 @@ type Evidence struct {
 var pageText string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num":  formatInt,
-	"pct":  pct,
-	"when": when,
-	"int64": func(n int) int64 { return int64(n) },
+	"num":    formatInt,
+	"pct":    pct,
+	"when":   when,
+	"int64":  func(n int) int64 { return int64(n) },
 	"barEnd": func(w float64) float64 { return barLabelW + w + 6 },
 }).Parse(pageText))
 
