@@ -37,7 +37,7 @@ type bar struct {
 
 // Bar chart geometry (SVG user units; the SVG scales to its box).
 const (
-	barLabelW = 190 // the labels' column
+	barLabelW = 230 // the labels' column
 	barSpan   = 300 // the longest bar
 	barRow    = 26
 	barThick  = 18
@@ -56,7 +56,7 @@ func newBarChart(id, title, note string, cs []Count, class func(string) string) 
 		max = maxInt(max, x.N)
 	}
 	for i, x := range cs {
-		b := bar{Label: shorten(x.Name, 30), Full: x.Name, N: x.N, Y: i*barRow + 4, TextY: i*barRow + 4 + barThick - 5, Class: class(x.Name)}
+		b := bar{Label: shorten(x.Name, 32), Full: x.Name, N: x.N, Y: i*barRow + 4, TextY: i*barRow + 4 + barThick - 5, Class: class(x.Name)}
 		if max > 0 {
 			b.W = float64(x.N) * barSpan / float64(max)
 			if x.N > 0 && b.W < 2 {

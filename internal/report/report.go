@@ -126,11 +126,20 @@ type Evidence struct {
 var pageText string
 
 var page = template.Must(template.New("report").Funcs(template.FuncMap{
-	"num":    formatInt,
-	"pct":    pct,
-	"when":   when,
-	"int64":  func(n int) int64 { return int64(n) },
-	"barEnd": func(w float64) float64 { return barLabelW + w + 6 },
+	"num":      formatInt,
+	"pct":      pct,
+	"when":     when,
+	"int64":    func(n int) int64 { return int64(n) },
+	"barEnd":   func(w float64) float64 { return barLabelW + w + 6 },
+	"barX":     func() int { return barLabelW },
+	"barTextX": func() int { return barLabelW - 6 },
+	"barWidth": func() int { return barWidth },
+	"rows": func(n int64) string {
+		if n == 1 {
+			return "1 row"
+		}
+		return formatInt(n) + " rows"
+	},
 }).Parse(pageText))
 
 // Render writes the page of d to w.

@@ -81,7 +81,7 @@ func TestRenderEscapesAndBounds(t *testing.T) {
 	if !strings.Contains(out, "shows the first 2,000 of 2,050 rows; privileged_access.csv in the packet holds them all") {
 		t.Error("the cut table does not say so")
 	}
-	for _, want := range []string{"chart-levels", "chart-privileged", "chart-severity", "chart-gainloss", "chart-trend", "Review completion", "1 of 3 scopes complete", "Evidence: decisions applied", "Visual Studio Enterprise subs…"} {
+	for _, want := range []string{"chart-levels", "chart-privileged", "chart-severity", "chart-gainloss", "chart-trend", "Review completion", "1 of 3 scopes complete", "Evidence: decisions applied", "Visual Studio Enterprise subscr…"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("page lacks %q", want)
 		}
