@@ -348,7 +348,7 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 		}
 	}
 	// The reviewer filled the workbook in: it alone differs from the manifest.
-	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, "1 of 32 files") || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
+	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, "1 of 33 files") || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
 		t.Fatalf("verify of the demo packet: exit %d %s %s", code, vout, errs)
 	}
 	// The loop: exactly the revoked memberships are gone in the last run.

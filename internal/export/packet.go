@@ -41,7 +41,7 @@ type PacketOptions struct {
 
 // ExportPacket writes a review packet of a run to sink: {table}.csv and
 // {table}.parquet for every table of PacketTables, packet.xlsx,
-// schema.json, and manifest.json last. An earlier packet at the same place
+// report.html, schema.json, and manifest.json last. An earlier packet at the same place
 // stays whole while the new one is written: every new file is staged
 // first (see Sink), then the old manifest goes, the staged files are
 // committed, the old packet's files the new one lacks are removed, and the
@@ -169,12 +169,16 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		pf = spanningParquetFile(jobs, names, pf)
 	}
 	var files []File
+	rr := newReportRows()
 	for _, t := range PacketTables {
 		start := time.Now()
 		out := &tableOut{t: tableOf(t)}
 		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, pf, opts.CSVBOM); err != nil {
 			out.abort()
 			return nil, err
+		}
+		if p := rr.part(t, out.t); p != nil {
+			out.parts = append(out.parts, p)
 		}
 		for i, jj := range jobs {
 			if spanning {
@@ -235,6 +239,12 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		heap, rss := memory()
 		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
+	page, sf, err := stageReport(ctx, jobs, names, sink, m, rr)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, page)
+	staged = append(staged, sf)
 	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary(tables))
 	if err != nil {
 		return nil, err
@@ -407,7 +417,7 @@ func packetNames(name string) bool {
 	if strings.Contains(name, "/") {
 		return false
 	}
-	if name == WorkbookName || name == SchemaName || isPartial(name) {
+	if name == WorkbookName || name == SchemaName || name == ReportName || isPartial(name) {
 		return true
 	}
 	base, ext := strings.TrimSuffix(name, path.Ext(name)), path.Ext(name)
