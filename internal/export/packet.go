@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/ed25519"
 	"fmt"
 	"path"
 	"slices"
@@ -12,6 +13,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ado-access/ado-access/internal/seal"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -37,6 +39,9 @@ type PacketOptions struct {
 	// CSVBOM starts every CSV file with a UTF-8 byte-order mark, so that
 	// Excel on Windows, opening one by a double click, reads it as UTF-8.
 	CSVBOM bool
+	// SignKey, if set, signs the manifest: manifest.json.sig, written just
+	// before it, and the key's fingerprint in the manifest (signer).
+	SignKey ed25519.PrivateKey
 }
 
 // ExportPacket writes a review packet of a run to sink: {table}.csv and
@@ -269,14 +274,28 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		return nil, err
 	}
 	m.CreatedAt = now()
-	body, err := m.encode()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFile(ctx, sink, ManifestName, body); err != nil {
+	if err := publishManifest(ctx, sink, m, opts.SignKey); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// publishManifest writes the manifest, and first its signature when key
+// is set (a reader who finds the manifest finds its signature).
+func publishManifest(ctx context.Context, sink Sink, m *Manifest, key ed25519.PrivateKey) error {
+	if key != nil {
+		m.Signer = seal.Fingerprint(key.Public().(ed25519.PublicKey))
+	}
+	body, err := m.encode()
+	if err != nil {
+		return err
+	}
+	if key != nil {
+		if err := writeFile(ctx, sink, seal.SignatureName(ManifestName), seal.Sign(key, body)); err != nil {
+			return err
+		}
+	}
+	return writeFile(ctx, sink, ManifestName, body)
 }
 
 // CheckFormats checks a list of packet formats and puts it in order;
@@ -417,7 +436,7 @@ func packetNames(name string) bool {
 	if strings.Contains(name, "/") {
 		return false
 	}
-	if name == WorkbookName || name == SchemaName || name == ReportName || isPartial(name) {
+	if name == WorkbookName || name == SchemaName || name == ReportName || name == seal.SignatureName(ManifestName) || isPartial(name) {
 		return true
 	}
 	base, ext := strings.TrimSuffix(name, path.Ext(name)), path.Ext(name)
