@@ -3,7 +3,9 @@ package export
 import (
 	"context"
 	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"strconv"
@@ -290,12 +292,41 @@ func publishManifest(ctx context.Context, sink Sink, m *Manifest, key ed25519.Pr
 	if err != nil {
 		return err
 	}
+	return WriteSigned(ctx, sink, ManifestName, body, key)
+}
+
+// WriteSigned writes the file name of sink, and first its signature,
+// name.sig, when key is set (a campaign's campaign.json is written so);
+// without a key it removes a signature an earlier file left there.
+func WriteSigned(ctx context.Context, sink Sink, name string, body []byte, key ed25519.PrivateKey) error {
 	if key != nil {
-		if err := writeFile(ctx, sink, seal.SignatureName(ManifestName), seal.Sign(key, body)); err != nil {
+		if err := writeFile(ctx, sink, seal.SignatureName(name), seal.Sign(key, body)); err != nil {
 			return err
 		}
+	} else if err := sink.Delete(ctx, seal.SignatureName(name)); err != nil {
+		return err
 	}
-	return writeFile(ctx, sink, ManifestName, body)
+	return writeFile(ctx, sink, name, body)
+}
+
+// CheckSigned reads the file name of sink (at most limit bytes) and checks
+// its signature, name.sig, against key: the file's bytes, or why not.
+func CheckSigned(ctx context.Context, sink Sink, name string, limit int64, key ed25519.PublicKey) ([]byte, error) {
+	body, err := readFileLimit(ctx, sink, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := readFileLimit(ctx, sink, seal.SignatureName(name), maxSignature)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not signed: %s is missing", name, seal.SignatureName(name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := seal.Verify(key, body, sig); err != nil {
+		return nil, fmt.Errorf("%s: %w (key %s)", name, err, seal.Fingerprint(key))
+	}
+	return body, nil
 }
 
 // CheckFormats checks a list of packet formats and puts it in order;

@@ -104,3 +104,32 @@ func TestSignedPacket(t *testing.T) {
 		t.Error("an unsigned packet passes --key")
 	}
 }
+
+// A campaign's campaign.json is signed the same way.
+func TestWriteSigned(t *testing.T) {
+	ctx := context.Background()
+	sink := NewLocalSink(t.TempDir())
+	priv, pub, _ := seal.GenerateKey()
+	sk, _ := seal.ParsePrivateKey(priv)
+	pk, _ := seal.ParsePublicKey(pub)
+	body := []byte(`{"scopes": []}` + "\n")
+	if err := WriteSigned(ctx, sink, "campaign.json", body, sk); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := CheckSigned(ctx, sink, "campaign.json", 1<<20, pk); err != nil || string(got) != string(body) {
+		t.Fatalf("check: %q %v", got, err)
+	}
+	if err := WriteSigned(ctx, sink, "campaign.json", append(body, ' '), nil); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := CheckSigned(ctx, sink, "campaign.json", 1<<20, pk); err == nil || !strings.Contains(err.Error(), "not signed") {
+		t.Fatalf("an unsigned rewrite: %v", err)
+	}
+	WriteSigned(ctx, sink, "campaign.json", body, sk)
+	f, _ := sink.Create(ctx, "campaign.json")
+	f.Write(append(body[:len(body)-1:len(body)-1], '\t', '\n'))
+	f.Commit()
+	if _, err := CheckSigned(ctx, sink, "campaign.json", 1<<20, pk); err == nil || !strings.Contains(err.Error(), "does not match") {
+		t.Fatalf("a changed file: %v", err)
+	}
+}
