@@ -23,7 +23,7 @@ const ReportName = "report.html"
 // reportTables are the tables report.html shows rows of, with the
 // columns it shows, in order.
 var reportTables = map[*Table][]string{
-	PrivilegedAccess: {"project", "role", "member_name", "principal_name", "member_kind", "meta_type", "license_display_name", "last_accessed", "dormant", "path"},
+	PrivilegedAccess: {"member_name", "principal_name", "project", "role", "meta_type", "license_display_name", "last_accessed", "dormant", "member_kind", "path"},
 	Findings:         {"severity", "finding", "subject_name", "group_name", "detail"},
 	Changes:          {"kind", "entity", "name", "details", "path"},
 	AppliedDecisions: {"action", "subject_name", "target_name", "status", "approver", "ticket", "reason", "source_file", "source_row", "finished_at"},
@@ -231,7 +231,9 @@ func reportData(ctx context.Context, jobs []*job, names []string, m *Manifest, r
 	}
 	if j.changes.kind != "none" {
 		for _, k := range diff.Kinds {
-			d.Changes = append(d.Changes, report.Count{Name: k, N: changes[k]})
+			if changes[k] > 0 {
+				d.Changes = append(d.Changes, report.Count{Name: k, N: changes[k]})
+			}
 		}
 		d.Gained, d.Lost = changes[diff.AccessGained], changes[diff.AccessLost]
 	}

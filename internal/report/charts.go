@@ -198,6 +198,14 @@ func newLineChart(ps []TrendPoint) *lineChart {
 		return float64(n) * changeHalf / float64(c.MaxChange)
 	}
 	colW := min(step*0.35, 18)
+	// Ticks name the runs' dates, or the runs when two share a date.
+	dates := map[string]bool{}
+	byRun := false
+	for _, p := range ps {
+		d := p.Time.UTC().Format("Jan 2")
+		byRun = byRun || p.Time.IsZero() || dates[d]
+		dates[d] = true
+	}
 	var acc, lic []string
 	for i, p := range ps {
 		acc = append(acc, fmt.Sprintf("%.1f,%.1f", x(i), y(p.Accounts)))
@@ -211,9 +219,9 @@ func newLineChart(ps []TrendPoint) *lineChart {
 		}
 		// A tick for every run while they fit, else about eight.
 		if len(ps) <= 12 || i%((len(ps)+7)/8) == 0 || i == len(ps)-1 {
-			label := fmt.Sprintf("run %d", p.Run)
-			if !p.Time.IsZero() {
-				label = p.Time.UTC().Format("Jan 2")
+			label := p.Time.UTC().Format("Jan 2")
+			if byRun {
+				label = fmt.Sprintf("run %d", p.Run)
 			}
 			c.Ticks = append(c.Ticks, tick{X: x(i), Label: label})
 		}
