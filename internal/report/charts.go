@@ -154,7 +154,7 @@ type tick struct {
 const (
 	trendW      = 640
 	trendLeft   = 56
-	trendRight  = 16
+	trendRight  = 28 // room for the last run's column of losses
 	trendTop    = 14
 	trendLineH  = 130
 	changeMid   = 215
