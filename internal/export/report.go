@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
 	"database/sql"
+	"encoding/hex"
 	"fmt"
 	"slices"
 	"sort"
@@ -181,6 +183,20 @@ func stageReport(ctx context.Context, jobs []*job, names []string, sink Sink, m 
 		return File{}, nil, err
 	}
 	return File{Path: ReportName, Format: "html", Bytes: dig.n, SHA256: dig.sum()}, f, nil
+}
+
+// WritePage draws d and writes it as name in sink (a campaign's own
+// report.html), returning its entry for a manifest.
+func WritePage(ctx context.Context, sink Sink, name string, d *report.Data) (File, error) {
+	var buf bytes.Buffer
+	if err := report.Render(&buf, d); err != nil {
+		return File{}, err
+	}
+	sum := sha256.Sum256(buf.Bytes())
+	if err := writeFile(ctx, sink, name, buf.Bytes()); err != nil {
+		return File{}, err
+	}
+	return File{Path: name, Format: "html", Bytes: int64(buf.Len()), SHA256: hex.EncodeToString(sum[:])}, nil
 }
 
 // reportData fills the report of a packet from what its jobs found.

@@ -154,3 +154,22 @@ func TestReportVerifiesApplied(t *testing.T) {
 		t.Errorf("counts: status %v approvers %v", rr.appStat, rr.approver)
 	}
 }
+
+// A campaign's page goes through the same renderer; a blob serves it as a
+// page, not a download.
+func TestWritePage(t *testing.T) {
+	dir := t.TempDir()
+	f, err := WritePage(context.Background(), NewLocalSink(dir), ReportName, &report.Data{Title: "Campaign 2026-Q4",
+		Completion: []report.ScopeCompletion{{Scope: "Phoenix", Reviewers: []string{"ann"}, Rows: 10, DecidedByHand: 4, KeptInBulk: 6, Verifies: true}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, ReportName))
+	sum := sha256.Sum256(b)
+	if f.SHA256 != hex.EncodeToString(sum[:]) || f.Bytes != int64(len(b)) || !strings.Contains(string(b), "1 of 1 scopes complete") {
+		t.Errorf("page %+v", f)
+	}
+	if ct := contentType(ReportName); ct != "text/html; charset=utf-8" {
+		t.Errorf("report.html uploads as %q", ct)
+	}
+}
