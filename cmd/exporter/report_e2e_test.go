@@ -63,3 +63,36 @@ func signedEvidencePacket(t *testing.T, db string) {
 		t.Errorf("report.html in the browser: requests %v, DOM %.300q", p.Requests, p.DOM)
 	}
 }
+
+// Bad keys are usage errors (exit 2) that say what is wrong and never
+// quote the key.
+func TestSignKeyErrors(t *testing.T) {
+	dir := t.TempDir()
+	keys := filepath.Join(dir, "k")
+	if code, _, errs := cli(t, nil, "keygen", "--out", keys); code != 0 {
+		t.Fatalf("keygen: %s", errs)
+	}
+	priv, _ := os.ReadFile(keys + ".key")
+	secret := strings.Split(string(priv), "\n")[1]
+	env := map[string]string{"EXPORTER_DB": filepath.Join(dir, "none.db")}
+	for _, tt := range []struct {
+		args []string
+		env  map[string]string
+		want string
+	}{
+		{[]string{"keygen"}, nil, "keygen needs --out PREFIX"},
+		{[]string{"export", "packet", "--sign-key", filepath.Join(dir, "missing.key")}, env, "key file: open "},
+		{[]string{"export", "packet", "--sign-key", keys + ".pub"}, env, `not a PEM "PRIVATE KEY" (PKCS#8)`},
+		{[]string{"export", "packet"}, map[string]string{"EXPORTER_DB": env["EXPORTER_DB"], "ADO_ACCESS_SIGN_KEY": keys + ".pub"}, `not a PEM "PRIVATE KEY" (PKCS#8)`},
+		{[]string{"export", "warehouse", "--sign-key", keys + ".key"}, env, "--sign-key does not apply to export warehouse"},
+		{[]string{"verify", "--key", keys + ".key", dir}, nil, `--key: public key ` + keys + `.key: not a PEM "PUBLIC KEY"`},
+	} {
+		code, out, errs := cli(t, tt.env, tt.args...)
+		if code != 2 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want 2 and %q", tt.args, code, errs, tt.want)
+		}
+		if strings.Contains(out+errs, secret) {
+			t.Errorf("%v printed the private key", tt.args)
+		}
+	}
+}
