@@ -96,6 +96,10 @@ by default). The warehouse gets every organization's partitions under
 one root; packets are one per organization with --split-by org, each in
 --to/ORG (default packet-ORG-runN).
 
+Exit codes: 0 done; 1 failed (no store or run, an output that cannot be
+written); 2 bad usage (a flag, an argument, an organization the store
+does not hold).
+
 Examples:
   exporter export packet
   exporter export packet --format xlsx --to reviews/2026-q4 --baseline reviews/2026-q3

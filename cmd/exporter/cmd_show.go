@@ -87,6 +87,9 @@ a display name. CSV and JSON carry every column (entities with a descriptor
 have a 'descriptor' column); the table shows the main ones. Table cells
 show control characters escaped (\n, \t) so one row stays one line.
 
+Exit codes: 0 done; 1 failed (no store, a damaged store); 2 bad usage (a
+flag, an argument, an organization the store does not hold).
+
 Examples:
   exporter show users
   exporter show access alice@fabrikam.com
@@ -218,6 +221,10 @@ func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind
 	return out.close()
 }
 
+// boolColumns are the columns of show's queries that hold booleans (the
+// store keeps them as 0 and 1).
+var boolColumns = map[string]bool{"entra_managed": true, "is_disabled": true, "deleted_in_origin": true}
+
 // queryOut prints the rows of one kind of query, from one store or several
 // (with a leading org column), under one header.
 type queryOut struct {
@@ -254,9 +261,24 @@ func (q *queryOut) print(ctx context.Context, st orgStore, args []any, limit int
 		q.w, err = newRowWriter(q.env.Stdout, q.format, shown)
 		return err
 	}
-	return st.Rows(ctx, q.kind.query, args, header, func(vals []any) error {
+	var bools []int // columns SQLite holds as 0/1, printed as false/true like packets
+	withBools := func(cols []string) error {
+		bools = bools[:0]
+		for i, c := range cols {
+			if boolColumns[c] {
+				bools = append(bools, i)
+			}
+		}
+		return header(cols)
+	}
+	return st.Rows(ctx, q.kind.query, args, withBools, func(vals []any) error {
 		if n++; limit > 0 && n > limit {
 			return nil
+		}
+		for _, i := range bools {
+			if v, ok := vals[i].(int64); ok {
+				vals[i] = v != 0
+			}
 		}
 		if q.pick != nil {
 			sel := make([]any, len(q.pick))

@@ -96,6 +96,13 @@ func (j *jobFlags) executor(env *Env) *schedule.Executor {
 		Getenv:       env.Getenv,
 		Logger:       env.Logger,
 		IsLocked:     func(err error) bool { return errors.Is(err, snapshot.ErrLocked) },
+		Damaged: func(err error) (string, bool) {
+			var de *snapshot.DamagedError
+			if errors.As(err, &de) {
+				return de.What, true
+			}
+			return "", false
+		},
 	}
 }
 
@@ -132,6 +139,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		}
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
+			EntraSweep: time.Duration(s.EntraSweep),
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8
@@ -145,7 +153,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err == nil {
 			info.Logger.Info(summary(run, prog, time.Since(start)), "note", run.Note)
 		}
-		return res, err
+		return res, jobError(err) // a half-configured credential is the job's configuration
 	}
 }
 

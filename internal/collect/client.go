@@ -392,8 +392,19 @@ func describe(doing, area string, err error) error {
 		}
 		return fmt.Errorf("%s: %w", doing, err)
 	}
-	return fmt.Errorf("%s: HTTP %d: %s", doing, status, oneLine(msg))
+	return &describedError{msg: fmt.Sprintf("%s: HTTP %d: %s", doing, status, oneLine(msg)), err: err}
 }
+
+// describedError is a failed call in one line. It keeps its cause, so
+// what classifies the failure (HTTPStatus, Transient, ErrNotFound) sees
+// the answer's status through it: a permanent 404 is not sent again.
+type describedError struct {
+	msg string
+	err error
+}
+
+func (e *describedError) Error() string { return e.msg }
+func (e *describedError) Unwrap() error { return e.err }
 
 func oneLine(s string) string { return strings.Join(strings.Fields(s), " ") }
 

@@ -72,10 +72,23 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 			c := dial(t, sim, "readwrite")
 			st := openStore(t)
 			syncMode(t, c, st, "full")
+			entra := 0 // changes made in Entra ID, which the Audit Log never shows
+			defer func() {
+				if !t.Failed() && entra == 0 {
+					t.Errorf("the rounds made no change in Entra ID: the incremental sweep went untested")
+				}
+				t.Logf("%d changes made in Entra ID", entra)
+			}()
 			for round := 1; round <= 3; round++ {
 				n := 5 + (seed*7+round*13)%60
-				if _, err := sim.Mutate(adosim.MutateRequest{Count: n, Seed: uint64(seed*100 + round)}); err != nil {
+				res, err := sim.Mutate(adosim.MutateRequest{Count: n, Seed: uint64(seed*100 + round)})
+				if err != nil {
 					t.Fatal(err)
+				}
+				for _, m := range res.Applied {
+					if strings.HasPrefix(m.Kind, "entra.") {
+						entra++
+					}
 				}
 				inc := syncMode(t, c, st, "incremental")
 				if inc.Kind != "incremental" {

@@ -203,7 +203,7 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if legacy != "" {
-		r.byLegacy[legacy] = descriptor
+		r.byLegacy[strings.ToLower(legacy)] = descriptor // the service ignores their case
 		r.knownLegacy[descriptor] = true
 	}
 	if storageKey != "" {
@@ -260,7 +260,7 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 	var unknown []string
 	r.mu.Lock()
 	for _, l := range legacies {
-		if d, ok := r.byLegacy[l]; ok {
+		if d, ok := r.byLegacy[strings.ToLower(l)]; ok {
 			out[l] = d
 		} else if _, dup := out[l]; !dup {
 			out[l] = ""

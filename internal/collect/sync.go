@@ -36,6 +36,10 @@ type SyncOptions struct {
 	// Namespaces are the security namespaces (ids or names) whose ACLs to
 	// read; empty means DefaultNamespaces.
 	Namespaces []string
+	// EntraSweep is how often an incremental run re-reads what changes in
+	// Microsoft Entra ID without an Audit Log entry (entra_sweep.go): 0,
+	// every run; otherwise when the last sweep is at least this old.
+	EntraSweep time.Duration
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool
@@ -383,6 +387,9 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	defer ids.loading.abandon() // a no-op once the run has used it
 	notes := &runNotes{}
 	if err := withWriter(ctx, c, w, ids, opts, notes, runPhases); err != nil {
+		return snapshot.Run{}, err
+	}
+	if err := w.RecordEntraSweep(snapshotTime, entraSweepFull, ""); err != nil { // it read Entra groups in full
 		return snapshot.Run{}, err
 	}
 	return commit(c, w, snapshotTime, cur, notes.append(note))

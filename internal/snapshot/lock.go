@@ -59,7 +59,7 @@ func (s *Store) flock(ctx context.Context, wait bool) (unlock func(), err error)
 			return nil, fmt.Errorf("lock %s: %w", s.path, err)
 		}
 		if !wait {
-			return nil, fmt.Errorf("%w (%s); wait for it to finish, or use --wait", ErrLocked, s.holder(ctx))
+			return nil, fmt.Errorf("%w (%s); wait for it to finish", ErrLocked, s.holder(ctx))
 		}
 		select {
 		case <-ctx.Done():

@@ -298,6 +298,10 @@ func TestCommitRefusesADamagedStore(t *testing.T) {
 	if !errors.Is(err, ErrDamaged) || !strings.Contains(err.Error(), "backup") {
 		t.Fatalf("commit into a damaged store: %v, want ErrDamaged saying what to do", err)
 	}
+	// One line: quick_check's own report spans lines (issue 19, item 10).
+	if strings.Contains(err.Error(), "\n") || strings.Contains(err.Error(), "***") {
+		t.Errorf("the damage is not said on one line: %q", err)
+	}
 	var status string
 	var requests int64
 	s.db.QueryRow(`SELECT status, api_requests FROM runs WHERE id = ?`, w.ID()).Scan(&status, &requests)

@@ -50,14 +50,14 @@ func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
 	id, _ := res.LastInsertId()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		s.markFailed(id, err, RunStats{})
+		s.markFailed(id, err, RunStats{}, time.Now())
 		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
 	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, seen: map[*Table]map[string]struct{}{}}
 	w.run, _ = s.Run(ctx, id)
 	if err := w.prepare(); err != nil {
 		tx.Rollback()
-		s.markFailed(id, err, RunStats{})
+		s.markFailed(id, err, RunStats{}, time.Now())
 		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
 	return w, nil
@@ -522,7 +522,7 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 		}
 	}
 	if err := w.tx.Commit(); err != nil {
-		w.s.markFailed(w.run.ID, err, st)
+		w.s.markFailed(w.run.ID, err, st, time.Now())
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
 	}
 	return w.s.Run(context.WithoutCancel(w.ctx), w.run.ID)
@@ -537,13 +537,18 @@ func usageJSON(st RunStats) string {
 }
 
 // Abort discards the run's changes and records why it failed, with the
-// requests it made (st's usage fields; the rest is ignored).
+// requests it made (st's usage fields; the rest is ignored). Run then
+// returns the run as recorded, so logs and summaries count what the store
+// counts.
 func (w *Writer) Abort(cause error, st RunStats) {
 	_ = w.tx.Rollback()
-	w.s.markFailed(w.run.ID, cause, st)
+	now := time.Now()
+	msg := w.s.markFailed(w.run.ID, cause, st, now)
+	w.run.Status, w.run.Error, w.run.FinishedAt = "failed", msg, &now
+	w.run.APIRequests, w.run.RequestsByArea, w.run.Retries = st.APIRequests, st.RequestsByArea, st.Retries
 }
 
-func (s *Store) markFailed(id int64, cause error, st RunStats) {
+func (s *Store) markFailed(id int64, cause error, st RunStats, now time.Time) string {
 	msg := "aborted"
 	if cause != nil {
 		msg = cause.Error()
@@ -551,5 +556,6 @@ func (s *Store) markFailed(id int64, cause error, st RunStats) {
 	// The caller's context may be the reason for the failure; record it anyway.
 	_, _ = s.db.ExecContext(context.Background(), `UPDATE runs SET status = 'failed', finished_at = ?, error = ?,
 		api_requests = ?, requests_by_area = ?, retries = ? WHERE id = ? AND status = 'running'`,
-		formatTime(time.Now()), msg, st.APIRequests, usageJSON(st), st.Retries, id)
+		formatTime(now), msg, st.APIRequests, usageJSON(st), st.Retries, id)
+	return msg
 }
