@@ -343,7 +343,7 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, errs)
 	}
-	files := 2*len(export.PacketTables) + 2 // each table's CSV and Parquet, the workbook and schema.json
+	files := 2*len(export.PacketTables) + 3 // each table's CSV and Parquet, the workbook, schema.json and report.html
 	for _, want := range []string{"run 1 (full)", "run 2 (incremental)",
 		// Seed 7's ten changes are mapped to re-reads, and Entra ID is swept.
 		"10 entries read", "mapped to re-reads", "Entra ID swept", "access_gained", fmt.Sprintf("verified: %d checked, 0 problems", files),
@@ -362,6 +362,8 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if strings.Count(last, "memberships removed: ") != 3 || strings.Count(last, " removed: ")+strings.Count(last, " added: ")+strings.Count(last, " modified: ") != 3 {
 		t.Errorf("the diff after apply does not show the 3 revokes alone:\n%s", stdout)
 	}
+	signedEvidencePacket(t, filepath.Join(out, "ado-access.db"))
+
 	// The "Next:" commands work as printed.
 	_, next, _ := strings.Cut(stdout, "\nNext")
 	ran := 0
