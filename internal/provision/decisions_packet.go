@@ -86,7 +86,7 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			r.p.add(src, "column %q appears twice", h)
 			continue
 		}
-		if !slices.Contains(t.cols, h) && h != export.DecisionColumn && h != export.ReviewerColumn && h != export.CommentColumn {
+		if !slices.Contains(t.cols, h) && h != export.DecisionColumn && h != export.ReviewerColumn && h != export.CommentColumn && h != export.AttentionColumn {
 			r.p.add(src, "unknown column %q (a %s table has %s, then Decision, Reviewer and Comment)", h, t.name, strings.Join(t.cols, ", "))
 			continue
 		}
