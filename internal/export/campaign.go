@@ -184,7 +184,6 @@ func writeScope(ctx context.Context, j *job, sp *scopeSpool, sink Sink, opts Pac
 	return nil
 }
 
-
 // tally keeps, for a replayed table, what the Summary sheet counts.
 func (j *job) tally(t *Table, r Row) {
 	switch t {
