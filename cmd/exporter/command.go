@@ -47,6 +47,7 @@ var commands = []func() *Command{
 	newScheduleCmd,
 	newSchedulesCmd,
 	newApplyCmd,
+	newReviewCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.
