@@ -59,9 +59,9 @@ func rewriteWorkbook(t *testing.T, path string, edit func(sheet string, rows [][
 
 // setSummary sets the value beside a Summary label.
 func setSummary(rows [][]string, label, value string) {
-	for _, r := range rows {
-		if len(r) >= 2 && r[0] == label {
-			r[1] = value
+	for i, r := range rows {
+		if len(r) >= 1 && r[0] == label {
+			rows[i] = append(r[:1], value)
 		}
 	}
 }
