@@ -35,6 +35,9 @@ func runCampaignExport(ctx context.Context, env *Env, p exportParams) error {
 		if len(who) > 3 {
 			who = append(who[:3], fmt.Sprintf("… %d more", len(s.Reviewers)-3))
 		}
+		if len(who) == 0 {
+			who = []string{"none: name them with --reviewers"}
+		}
 		fmt.Fprintf(tw, "  %s\t%s\t%d\t%d\t%s\n", s.Name, s.Dir, s.RowsToDecide, s.Marked, strings.Join(who, ", "))
 	}
 	tw.Flush()
