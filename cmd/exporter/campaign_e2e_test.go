@@ -242,3 +242,51 @@ func indexOf(c review.Campaign, name string) int {
 	}
 	return -1
 }
+
+// A scheduled campaign: a pipeline syncs and writes the quarter's
+// campaign, and a review-status job reports its completion in the run's
+// JSON summary.
+func TestScheduledCampaignAndStatus(t *testing.T) {
+	_, env := simEnv(t, adosim.Options{Preset: "small"})
+	dir, out := writeSchedules(t, `
+jobs:
+  - name: quarterly
+    schedule: "@daily"
+    kind: pipeline
+    steps:
+      - kind: sync
+      - kind: packet
+        split_by: project
+        formats: [csv, xlsx]
+        to: OUT/{org}/{quarter}
+  - name: status
+    schedule: "@weekly"
+    kind: review-status
+    campaign: OUT/{org}/{quarter}
+`)
+	code, stdout, stderr := cli(t, env, "--log-level", "warn", "run", "--schedules", dir, "quarterly")
+	if code != 0 {
+		t.Fatalf("run quarterly: exit %d\n%s\n%s", code, stdout, stderr)
+	}
+	s := lastJSON(t, stdout)
+	if len(s.Outputs) != 2 || !review.IsCampaign(s.Outputs[1]) || !strings.Contains(s.Outputs[1], out+"/fabrikam/20") || !strings.Contains(s.Outputs[1], "-Q") {
+		t.Fatalf("the quarterly job wrote %v, not a campaign in the quarter's folder", s.Outputs)
+	}
+	code, stdout, stderr = cli(t, env, "--log-level", "warn", "run", "--schedules", dir, "status")
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	var sum struct {
+		Status string
+		Review *struct {
+			ScopesComplete int   `json:"scopes_complete"`
+			ScopesTotal    int   `json:"scopes_total"`
+			RowsDecided    int64 `json:"rows_decided"`
+			RowsToDecide   int64 `json:"rows_to_decide"`
+		}
+	}
+	if err := json.Unmarshal([]byte(lines[len(lines)-1]), &sum); err != nil || code != 0 || sum.Status != "ok" || sum.Review == nil {
+		t.Fatalf("run status: exit %d, %v\n%s\n%s", code, err, stdout, stderr)
+	}
+	if sum.Review.ScopesTotal < 3 || sum.Review.ScopesComplete != 0 || sum.Review.RowsToDecide == 0 || sum.Review.RowsDecided != 0 {
+		t.Fatalf("review completion %+v", *sum.Review)
+	}
+}

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"unicode"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -122,21 +123,56 @@ func ExportCampaign(ctx context.Context, st *snapshot.Store, sink Sink, opts Pac
 	}
 	j.opts.Logger.Debug("campaign routed", "scopes", len(spools))
 
-	out := make([]Scope, 0, len(spools))
+	out := make([]Scope, len(spools))
 	dirs := map[string]bool{}
-	for i, sp := range spools {
+	for i := range spools {
 		sc := Scope{Name: rt.names[i], Dir: scopeDir(rt.names[i], dirs)}
 		for _, p := range admins[i] {
 			sc.Administrators = append(sc.Administrators, p)
 		}
 		slices.SortFunc(sc.Administrators, func(a, b Person) int { return strings.Compare(a.Name+a.Descriptor, b.Name+b.Descriptor) })
-		if err := writeScope(ctx, j, sp, SubSink(sink, sc.Dir), opts, &sc); err != nil {
-			return nil, fmt.Errorf("scope %s: %w", sc.Name, err)
+		out[i] = sc
+	}
+	// A scope's packet is small; most of its time is spent creating and
+	// syncing its few dozen files, so several are written at once.
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	errs := make([]error, len(spools))
+	next := make(chan int)
+	for range scopeWriters {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				if err := writeScope(ctx, j, spools[i], SubSink(sink, out[i].Dir), opts, &out[i]); err != nil {
+					errs[i] = fmt.Errorf("scope %s: %w", out[i].Name, err)
+					cancel()
+				}
+			}
+		}()
+	}
+	for i := range spools {
+		if ctx.Err() != nil {
+			break
 		}
-		out = append(out, sc)
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			return nil, err
+		}
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }
+
+// scopeWriters is how many scopes' packets are written at once.
+const scopeWriters = 4
 
 // writeScope writes one scope's packet from its spool: the review rows
 // that need a human first, each marked.
