@@ -192,6 +192,17 @@ func TestCampaignFullLoop(t *testing.T) {
 	if sa.DecidedByHand != 2 || sa.KeptInBulk != sa.RowsToDecide-2 || sa.BulkReviewer != "alice@fabrikam.example" {
 		t.Fatalf("scope A counts a decided row twice, or loses its reviewer: %+v", sa)
 	}
+	page := filepath.Join(t.TempDir(), "report.html")
+	if code, _, errs := cli(t, env, "review", "status", dir, "--report", page); code != 0 {
+		t.Fatalf("review status --report: exit %d: %s", code, errs)
+	}
+	html, err := os.ReadFile(page)
+	if err != nil || !strings.Contains(string(html), a.Name) || !strings.Contains(string(html), "alice@fabrikam.example") {
+		t.Fatalf("the campaign report does not show scope %s and its reviewer: %v", a.Name, err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, review.ReportName)); err != nil {
+		t.Fatalf("the campaign has no report.html: %v", err)
+	}
 
 	code, out, errs = cli(t, env, "apply", "--decisions", dir+"/", "--apply")
 	if code != 0 || !strings.Contains(out, "2 done") {

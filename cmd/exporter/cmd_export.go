@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -33,6 +34,7 @@ func newExportCmd() *Command {
 		csvBOM        bool
 		allPerms      bool
 		reviewers     string
+		signKeyFile   string
 		fs            *flag.FlagSet
 	)
 	return &Command{
@@ -47,9 +49,14 @@ XLSX workbook (a Summary sheet with a chart of the changes, one sheet per
 table with filters and a frozen header, a Decision drop-down with
 Reviewer and Comment columns on the accounts, effective_access and
 privileged_access sheets, and a Columns sheet describing every column),
-schema.json (the data dictionary: tables, columns, types, nullability,
-keys, descriptions), and manifest.json, written last, with every file's
-rows and SHA-256. Tables: accounts, groups, group_rules, memberships,
+report.html (one self-contained page to read in a browser or print:
+figures, charts, sortable tables of privileged access, findings and
+changes, and the evidence of decisions applied), schema.json (the data
+dictionary: tables, columns, types, nullability, keys, descriptions), and
+manifest.json, written last, with every file's rows and SHA-256. With
+--sign-key (or ADO_ACCESS_SIGN_KEY naming the key file) the manifest is
+signed with Ed25519 into manifest.json.sig ('exporter keygen' makes a
+key pair; 'exporter verify --key PUB' checks it). Tables: accounts, groups, group_rules, memberships,
 projects, teams, team_members, repositories, effective_access,
 privileged_access, findings, changes, applied_decisions. A column that
 can be null says so in schema.json; in CSV, null is an empty field.
@@ -115,6 +122,7 @@ Examples:
   exporter export packet --split-by project --reviewers reviewers.yaml --to reviews/2026-q4
   exporter export packet --to https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
   exporter export packet --csv-bom --to reviews/2026-q4
+  exporter export packet --sign-key keys/reviews.key --to reviews/2026-q4
   exporter export warehouse --to azblob://lake/ado-access
   exporter export warehouse --partition run --to azblob://lake/ado-access
 `,
@@ -133,6 +141,7 @@ Examples:
 			f.StringVar(&reviewers, "reviewers", "", "with --split-by project: a CSV (scope,reviewer) or YAML (scope: [people]) file naming each scope's reviewers (default: its administrators)")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
 			f.BoolVar(&allPerms, "all-permissions", false, "packet effective_permissions lists every permission of every account (default: the privileged ones; the warehouse always has every one)")
+			f.StringVar(&signKeyFile, "sign-key", "", "sign each packet's manifest with this Ed25519 private key `FILE` (PEM PKCS#8; env ADO_ACCESS_SIGN_KEY names one too): manifest.json.sig")
 			f.BoolVar(&csvBOM, "csv-bom", false, "packet CSV files start with a UTF-8 byte-order mark, so Excel on Windows shows non-Latin names right when a CSV is double-clicked")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
@@ -148,7 +157,7 @@ Examples:
 			}
 			var misplaced []string
 			fs.Visit(func(f *flag.Flag) {
-				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom" || f.Name == "all-permissions") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
+				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom" || f.Name == "all-permissions" || f.Name == "sign-key") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
 					misplaced = append(misplaced, "--"+f.Name)
 				}
 			})
@@ -182,6 +191,13 @@ Examples:
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
 				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
 				partition: partition, csvBOM: csvBOM, allPermissions: allPerms, splitBy: splitBy, reviewers: reviewers,
+			}
+			if kind == "packet" {
+				key, err := signKey(env, signKeyFile)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				p.signKey = key
 			}
 			if splitBy == "project" {
 				return runCampaignExport(ctx, env, p)
@@ -242,7 +258,7 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
 		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
 			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
-		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
+		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey,
 	})
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -257,12 +273,13 @@ type exportParams struct {
 	sf             storeFlags
 	run            int64 // 0: the latest complete run
 	to             string
-	formats        []string // packet
-	baseline       string   // packet
-	csvBOM         bool     // packet
-	allPermissions bool     // packet
-	date           string   // warehouse
-	partition      string   // warehouse: date or run
+	formats        []string           // packet
+	baseline       string             // packet
+	csvBOM         bool               // packet
+	allPermissions bool               // packet
+	signKey        ed25519.PrivateKey // packet: signs the manifest
+	date           string             // warehouse
+	partition      string             // warehouse: date or run
 	dormantDays    int
 	privileged     []string
 	maxPrivileged  int
@@ -314,7 +331,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		if err != nil {
 			return nil, nil, err
 		}
-		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM})
+		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey})
 		if err != nil {
 			return nil, nil, err
 		}

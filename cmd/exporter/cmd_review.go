@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -86,7 +87,7 @@ func exportCampaign(ctx context.Context, env *Env, p exportParams) (*review.Camp
 		PacketOptions: export.PacketOptions{
 			Options: export.Options{Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
 				ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
-			Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
+			Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey,
 		},
 		Reviewers: reviewers,
 	})
@@ -98,11 +99,12 @@ func exportCampaign(ctx context.Context, env *Env, p exportParams) (*review.Camp
 
 func newReviewCmd() *Command {
 	format := newChoice("table", "table", "json")
+	var reportFile string
 	return &Command{
 		Name:    "review",
 		Summary: "track a review campaign: how much of each scope is decided",
 		Usage: `
-Usage: exporter review status DIR [--format table|json]
+Usage: exporter review status DIR [--format table|json] [--report FILE]
 
 Reads a review campaign (written by 'export packet --split-by project'):
 campaign.json and every scope's filled-in packet.xlsx, saved by Excel,
@@ -120,6 +122,10 @@ A row is decided by a person (a Decision with a Reviewer's name; without
 one, the bulk reviewer's name is taken) or by an explicit bulk Keep, never
 by default; a row with a decision is never counted as kept in bulk too.
 
+--report FILE writes the campaign's report.html as it stands: completion
+per scope, the reviewers who answered, the revokes (the campaign's own
+report.html, written with it, shows every scope open).
+
 Exit status: 0 when every scope is complete, 1 while any is not, 2 for
 bad input (no campaign there).
 
@@ -130,6 +136,7 @@ Examples:
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(format, "format", "output format: table or json")
+			fs.StringVar(&reportFile, "report", "", "also write the campaign's report.html, with this completion, to `FILE`")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) == 0 || args[0] != "status" {
@@ -138,9 +145,18 @@ Examples:
 			if len(args) != 2 {
 				return usageErrorf("want one campaign folder or blob location: 'review status DIR'")
 			}
-			st, err := campaignStatus(ctx, env, args[1])
+			st, c, err := campaignStatus(ctx, env, args[1])
 			if err != nil {
 				return err
+			}
+			if reportFile != "" {
+				var buf bytes.Buffer
+				if err := review.RenderReport(&buf, c, st); err != nil {
+					return err
+				}
+				if err := os.WriteFile(reportFile, buf.Bytes(), 0o644); err != nil {
+					return fmt.Errorf("--report: %w", err)
+				}
 			}
 			if err := printStatus(env, st, format.String()); err != nil {
 				return err
@@ -155,30 +171,34 @@ Examples:
 
 // campaignStatus reads the completion of the campaign at loc (a folder or a
 // blob location, fetched first).
-func campaignStatus(ctx context.Context, env *Env, loc string) (*review.Status, error) {
+func campaignStatus(ctx context.Context, env *Env, loc string) (*review.Status, *review.Campaign, error) {
 	dir := loc
 	if export.IsBlobLocation(loc) {
 		sink, err := export.OpenSink(ctx, loc, env.Getenv, export.BlobOptions{})
 		if err != nil {
-			return nil, usageErrorf("%v", err)
+			return nil, nil, usageErrorf("%v", err)
 		}
 		d, cleanup, err := review.Fetch(ctx, sink)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		defer cleanup()
 		dir = d
 	} else if fi, err := os.Stat(loc); err != nil || !fi.IsDir() {
-		return nil, usageErrorf("%s: not a campaign folder", loc)
+		return nil, nil, usageErrorf("%s: not a campaign folder", loc)
+	}
+	c, err := review.Read(ctx, export.NewLocalSink(dir))
+	if err != nil {
+		return nil, nil, usageErrorf("%v", err)
 	}
 	st, err := review.CampaignStatus(ctx, dir)
-	if errors.Is(err, review.ErrNoCampaign) {
-		return nil, usageErrorf("%v", err)
-	}
 	if err != nil {
-		return nil, usageErrorf("%v", err)
+		if errors.Is(err, context.Canceled) {
+			return nil, nil, err
+		}
+		return nil, nil, usageErrorf("%v", err)
 	}
-	return st, nil
+	return st, c, nil
 }
 
 func printStatus(env *Env, st *review.Status, format string) error {

@@ -48,6 +48,7 @@ var commands = []func() *Command{
 	newSchedulesCmd,
 	newApplyCmd,
 	newReviewCmd,
+	newKeygenCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

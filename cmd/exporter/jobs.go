@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -210,9 +211,15 @@ func runExport(env *Env, kind string) schedule.Runner {
 		if err != nil {
 			return schedule.Result{}, schedule.ConfigError(err)
 		}
+		var key ed25519.PrivateKey
+		if kind == "packet" { // signed when ADO_ACCESS_SIGN_KEY names a key file
+			if key, err = signKey(env, ""); err != nil {
+				return schedule.Result{}, schedule.ConfigError(err)
+			}
+		}
 		p := exportParams{
 			kind: kind, sf: storeFlags{db: s.Store, org: org}, to: to, formats: formats, baseline: baseline,
-			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged,
+			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged, signKey: key,
 			splitBy: s.SplitBy, reviewers: s.Reviewers,
 		}
 		if kind == "packet" && s.SplitBy == "project" {
@@ -308,7 +315,7 @@ func runReviewStatus(env *Env) schedule.Runner {
 			return schedule.Result{}, schedule.ConfigError(fmt.Errorf("%s: {org} needs org: in the job or ADO_ORG_URL", s.Campaign))
 		}
 		loc := schedule.Expand(s.Campaign, export.OrgName(org), info.Started)
-		st, err := campaignStatus(ctx, env, loc)
+		st, _, err := campaignStatus(ctx, env, loc)
 		if err != nil {
 			return schedule.Result{}, jobError(err)
 		}

@@ -341,14 +341,14 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, errs)
 	}
-	for _, want := range []string{"run 1 (full)", "run 2 (incremental)", "10 mapped", "access_gained", "verified: 32 checked, 0 problems",
+	for _, want := range []string{"run 1 (full)", "run 2 (incremental)", "10 mapped", "access_gained", "verified: 33 checked, 0 problems",
 		"3 done, 0 failed; verified live: 3 of 3 as wanted", "run 3 (incremental)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
 	// The reviewer filled the workbook in: it alone differs from the manifest.
-	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, "1 of 32 files") || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
+	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, "1 of 33 files") || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
 		t.Fatalf("verify of the demo packet: exit %d %s %s", code, vout, errs)
 	}
 	// The loop: exactly the revoked memberships are gone in the last run.
@@ -357,6 +357,8 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if strings.Count(last, "memberships removed: ") != 3 || strings.Count(last, " removed: ")+strings.Count(last, " added: ")+strings.Count(last, " modified: ") != 3 {
 		t.Errorf("the diff after apply does not show the 3 revokes alone:\n%s", stdout)
 	}
+	signedEvidencePacket(t, filepath.Join(out, "ado-access.db"))
+
 	// The "Next:" commands work as printed.
 	_, next, _ := strings.Cut(stdout, "\nNext")
 	ran := 0

@@ -227,6 +227,8 @@ func (j *job) tally(t *Table, r Row) {
 		if d, _ := r[accDormant].(bool); d {
 			j.dormant++
 		}
+		lic, _ := r[accLicense].(string)
+		j.accounts[r[accDescriptor].(string)] = &account{license: lic} // what the report counts
 	case PrivilegedAccess:
 		j.privAccounts[r[4].(string)] = true
 	case Findings:

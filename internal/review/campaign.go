@@ -18,6 +18,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/ado-access/ado-access/internal/export"
+	"github.com/ado-access/ado-access/internal/seal"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -119,18 +120,33 @@ func Export(ctx context.Context, st *snapshot.Store, sink export.Sink, opts Opti
 	if err != nil {
 		return nil, err
 	}
-	f, err := sink.Create(ctx, CampaignName)
-	if err != nil {
+	body = append(body, '\n')
+	if err := writeReport(ctx, sink, c, nil); err != nil {
 		return nil, err
 	}
-	if _, err := f.Write(append(body, '\n')); err != nil {
-		f.Abort()
-		return nil, err
+	if key := opts.SignKey; key != nil {
+		// The signature goes first: a reader who finds campaign.json finds it.
+		if err := put(ctx, sink, seal.SignatureName(CampaignName), seal.Sign(key, body)); err != nil {
+			return nil, err
+		}
 	}
-	if err := f.Commit(); err != nil {
+	if err := put(ctx, sink, CampaignName, body); err != nil {
 		return nil, err
 	}
 	return c, nil
+}
+
+// put writes a whole file to the sink.
+func put(ctx context.Context, sink export.Sink, name string, body []byte) error {
+	f, err := sink.Create(ctx, name)
+	if err != nil {
+		return err
+	}
+	if _, err := f.Write(body); err != nil {
+		f.Abort()
+		return err
+	}
+	return f.Commit()
 }
 
 // ErrNoCampaign is a folder without campaign.json.
