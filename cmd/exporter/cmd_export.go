@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -186,6 +187,9 @@ Examples:
 			}
 			if splitBy == "project" && kind != "packet" || reviewers != "" && splitBy != "project" {
 				return usageErrorf("--split-by project and --reviewers are for export packet, together")
+			}
+			if splitBy == "project" && !slices.Contains(fmts, export.FormatXLSX) {
+				return usageErrorf("--split-by project: a campaign is reviewed in its workbooks; keep xlsx in --format")
 			}
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
