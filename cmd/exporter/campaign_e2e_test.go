@@ -301,3 +301,35 @@ jobs:
 		t.Fatalf("review completion %+v", *sum.Review)
 	}
 }
+
+// Bad input exits 2 and says why.
+func TestCampaignBadInput(t *testing.T) {
+	_, env := simEnv(t, adosim.Options{Preset: "small"})
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	tmp := t.TempDir()
+	reviewers := filepath.Join(tmp, "reviewers.csv")
+	os.WriteFile(reviewers, []byte("scope,reviewer\nNo Such Project,alice@fabrikam.example\n"), 0o644)
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"review", "status", tmp}, "no campaign.json"},
+		{[]string{"review", "status", filepath.Join(tmp, "missing")}, "not a campaign folder"},
+		{[]string{"review", "status"}, "review status DIR"},
+		{[]string{"export", "packet", "--split-by", "project", "--format", "csv", "--to", filepath.Join(tmp, "c1")}, "keep xlsx"},
+		{[]string{"export", "packet", "--reviewers", reviewers, "--to", filepath.Join(tmp, "c2")}, "--reviewers"},
+		{[]string{"export", "packet", "--split-by", "team"}, "want project"},
+		{[]string{"export", "packet", "--split-by", "project", "--reviewers", reviewers, "--to", filepath.Join(tmp, "c3")}, "No Such Project"},
+		{[]string{"apply", "--decisions", tmp + "/"}, "is a folder"},
+	} {
+		code, _, errs := cli(t, env, tt.args...)
+		if code != 2 || !strings.Contains(errs, tt.want) {
+			t.Errorf("%v: exit %d, want 2 saying %q: %s", tt.args, code, tt.want, errs)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(tmp, "c3", review.CampaignName)); err == nil {
+		t.Error("a campaign with a bad reviewers file was written")
+	}
+}

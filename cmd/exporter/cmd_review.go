@@ -91,6 +91,9 @@ func exportCampaign(ctx context.Context, env *Env, p exportParams) (*review.Camp
 		},
 		Reviewers: reviewers,
 	})
+	if errors.Is(err, review.ErrUnknownScope) {
+		return nil, nil, usageErrorf("--reviewers %s: %v", p.reviewers, err)
+	}
 	if err != nil {
 		return nil, nil, err
 	}

@@ -94,7 +94,7 @@ func Export(ctx context.Context, st *snapshot.Store, sink export.Sink, opts Opti
 	}
 	for name := range opts.Reviewers {
 		if !names[name] {
-			return nil, fmt.Errorf("the reviewers file names scope %q, which this run does not have (scopes are project names and %q)", name, export.ScopeOrganization)
+			return nil, fmt.Errorf("%w: the reviewers file names scope %q, which this run does not have (scopes are project names and %q)", ErrUnknownScope, name, export.ScopeOrganization)
 		}
 	}
 	m := scopes[0].Manifest
@@ -148,6 +148,9 @@ func put(ctx context.Context, sink export.Sink, name string, body []byte) error 
 	}
 	return f.Commit()
 }
+
+// ErrUnknownScope is a reviewers file naming a scope the run does not have.
+var ErrUnknownScope = errors.New("unknown scope")
 
 // ErrNoCampaign is a folder without campaign.json.
 var ErrNoCampaign = errors.New("no " + CampaignName)
