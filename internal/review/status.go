@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/xuri/excelize/v2"
 
@@ -63,6 +64,9 @@ type Status struct {
 // Done reports whether every scope is complete.
 func (s *Status) Done() bool { return s.Complete == s.Total }
 
+// statusReaders is how many scopes are read at once.
+const statusReaders = 4
+
 // mostProblems is how many problems a scope's status lists.
 const mostProblems = 20
 
@@ -74,11 +78,29 @@ func CampaignStatus(ctx context.Context, dir string) (*Status, error) {
 		return nil, err
 	}
 	st := &Status{CampaignID: c.CampaignID, Org: c.Org, Run: c.Run, Total: len(c.Scopes)}
-	for _, sc := range c.Scopes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
-		}
-		ss := scopeStatus(ctx, filepath.Join(dir, filepath.FromSlash(sc.Dir)), sc)
+	// Each scope is read on its own (verifying its packet is mostly
+	// reading and hashing files), several at once.
+	all := make([]ScopeStatus, len(c.Scopes))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range statusReaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				all[i] = scopeStatus(ctx, filepath.Join(dir, filepath.FromSlash(c.Scopes[i].Dir)), c.Scopes[i])
+			}
+		}()
+	}
+	for i := range c.Scopes {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	for _, ss := range all {
 		if ss.Complete {
 			st.Complete++
 		}
