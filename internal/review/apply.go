@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/provision"
@@ -27,31 +28,43 @@ func Decisions(ctx context.Context, dir string) (*provision.Decisions, error) {
 	out := &provision.Decisions{File: dir}
 	var probs []provision.Problem
 	var bulk []string
-	for _, sc := range c.Scopes {
-		if err := ctx.Err(); err != nil {
-			return nil, err
+	// Each scope's workbook is read and bound on its own (mostly reading
+	// and hashing its packet's files), several at once; results are
+	// merged in the campaign's order.
+	type read struct {
+		d     *provision.Decisions
+		probs []provision.Problem
+		err   error
+	}
+	reads := make([]read, len(c.Scopes))
+	next := make(chan int)
+	var wg sync.WaitGroup
+	for range statusReaders {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range next {
+				reads[i].d, reads[i].probs, reads[i].err = scopeDecisions(ctx, dir, c, c.Scopes[i])
+			}
+		}()
+	}
+	for i := range c.Scopes {
+		next <- i
+	}
+	close(next)
+	wg.Wait()
+	for i, sc := range c.Scopes {
+		r := reads[i]
+		if r.err != nil {
+			return nil, fmt.Errorf("scope %s: %w", sc.Name, r.err)
 		}
-		sdir := filepath.Join(dir, filepath.FromSlash(sc.Dir))
-		mpath := filepath.Join(sdir, export.ManifestName)
-		if sum, err := fileSHA256(mpath); err != nil || sum != sc.ManifestSHA256 {
-			probs = append(probs, provision.Problem{Source: provision.Source{File: mpath}, Msg: fmt.Sprintf("not the manifest %s lists for scope %s (SHA-256 %s): the packet was replaced", CampaignName, sc.Name, sc.ManifestSHA256)})
+		if len(r.probs) > 0 {
+			probs = append(probs, r.probs...)
 			continue
 		}
-		d, err := provision.ReadDecisions(ctx, filepath.Join(sdir, export.WorkbookName), provision.ReadOptions{PacketDir: sdir})
-		if ie, ok := err.(*provision.InputError); ok {
-			probs = append(probs, ie.Problems...)
-			continue
-		}
-		if err != nil {
-			return nil, fmt.Errorf("scope %s: %w", sc.Name, err)
-		}
-		m := d.Packet.Manifest
-		if m.Run != c.Run || m.Org != c.Org || m.PacketID != sc.PacketID {
-			probs = append(probs, provision.Problem{Source: provision.Source{File: mpath}, Msg: fmt.Sprintf("packet %s of run %d of %s, but %s lists packet %s of run %d of %s", m.PacketID, m.Run, m.Org, CampaignName, sc.PacketID, c.Run, c.Org)})
-			continue
-		}
+		d := r.d
 		if out.Packet == nil {
-			pm := *m
+			pm := *d.Packet.Manifest
 			pm.PacketID, pm.Scope = c.CampaignID, ""
 			out.Packet = &provision.Packet{Dir: dir, Manifest: &pm}
 		}
@@ -74,6 +87,28 @@ func Decisions(ctx context.Context, dir string) (*provision.Decisions, error) {
 	slices.Sort(bulk)
 	out.BulkReviewer = strings.Join(bulk, "; ")
 	return out, nil
+}
+
+// scopeDecisions reads one scope's workbook, bound to its packet and to
+// the manifest campaign.json lists.
+func scopeDecisions(ctx context.Context, dir string, c *Campaign, sc Scope) (*provision.Decisions, []provision.Problem, error) {
+	sdir := filepath.Join(dir, filepath.FromSlash(sc.Dir))
+	mpath := filepath.Join(sdir, export.ManifestName)
+	if sum, err := fileSHA256(mpath); err != nil || sum != sc.ManifestSHA256 {
+		return nil, []provision.Problem{{Source: provision.Source{File: mpath}, Msg: fmt.Sprintf("not the manifest %s lists for scope %s (SHA-256 %s): the packet was replaced", CampaignName, sc.Name, sc.ManifestSHA256)}}, nil
+	}
+	d, err := provision.ReadDecisions(ctx, filepath.Join(sdir, export.WorkbookName), provision.ReadOptions{PacketDir: sdir})
+	if ie, ok := err.(*provision.InputError); ok {
+		return nil, ie.Problems, nil
+	}
+	if err != nil {
+		return nil, nil, err
+	}
+	m := d.Packet.Manifest
+	if m.Run != c.Run || m.Org != c.Org || m.PacketID != sc.PacketID {
+		return nil, []provision.Problem{{Source: provision.Source{File: mpath}, Msg: fmt.Sprintf("packet %s of run %d of %s, but %s lists packet %s of run %d of %s", m.PacketID, m.Run, m.Org, CampaignName, sc.PacketID, c.Run, c.Org)}}, nil
+	}
+	return d, nil, nil
 }
 
 // IsCampaign reports whether dir is a campaign folder.
