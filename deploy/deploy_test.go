@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -122,10 +124,33 @@ func volumes(t *testing.T, pod any) map[string]map[string]any {
 	return out
 }
 
+// kinds maps the shipped jobs' names to their kinds.
+func kinds(t *testing.T) map[string]string {
+	t.Helper()
+	jobs, err := schedule.Load("../schedules", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]string{}
+	for _, j := range jobs {
+		out[j.Name] = j.Kind
+	}
+	return out
+}
+
+// callsAzureDevOps reports whether a job of this kind reaches Azure DevOps
+// (and so needs its credential).
+func callsAzureDevOps(kind string) bool {
+	return kind == schedule.KindSync || kind == schedule.KindApplyPlan || kind == schedule.KindPipeline
+}
+
 // One CronJob per shipped job, on the job's schedule, never overlapping,
-// reading the PAT from the Secret as a file, with the store on the PVC.
+// with the store on the PVC; the jobs that call Azure DevOps read the PAT
+// from the Secret as a file, and the others never mount it (issue 19,
+// item 15).
 func TestKubernetesCronJobs(t *testing.T) {
 	jobs := shipped(t)
+	kindOf := kinds(t)
 	seen := map[string]bool{}
 	var pvc string
 	for _, d := range docs(t, "kubernetes/pvc.yaml") {
@@ -164,17 +189,28 @@ func TestKubernetesCronJobs(t *testing.T) {
 		}
 		i := slices.Index(args, "--pat-file")
 		vols := volumes(t, pod)
-		if i < 0 || i+1 >= len(args) {
-			t.Fatalf("%s: no --pat-file", name)
-		}
-		patMount := ""
-		for _, m := range at(t, c, "volumeMounts").([]any) {
-			if strings.HasPrefix(args[i+1], at(t, m, "mountPath").(string)+"/") {
-				patMount = at(t, m, "name").(string)
+		if !callsAzureDevOps(kindOf[job]) {
+			for vname, v := range vols {
+				if v["secret"] != nil {
+					t.Errorf("%s: a %s job never calls Azure DevOps, yet mounts the Secret %v (volume %s)", name, kindOf[job], at(t, v, "secret", "secretName"), vname)
+				}
 			}
-		}
-		if sec := vols[patMount]["secret"]; sec == nil || at(t, sec, "secretName") != "ado-access-pat" {
-			t.Errorf("%s: --pat-file %s is not on the Secret ado-access-pat", name, args[i+1])
+			if i >= 0 {
+				t.Errorf("%s: a %s job is given --pat-file", name, kindOf[job])
+			}
+		} else {
+			if i < 0 || i+1 >= len(args) {
+				t.Fatalf("%s: no --pat-file", name)
+			}
+			patMount := ""
+			for _, m := range at(t, c, "volumeMounts").([]any) {
+				if strings.HasPrefix(args[i+1], at(t, m, "mountPath").(string)+"/") {
+					patMount = at(t, m, "name").(string)
+				}
+			}
+			if sec := vols[patMount]["secret"]; sec == nil || at(t, sec, "secretName") != "ado-access-pat" {
+				t.Errorf("%s: --pat-file %s is not on the Secret ado-access-pat", name, args[i+1])
+			}
 		}
 		if at(t, vols["data"], "persistentVolumeClaim", "claimName") != pvc {
 			t.Errorf("%s: the store is not on the PVC %s", name, pvc)
@@ -252,6 +288,27 @@ func TestKubernetesScheduler(t *testing.T) {
 	}
 }
 
+// No two manifests name the same object: applying one file must never
+// replace what another made (issue 19, item 15: the state-blob CronJob
+// took the name of cronjobs.yaml's hourly sync). The ServiceAccount
+// ado-access and the ConfigMap are each defined once.
+func TestKubernetesNamesAreUnique(t *testing.T) {
+	files, err := filepath.Glob("kubernetes/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no manifests: %v", err)
+	}
+	seen := map[string]string{}
+	for _, f := range files {
+		for _, d := range docs(t, f) {
+			key := fmt.Sprintf("%v/%v", d["kind"], at(t, d, "metadata", "name"))
+			if other, dup := seen[key]; dup {
+				t.Errorf("%s is defined in %s and %s: applying one replaces the other", key, other, f)
+			}
+			seen[key] = f
+		}
+	}
+}
+
 // The state-blob variant: no PVC, Entra workload identity, --state a blob
 // URL without a SAS.
 func TestKubernetesStateBlob(t *testing.T) {
@@ -306,11 +363,29 @@ func TestContainerAppsJob(t *testing.T) {
 	if len(list) != len(jobs) {
 		t.Errorf("%d jobs in the template, %d shipped", len(list), len(jobs))
 	}
+	timeouts := map[string]float64{}
 	for _, j := range list {
 		name, cron := at(t, j, "name").(string), at(t, j, "cron").(string)
 		if jobs[name] != cron {
 			t.Errorf("template job %s at %q; schedules/ says %q", name, cron, jobs[name])
 		}
+		timeouts[name], _ = j.(map[string]any)["timeout"].(float64)
+	}
+	// Each job its own timeout, the weekly full sync the longest, as the
+	// CronJobs' activeDeadlineSeconds (issue 19, item 15).
+	deadlines := map[string]float64{}
+	for _, d := range docs(t, "kubernetes/cronjobs.yaml") {
+		pod := at(t, d, "spec", "jobTemplate", "spec", "template", "spec")
+		args := strs(at(t, pod, "containers", 0, "args"))
+		deadlines[args[1]] = float64(at(t, d, "spec", "jobTemplate", "spec", "activeDeadlineSeconds").(int))
+	}
+	for name, tmo := range timeouts {
+		if tmo != deadlines[name] {
+			t.Errorf("template job %s: timeout %v s, the CronJob's activeDeadlineSeconds %v", name, tmo, deadlines[name])
+		}
+	}
+	if timeouts["weekly-full-sync"] <= timeouts["hourly-sync"] {
+		t.Errorf("the weekly full sync's timeout %v s is not longer than the hourly sync's %v s", timeouts["weekly-full-sync"], timeouts["hourly-sync"])
 	}
 	var job map[string]any
 	for _, r := range at(t, tmpl, "resources").([]any) {
@@ -325,7 +400,8 @@ func TestContainerAppsJob(t *testing.T) {
 	if at(t, cfg, "triggerType") != "Schedule" ||
 		at(t, cfg, "scheduleTriggerConfig", "cronExpression") != "[parameters('jobs')[copyIndex()].cron]" ||
 		at(t, cfg, "scheduleTriggerConfig", "parallelism") != 1.0 ||
-		at(t, cfg, "replicaTimeout") != "[parameters('replicaTimeout')]" ||
+		at(t, cfg, "replicaTimeout") != "[if(contains(parameters('jobs')[copyIndex()], 'timeout'), parameters('jobs')[copyIndex()].timeout, parameters('replicaTimeout'))]" ||
+		at(t, cfg, "registries") != "[if(empty(parameters('registryServer')), createArray(), createArray(createObject('server', parameters('registryServer'), 'identity', parameters('identityId'))))]" ||
 		at(t, cfg, "replicaRetryLimit") != "[parameters('replicaRetryLimit')]" {
 		t.Errorf("job configuration: %v", cfg)
 	}
@@ -373,11 +449,12 @@ func TestContainerAppsJob(t *testing.T) {
 		t.Errorf("Bicep parameters %v, ARM parameters %v", bparams, jparams)
 	}
 	for name, cron := range jobs {
-		if !strings.Contains(src, "{ name: '"+name+"', cron: '"+cron+"' }") {
+		if !strings.Contains(src, fmt.Sprintf("{ name: '%s', cron: '%s', timeout: %d }", name, cron, int(timeouts[name]))) {
 			t.Errorf("job.bicep lacks the job %s at %q", name, cron)
 		}
 	}
-	for _, want := range []string{"triggerType: 'Schedule'", "replicaTimeout: replicaTimeout", "replicaRetryLimit: replicaRetryLimit",
+	for _, want := range []string{"triggerType: 'Schedule'", "replicaTimeout: j.?timeout ?? replicaTimeout", "replicaRetryLimit: replicaRetryLimit",
+		"registries: empty(registryServer) ? [] : [", "{ server: registryServer, identity: identityId }",
 		"cronExpression: j.cron", "type: 'UserAssigned'", "'--state'", "stateUrl", "'entra'", "Microsoft.App/jobs@2024-03-01", "parallelism: 1"} {
 		if !strings.Contains(src, want) {
 			t.Errorf("job.bicep lacks %q", want)

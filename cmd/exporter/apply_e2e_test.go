@@ -171,6 +171,40 @@ func TestApplyUsage(t *testing.T) {
 	}
 }
 
+// A dry run exits as the apply would: 1 when the plan holds refused
+// items; an apply with nothing to do says so in one sane line.
+func TestApplyDryRunExitAndNothingToDo(t *testing.T) {
+	_, env := simEnv(t, adosim.Options{Preset: "small"})
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	st, _ := snapshot.OpenExisting(context.Background(), env["EXPORTER_DB"])
+	var account string
+	st.DB().QueryRow(`SELECT principal_name FROM accounts WHERE valid_to IS NULL AND kind = 'user' AND subject_type = 'aad' LIMIT 1`).Scan(&account)
+	st.Close()
+	dir := t.TempDir()
+	plan := filepath.Join(dir, "plan.csv")
+	os.WriteFile(plan, []byte("action,subject,approver\r\nremove-account,"+account+",hr@fabrikam.example\r\n"), 0o644)
+	code, out, errs := cli(t, env, "apply", "--decisions", plan)
+	if code != 1 || !strings.Contains(out, "1 refused") || !strings.Contains(errs, "1 refused") {
+		t.Fatalf("dry run of a refused item: exit %d\n%s\n%s", code, out, errs)
+	}
+	if code, _, errs := cli(t, env, "apply", "--decisions", plan, "--format", "json"); code != 1 {
+		t.Fatalf("dry run as JSON: exit %d %s", code, errs)
+	}
+	empty := filepath.Join(dir, "empty.json")
+	os.WriteFile(empty, []byte("[]"), 0o644)
+	code, out, errs = cli(t, env, "apply", "--decisions", empty, "--apply")
+	if code != 0 || !strings.Contains(out, ": nothing to apply") || strings.Contains(out, ":;") {
+		t.Fatalf("apply of nothing: exit %d\n%s\n%s", code, out, errs)
+	}
+	null := filepath.Join(dir, "null.json")
+	os.WriteFile(null, []byte("null"), 0o644)
+	if code, _, errs := cli(t, env, "apply", "--decisions", null); code != 2 || !strings.Contains(errs, "null") {
+		t.Fatalf("a null plan: exit %d %s", code, errs)
+	}
+}
+
 // A real apply process killed with SIGKILL part-way: the same command
 // again finishes the plan, and no membership is removed twice.
 func TestApplyKilledMidRunResumes(t *testing.T) {
@@ -246,8 +280,16 @@ func TestApplyKilledMidRunResumes(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("apply again: exit %d\n%s\n%s", code, out, errs)
 	}
-	if !strings.Contains(out, fmt.Sprintf("(%d done earlier)", done)) {
+	// Done earlier: what the journal said done, and the action in flight
+	// at the kill if a read shows it was carried out.
+	if !strings.Contains(out, fmt.Sprintf(" %d done earlier", done)) && !strings.Contains(out, fmt.Sprintf(" %d done earlier", done+started)) {
 		t.Errorf("the resumed apply does not count %d actions done earlier:\n%s", done, out)
+	}
+	// The journal agrees with the Audit Log: every revoke done, none
+	// skipped (the one in flight at the kill included).
+	plans, _ = st.Plans(ctx)
+	if s := plans[0].Statuses; s[snapshot.JournalDone] != n || s[snapshot.JournalSkipped] != 0 {
+		t.Errorf("journal after resume: %v, want %d done", s, n)
 	}
 	// Every membership was removed once, as the service's Audit Log shows;
 	// nothing finished was sent again. At most the action in flight at

@@ -26,7 +26,13 @@ func benchLine(name string, value float64, unit string) {
 // processRun is one run of the exporter binary, measured from outside.
 type processRun struct {
 	wall    time.Duration
-	peakRSS float64 // MiB, the process's own high-water mark (getrusage)
+	peakRSS float64       // MiB, the process's own high-water mark (getrusage)
+	cpu     time.Duration // user and system (runMeasured only)
+}
+
+// cpuTime is the user and system time of a rusage.
+func cpuTime(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func runExporter(b *testing.B, bin string, env []string, args ...string) processRun {
@@ -97,10 +103,12 @@ func BenchmarkSyncLarge(b *testing.B) {
 			b.Errorf("an unchanged second sync wrote %d versions", r2.VersionsWritten)
 		}
 
-		if _, err := sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1)}); err != nil {
+		// Audited changes: what the sweep of Entra-side changes adds is
+		// BenchmarkEntraSweepLarge's to measure.
+		if _, err := sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1), Kinds: auditedKinds()}); err != nil {
 			b.Fatal(err)
 		}
-		inc := runMeasured(b, bin, env, "sync", "--mode", "incremental")
+		inc := runMeasured(b, bin, env, "sync", "--mode", "incremental", "--entra-sweep", "7d")
 		r3 := lastRun()
 		full := runMeasured(b, bin, env, "sync", "--mode", "full")
 		r4 := lastRun()

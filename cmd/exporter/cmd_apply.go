@@ -267,7 +267,10 @@ func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, 
 	}
 	if !doApply {
 		if format == "json" {
-			return out, printJSON(env.Stdout, map[string]any{"plan": plan, "applied": false, "write_access_error": errText(writeErr)})
+			if err := printJSON(env.Stdout, map[string]any{"plan": plan, "applied": false, "write_access_error": errText(writeErr)}); err != nil {
+				return out, err
+			}
+			return out, dryRunExit(plan)
 		}
 		printPlan(env.Stdout, plan, planTook)
 		if writeErr != nil {
@@ -277,7 +280,7 @@ func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, 
 			fmt.Fprintf(env.Stdout, "\nrefused as it is: %s\n", plan.Refusal)
 		}
 		fmt.Fprintf(env.Stdout, "\ndry run: nothing was changed. To carry the plan out: exporter apply --decisions %s --apply\n", decisions)
-		return out, nil
+		return out, dryRunExit(plan)
 	}
 	if format == "table" {
 		printPlan(env.Stdout, plan, planTook)
@@ -376,7 +379,7 @@ func openApplyStore(ctx context.Context, env *Env, sf *storeFlags, write, wait b
 	lock, err := st.Lock(ctx, wait)
 	if err != nil {
 		st.Close()
-		return nil, nil, err
+		return nil, nil, waitHint(err)
 	}
 	return st, func() { lock.Unlock() }, nil
 }
@@ -405,6 +408,27 @@ func applyExit(p *provision.Plan, res *provision.Result, checks []provision.Chec
 	}
 	if len(why) > 0 {
 		return exitCode(exitError, fmt.Errorf("plan %s: %s", p.ID, strings.Join(why, ", ")))
+	}
+	return nil
+}
+
+// dryRunExit is the exit status of a plan shown without --apply: 1 when
+// applying it would not do everything asked (the plan is refused as a
+// whole, or items are refused or need an explicit decision), as an apply
+// would exit.
+func dryRunExit(p *provision.Plan) error {
+	var why []string
+	if p.Refusal != "" {
+		why = append(why, "refused as a whole")
+	}
+	if n := p.Count(provision.StateRefused); n > 0 {
+		why = append(why, fmt.Sprintf("%d refused", n))
+	}
+	if n := p.OpenNotes(); n > 0 {
+		why = append(why, fmt.Sprintf("%d decision(s) need an explicit revoke", n))
+	}
+	if len(why) > 0 {
+		return exitCode(exitError, fmt.Errorf("plan %s (dry run): %s", p.ID, strings.Join(why, ", ")))
 	}
 	return nil
 }
@@ -489,16 +513,20 @@ func sourcesText(srcs []provision.Source) string {
 
 // printOutcomes prints what apply did and the verification.
 func printOutcomes(w io.Writer, p *provision.Plan, res *provision.Result, checks []provision.Check, took time.Duration, requests int64) {
-	fmt.Fprintf(w, "\napplied plan %s in %s:", p.ID, roundDuration(took))
+	var parts []string
 	for _, s := range []string{snapshot.JournalDone, snapshot.JournalSkipped, snapshot.JournalNoop, snapshot.JournalRefused, snapshot.JournalFailed} {
 		if n := res.Counts[s]; n > 0 {
-			fmt.Fprintf(w, " %d %s", n, s)
+			parts = append(parts, fmt.Sprintf("%d %s", n, s))
 		}
 	}
 	if n := p.Count(provision.StateDone); n > 0 {
-		fmt.Fprintf(w, " (%d done earlier)", n)
+		parts = append(parts, fmt.Sprintf("%d done earlier", n))
 	}
-	fmt.Fprintf(w, "; %d requests in all\n", requests)
+	if len(parts) == 0 {
+		fmt.Fprintf(w, "\nplan %s: nothing to apply (no actions); %d requests in all\n", p.ID, requests)
+	} else {
+		fmt.Fprintf(w, "\napplied plan %s in %s: %s; %d requests in all\n", p.ID, roundDuration(took), strings.Join(parts, ", "), requests)
+	}
 	for _, o := range res.Outcomes {
 		if o.Status == snapshot.JournalFailed {
 			fmt.Fprintf(w, "  failed: %d %s %s: %s\n", o.Action.Seq, o.Action.Kind, displayEscaper.Replace(o.Action.Subject.Name), displayEscaper.Replace(o.Err))

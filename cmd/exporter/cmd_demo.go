@@ -38,9 +38,9 @@ Run the main job end to end with no Azure account: start a simulated Azure
 DevOps organization in this process and
 
   1. sync it in full into a snapshot store in DIR,
-  2. let a week of changes happen (N audited changes: memberships, licenses,
-     accounts, groups, projects, …),
-  3. sync again, incrementally, from the Audit Log,
+  2. let a week of changes happen (N changes: memberships, licenses,
+     accounts, groups, projects, …; a fifth made in Entra ID, unaudited),
+  3. sync again, incrementally, from the Audit Log and a sweep of Entra ID,
   4. diff the two runs, nested-group access included,
   5. export an access-review packet of the new run (CSV, Parquet, XLSX,
      changes since the first run) into DIR and verify it,
@@ -54,6 +54,9 @@ DIR starts afresh each time: a folder an earlier demo made (it holds a
 .exporter-demo marker) is emptied; any other folder that is not empty is
 refused unless --force. Explore it afterwards with
 'exporter show --db DIR/ado-access.db …' and 'exporter diff --db …'.
+
+Exit codes: 0 every step passed; 1 a step failed (the message names it);
+2 bad usage (a flag, an --out folder the demo did not make).
 
 Examples:
   exporter demo
@@ -218,7 +221,7 @@ func runDemo(ctx context.Context, env *Env, sim *adosim.Server, out string, chan
 	if err := printQuery(ctx, env, st, showKinds["users"], "table", []any{sql.Named("run", third.ID), sql.Named("kind", "user")}, 8); err != nil {
 		return err
 	}
-	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter after 'make build', or on your PATH after 'go install ./cmd/exporter'):\n")
+	fmt.Fprintf(env.Stdout, "\nNext (exporter is bin/exporter, which 'make demo' and 'make build' write, or on your PATH after 'go install ./cmd/exporter'):\n")
 	fmt.Fprintf(env.Stdout, "  exporter show groups --db %s\n", db)
 	if user, err := someMember(ctx, st, third.ID); err == nil && user != "" {
 		fmt.Fprintf(env.Stdout, "  exporter show access %s --db %s\n", user, db)

@@ -30,6 +30,7 @@ func newExportCmd() *Command {
 		dormantDays   int
 		privileged    listFlag
 		maxPrivileged int
+		maxPATDays    int
 		splitBy       string
 		partition     string
 		csvBOM        bool
@@ -115,6 +116,10 @@ direct and through groups, unless --reviewers FILE maps scopes to people
 20,000 pairs). 'exporter review status' tracks completion; 'exporter
 apply --decisions DIR/' applies the whole campaign.
 
+Exit codes: 0 done; 1 failed (no store or run, an output that cannot be
+written); 2 bad usage (a flag, an argument, an organization the store
+does not hold).
+
 Examples:
   exporter export packet
   exporter export packet --format xlsx --to reviews/2026-q4 --baseline reviews/2026-q3
@@ -138,6 +143,7 @@ Examples:
 			f.IntVar(&dormantDays, "dormant-days", export.DefaultDormantDays, "an account is dormant after this many days without access")
 			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
+			f.IntVar(&maxPATDays, "max-pat-days", 90, "a personal access token valid longer than this many days is a finding")
 			f.StringVar(&splitBy, "split-by", "", "'project': a review campaign, one packet per project and one for the organization level, into --to/SCOPE, with campaign.json; 'org' (a store folder of several organizations): one packet per organization, into --to/ORG")
 			f.StringVar(&reviewers, "reviewers", "", "with --split-by project: a CSV (scope,reviewer) or YAML (scope: [people]) file naming each scope's reviewers (default: its administrators)")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
@@ -168,6 +174,9 @@ Examples:
 			if dormantDays < 1 {
 				return usageErrorf("--dormant-days %d: want 1 or more", dormantDays)
 			}
+			if maxPATDays < 1 || maxPATDays > 3650 {
+				return usageErrorf("--max-pat-days %d: want 1 to 3650", maxPATDays)
+			}
 			if maxPrivileged < 1 {
 				return usageErrorf("--max-privileged %d: want 1 or more", maxPrivileged)
 			}
@@ -193,7 +202,7 @@ Examples:
 			}
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
-				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
+				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged, maxPATDays: maxPATDays,
 				partition: partition, csvBOM: csvBOM, allPermissions: allPerms, splitBy: splitBy, reviewers: reviewers,
 			}
 			if kind == "packet" {
@@ -260,7 +269,7 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 	}
 	start := time.Now()
 	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
-		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
 		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey,
 	})
@@ -287,6 +296,7 @@ type exportParams struct {
 	dormantDays    int
 	privileged     []string
 	maxPrivileged  int
+	maxPATDays     int
 	splitBy        string // packet: "project" writes a campaign
 	reviewers      string // campaign: the --reviewers file
 }
@@ -315,7 +325,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		return nil, nil, err
 	}
 	opts := export.Options{
-		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 		ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger,
 	}
 	to := p.to

@@ -117,6 +117,12 @@ func TestExportWarehouseCommand(t *testing.T) {
 	if code, out, errs := cli(t, env, "verify", mdirs[0]); code != 0 || !strings.Contains(out, "ok: warehouse") {
 		t.Fatalf("verify the warehouse export: exit %d %s %s", code, out, errs)
 	}
+	// The root itself: say what it holds and how to verify it (issue 19,
+	// item 10).
+	if code, _, errs := cli(t, env, "verify", dir); code != 1 || !strings.Contains(errs, "is a warehouse root holding 1 manifest: verify each by its folder") ||
+		!strings.Contains(errs, "'exporter verify "+dir+"/_manifests/"+part+"'") || strings.Contains(errs, "still being written") {
+		t.Fatalf("verify the warehouse root: exit %d %s", code, errs)
+	}
 	// Two runs the same day, each kept with --partition run.
 	if code, _, errs := cli(t, env, "sync"); code != 0 {
 		t.Fatalf("sync: %s", errs)

@@ -85,7 +85,7 @@ func exportCampaign(ctx context.Context, env *Env, p exportParams) (*review.Camp
 	}
 	c, err := review.Export(ctx, st, sink, review.Options{
 		PacketOptions: export.PacketOptions{
-			Options: export.Options{Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+			Options: export.Options{Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 				ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
 			Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey,
 		},

@@ -133,6 +133,9 @@ func TestRunJobExitCodesAndSummary(t *testing.T) {
 		{"no credential", without(env, "ADO_PAT"), []string{"sync"}, 2, "bad-config", "no credential"},
 		{"no store to export", env, []string{"orphan-export"}, 1, "failed", "no snapshot store"},
 		{"bad lease", env, []string{"sync", "--lease", "5s"}, 2, "bad-config", "--lease 5s: want 15s to 60s"},
+		// A service principal with no secret: a short configuration error,
+		// not the credential chain's dump (issue 19, item 7).
+		{"entra without a secret", halfEntra(env), []string{"sync"}, 2, "bad-config", "AZURE_CLIENT_ID and AZURE_TENANT_ID are set, but none of AZURE_CLIENT_SECRET"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			code, s, stderr := run(tt.vars, tt.args...)
@@ -158,6 +161,10 @@ func TestRunJobExitCodesAndSummary(t *testing.T) {
 	if code != 3 || s.Status != "locked" || !strings.Contains(stderr, "held by pid") {
 		t.Errorf("locked store: exit %d, summary %+v, stderr %q", code, s, stderr)
 	}
+	// run has no --wait: its hint must not offer one (issue 19, item 7).
+	if strings.Contains(stderr, "--wait") || strings.Contains(s.Error, "--wait") {
+		t.Errorf("run's locked-store message suggests --wait, which run lacks: %q", stderr)
+	}
 
 	// A broken schedule file is a configuration error.
 	bad, _ := writeSchedules(t, "jobs:\n  - name: sync\n    schedule: \"0 24 * * *\"\n    kind: sync\n")
@@ -167,6 +174,24 @@ func TestRunJobExitCodesAndSummary(t *testing.T) {
 	}
 	if code, _, stderr := cli(t, env, "run", "--schedules", dir); code != 2 || !strings.Contains(stderr, "want one job name") {
 		t.Errorf("run without a job: exit %d %q", code, stderr)
+	}
+}
+
+// halfEntra is env with a service principal's client and tenant ids but
+// no PAT and no secret.
+func halfEntra(env map[string]string) map[string]string {
+	m := without(env, "ADO_PAT")
+	m["AZURE_CLIENT_ID"], m["AZURE_TENANT_ID"] = "11111111-1111-1111-1111-111111111111", "22222222-2222-2222-2222-222222222222"
+	return m
+}
+
+// The same from 'exporter sync': exit 2, a few lines, no request dump.
+func TestSyncEntraWithoutSecret(t *testing.T) {
+	t.Parallel()
+	_, env := simEnv(t, adosim.Options{Preset: "small"})
+	code, _, stderr := cli(t, halfEntra(env), "sync")
+	if code != 2 || !strings.Contains(stderr, "none of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE") || strings.Count(stderr, "\n") > 2 || strings.Contains(stderr, "Attempted credentials") {
+		t.Errorf("exit %d, stderr:\n%s\nwant exit 2 and a short message", code, stderr)
 	}
 }
 

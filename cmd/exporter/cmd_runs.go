@@ -27,6 +27,9 @@ Without --org every organization's runs are listed.
 JSON output is an array of objects with at least id, org, kind, status,
 started_at, finished_at, api_requests and versions_written.
 
+Exit codes: 0 done; 1 failed (no store, a damaged store); 2 bad usage (a
+flag, an argument, an organization the store does not hold).
+
 Examples:
   exporter runs
   exporter runs --format json | jq '.[-1].id'

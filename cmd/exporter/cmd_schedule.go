@@ -50,6 +50,10 @@ On --listen it serves:
 
 Credentials, the store and the state blob work as for 'exporter run'.
 
+Exit codes: 0 stopped by SIGTERM or Ctrl-C (failed runs are logged and
+counted, not fatal); 1 the daemon itself failed; 2 bad configuration (a
+schedule file, --listen, --lease).
+
 Examples:
   exporter schedule
   exporter schedule --schedules /etc/exporter/schedules --listen :9090 --grace 2m
@@ -117,7 +121,7 @@ A schedule file holds a list of jobs:
       mode: auto                 # the kind's options follow
 
 Kinds and their options (empty options take the command's defaults):
-  sync         mode (auto|full|incremental), full_every (7d), concurrency,
+  sync         mode (auto|full|incremental), full_every (7d), entra_sweep (24h), concurrency,
                teams (true|false)                    as 'exporter sync'
   packet       to, formats ([csv, parquet, xlsx]), baseline, dormant_days,
                privileged_groups, max_privileged     as 'exporter export packet'

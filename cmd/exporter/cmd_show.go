@@ -58,6 +58,7 @@ func newShowCmd() *Command {
 Usage: exporter show KIND [ARG] [--run N] [--format table|json|csv] [--db FILE] [--org URL]
        exporter show permissions --repo NAME | --project NAME | --subject USER [--permission NAME]
        exporter show who-can PERMISSION --repo NAME
+       exporter show who-can use CONNECTION
 
 Print one kind of entity as it was in a run's snapshot (the latest complete
 run unless --run is given). KIND is one of:
@@ -71,6 +72,13 @@ run unless --run is given). KIND is one of:
   access SUBJECT       every group a user (or group) belongs to, directly or
                        through nested groups, with the path
   projects, teams, repos
+  service-connections  service connections per project: type, scheme, the
+                       Azure subscription, open to all pipelines or which
+  pats                 personal access tokens: owner, name, scopes, validity
+  who-can use CONNECTION
+                       the accounts that may use a service connection (User
+                       or Administrator on it, directly or inherited), through
+                       nested groups with the path, and its pipelines
   permissions          effective permissions, allowed and denied, of a
                        repository (--repo NAME or PROJECT/NAME, with its
                        branches), a project (--project NAME) or an account
@@ -86,6 +94,9 @@ GROUP and SUBJECT may be a descriptor, a principal name, a mail address or
 a display name. CSV and JSON carry every column (entities with a descriptor
 have a 'descriptor' column); the table shows the main ones. Table cells
 show control characters escaped (\n, \t) so one row stays one line.
+
+Exit codes: 0 done; 1 failed (no store, a damaged store); 2 bad usage (a
+flag, an argument, an organization the store does not hold).
 
 Examples:
   exporter show users
@@ -109,6 +120,10 @@ Examples:
 				return usageErrorf("what to show? one of %s", strings.Join(showKindNames(), ", "))
 			}
 			if args[0] == "permissions" || args[0] == "who-can" {
+				useCmd := len(args) > 1 && args[0] == "who-can" && args[1] == "use"
+				if useCmd && len(args) != 3 {
+					return usageErrorf("show who-can use needs one CONNECTION argument (a service connection's name or id)")
+				}
 				st, err := sf.openForReading(ctx, env)
 				if err != nil {
 					return err
@@ -117,6 +132,9 @@ Examples:
 				r, err := pickRun(ctx, st, run)
 				if err != nil {
 					return err
+				}
+				if useCmd {
+					return showWhoCanUse(ctx, env, st, r.ID, args[2], format.String())
 				}
 				return showPermissions(ctx, env, st, r.ID, args, pf, format.String())
 			}
@@ -218,6 +236,10 @@ func printQuery(ctx context.Context, env *Env, st *snapshot.Store, kind showKind
 	return out.close()
 }
 
+// boolColumns are the columns of show's queries that hold booleans (the
+// store keeps them as 0 and 1).
+var boolColumns = map[string]bool{"entra_managed": true, "is_disabled": true, "deleted_in_origin": true}
+
 // queryOut prints the rows of one kind of query, from one store or several
 // (with a leading org column), under one header.
 type queryOut struct {
@@ -254,9 +276,24 @@ func (q *queryOut) print(ctx context.Context, st orgStore, args []any, limit int
 		q.w, err = newRowWriter(q.env.Stdout, q.format, shown)
 		return err
 	}
-	return st.Rows(ctx, q.kind.query, args, header, func(vals []any) error {
+	var bools []int // columns SQLite holds as 0/1, printed as false/true like packets
+	withBools := func(cols []string) error {
+		bools = bools[:0]
+		for i, c := range cols {
+			if boolColumns[c] {
+				bools = append(bools, i)
+			}
+		}
+		return header(cols)
+	}
+	return st.Rows(ctx, q.kind.query, args, withBools, func(vals []any) error {
 		if n++; limit > 0 && n > limit {
 			return nil
+		}
+		for _, i := range bools {
+			if v, ok := vals[i].(int64); ok {
+				vals[i] = v != 0
+			}
 		}
 		if q.pick != nil {
 			sel := make([]any, len(q.pick))

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"time"
 
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
+	"github.com/Azure/azure-sdk-for-go/sdk/azcore/policy"
 	"github.com/Azure/azure-sdk-for-go/sdk/azidentity"
 
 	"github.com/ado-access/ado-access/internal/collect"
@@ -25,6 +27,8 @@ func newSyncCmd() *Command {
 		concurrency int
 		noTeams     bool
 		noPerms     bool
+		noPipes     bool
+		noPATs      bool
 		namespaces  string
 		wait        bool
 		mode        = newChoice("auto", "auto", "full", "incremental")
@@ -35,13 +39,14 @@ func newSyncCmd() *Command {
 		perOrg      int
 		parallel    int
 		budget      = durationValue(10 * time.Minute)
+		entraSweep  entraSweepValue
 	)
 	return &Command{
 		Name:    "sync",
 		Summary: "read an organization into the snapshot store",
 		Usage: `
 Usage: exporter sync [--org URL] [--db FILE] [--mode auto|full|incremental] [--full-every 7d]
-                     [--concurrency N] [--auth MODE] [--wait]
+                     [--entra-sweep every-run|24h] [--concurrency N] [--auth MODE] [--wait]
        exporter sync --org all|NAME,NAME|'GLOB' [--db DIR/] [--org-concurrency N] [--parallel-orgs N]
 
 Read every identity, group, membership, license, project, team and
@@ -62,6 +67,13 @@ Modes:
                 (it needs Audit Log (Read), vso.auditlog), or a full sync due
                 (--full-every). The run records why it is full.
 
+Changes made in Microsoft Entra ID (a member added to or removed from an
+Entra group, a user deleted there) have no Azure DevOps Audit Log entry, so
+an incremental sync also re-reads the members of every Entra group and the
+state of Entra accounts: about one request per Entra group. --entra-sweep
+24h does that at most once a day instead of every run; each run's note
+says when Entra ID was last swept.
+
 Credentials:
   --auth pat      a personal access token from ADO_PAT or --pat-file
   --auth entra    Microsoft Entra ID through azidentity: a client secret
@@ -81,6 +93,17 @@ one request per namespace. Reading them needs Security (Manage),
 vso.security_manage, which has no read-only form (or a full-access PAT).
 Without it the sync goes on, leaves the permission tables as they were and
 says so in the run's note; --no-permissions skips them.
+
+Pipeline resources: service connections, variable groups, environments,
+agent pools and queues, the roles assigned on them and their pipeline
+permissions (four lists per project, two reads per resource), and every
+user's personal access tokens (Token Admin: one request per user). They
+need Service Connections (Read & query), Variable Groups (Read),
+Environment (Read & manage), Agent Pools (Read), Build (Read) and Token
+Administration (Read & manage). A kind the PAT may not read is skipped with
+a warning naming the scope, its table left as it was; --no-pipelines and
+--no-pats skip them. No secret is ever stored: no connection credential,
+variable value or token value.
 
 Many organizations:
   --org all, a comma-separated list of names or URLs, or a glob
@@ -111,10 +134,13 @@ Examples:
 			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
 			fs.BoolVar(&noPerms, "no-permissions", false, "skip security namespaces and access control lists")
+			fs.BoolVar(&noPipes, "no-pipelines", false, "skip service connections, variable groups, environments, agent pools and queues")
+			fs.BoolVar(&noPATs, "no-pats", false, "skip personal access tokens (one request per user)")
 			fs.StringVar(&namespaces, "namespaces", "", "security namespaces whose ACLs to read, comma-separated names or ids (default: Project, Git Repositories, Build, ReleaseManagement, Identity)")
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
 			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
+			fs.Var(&entraSweep, "entra-sweep", "how often an incremental sync re-reads Entra group members and Entra accounts, which change without Audit Log entries: every-run, or a cadence such as 24h")
 			fs.Var(&overlap, "audit-overlap", "how far before the last cursor an incremental sync reads again, for late entries")
 			fs.Var(&retention, "audit-retention", "how long the organization keeps Audit Log entries")
 			fs.StringVar(&accounts, "accounts-url", "", "where --org all|NAME|GLOB lists the credential's organizations (env ADO_ACCOUNTS_URL; default "+collect.DefaultAccountsURL+")")
@@ -142,7 +168,8 @@ Examples:
 			opts := collect.SyncOptions{
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
-				Permissions: !noPerms, Namespaces: splitComma(namespaces),
+				Permissions: !noPerms, Namespaces: splitComma(namespaces), EntraSweep: time.Duration(entraSweep),
+				Pipelines: !noPipes, Tokens: !noPATs,
 			}
 			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
 				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {
@@ -171,7 +198,7 @@ Examples:
 				sf: sf, cred: cred, concurrency: concurrency, opts: opts, retry: time.Duration(budget),
 			})
 			if err != nil {
-				return err
+				return waitHint(err)
 			}
 			// The time is the sync's own: discovery included, a wait for
 			// another sync to release the store (--wait) not.
@@ -182,6 +209,15 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// waitHint adds the --wait flag of sync and apply to a locked store's
+// error (the snapshot package does not know the commands' flags).
+func waitHint(err error) error {
+	if errors.Is(err, snapshot.ErrLocked) {
+		return fmt.Errorf("%w, or use --wait", err)
+	}
+	return err
 }
 
 // syncParams are what one sync needs; opts.Progress is set by syncStore.
@@ -237,11 +273,48 @@ func credentialWithEntra(env *Env, mode, patFile string) (collect.Credential, az
 		// simulator) cannot be checked with login.microsoftonline.com.
 		opts.DisableInstanceDiscovery = true
 	}
-	ec, err := azidentity.NewDefaultAzureCredential(opts)
+	dac, err := azidentity.NewDefaultAzureCredential(opts)
 	if err != nil {
 		return collect.Credential{}, nil, usageErrorf("--auth entra: %v", err)
 	}
+	ec := entraCredential{dac, env.Getenv}
 	return collect.Credential{Tokens: collect.EntraTokens(ec)}, ec, nil
+}
+
+// entraCredential turns the chained credential's many-line failure into
+// one line, and a half-configured service principal (a client and tenant
+// id with no secret, certificate or token file, and no managed identity
+// answering) into a configuration error: exit 2 with what to set.
+type entraCredential struct {
+	azcore.TokenCredential
+	getenv func(string) string
+}
+
+func (c entraCredential) GetToken(ctx context.Context, opts policy.TokenRequestOptions) (azcore.AccessToken, error) {
+	tok, err := c.TokenCredential.GetToken(ctx, opts)
+	if err == nil || ctx.Err() != nil {
+		return tok, err
+	}
+	set := func(k string) bool { return c.getenv(k) != "" }
+	if set("AZURE_CLIENT_ID") && set("AZURE_TENANT_ID") && !set("AZURE_CLIENT_SECRET") && !set("AZURE_CLIENT_CERTIFICATE_PATH") && !set("AZURE_FEDERATED_TOKEN_FILE") && !set("AZURE_USERNAME") {
+		return tok, usageErrorf("Microsoft Entra ID: AZURE_CLIENT_ID and AZURE_TENANT_ID are set, but none of AZURE_CLIENT_SECRET, AZURE_CLIENT_CERTIFICATE_PATH or AZURE_FEDERATED_TOKEN_FILE, and no managed identity gave a token: set one of them, or use ADO_PAT")
+	}
+	return tok, fmt.Errorf("Microsoft Entra ID gave no token: %s", condenseEntraError(err.Error()))
+}
+
+// condenseEntraError keeps the first line of each attempted credential's
+// reason, on one line, dropping the request dumps under them.
+func condenseEntraError(msg string) string {
+	var parts []string
+	for i, line := range strings.Split(msg, "\n") {
+		switch {
+		case i == 0:
+			parts = append(parts, strings.TrimSpace(line))
+		case strings.HasPrefix(line, "\t") && !strings.HasPrefix(line, "\t\t"):
+			parts = append(parts, strings.TrimSpace(line))
+		}
+	}
+	return strings.Join(parts, "; ")
 }
 
 // microsoftAuthority reports whether an authority host is one of

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"path"
 	"strings"
 
 	"github.com/ado-access/ado-access/internal/export"
@@ -77,6 +78,15 @@ Examples:
 			}
 			rep, err := export.VerifyWith(ctx, sink, dir, opts)
 			if errors.Is(err, export.ErrNoManifest) {
+				if dir == "" {
+					if n, example := warehouseManifests(ctx, sink); n > 0 {
+						manifests := fmt.Sprintf("%d manifests, one per organization and snapshot date", n)
+						if n == 1 {
+							manifests = "1 manifest"
+						}
+						return fail(fmt.Errorf("%s is a warehouse root holding %s: verify each by its folder, e.g. 'exporter verify %s/%s'", sink, manifests, strings.TrimRight(args[0], "/"), example))
+					}
+				}
 				return fail(fmt.Errorf("%v: not a complete export (still being written, or its export failed)", err))
 			}
 			if err != nil {
@@ -133,6 +143,22 @@ Examples:
 			return nil
 		},
 	}
+}
+
+// warehouseManifests counts the manifests under a warehouse root's
+// _manifests folder and names the folder of the last one listed.
+func warehouseManifests(ctx context.Context, sink export.Sink) (int, string) {
+	names, err := sink.List(ctx, "_manifests")
+	if err != nil {
+		return 0, ""
+	}
+	n, last := 0, ""
+	for _, name := range names {
+		if path.Base(name) == export.ManifestName {
+			n, last = n+1, path.Dir(name)
+		}
+	}
+	return n, last
 }
 
 func nonNil(s []string) []string {

@@ -96,10 +96,19 @@ Commands:
 		fmt.Fprintf(tw, "  %s\t%s\n", c.Name, c.Summary)
 	}
 	tw.Flush()
-	fmt.Fprint(w, "\nGlobal flags (before the command):\n")
+	fmt.Fprint(w, "\nGlobal flags (before or after the command):\n")
 	global, _ := newGlobalFlags()
 	printFlags(w, global)
-	fmt.Fprint(w, "\nRun 'exporter help <command>' for more about a command.\n")
+	fmt.Fprint(w, `
+Exit codes (a command's help lists its own, e.g. diff --exit-code, run):
+  0   success
+  1   the command failed (a store keeps its last good snapshot)
+  2   bad usage or configuration: an unknown flag or argument, a missing
+      organization or credential, a bad schedule file
+  3   (run) another run holds the store
+
+Run 'exporter help <command>' for more about a command.
+`)
 }
 
 // printCommandHelp prints a command's usage text and its flags.
@@ -112,7 +121,7 @@ func printCommandHelp(w io.Writer, c *Command) {
 		fmt.Fprint(w, "\nFlags:\n")
 		printFlags(w, fs)
 	}
-	fmt.Fprint(w, "\nGlobal flags go before the command; see 'exporter --help'.\n")
+	fmt.Fprint(w, "\nGlobal flags (--log-format, --log-level) go before or after the command; see 'exporter --help'.\n")
 }
 
 // printFlags lists flags GNU-style ("--name TYPE"), which the flag package

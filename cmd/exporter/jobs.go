@@ -97,6 +97,13 @@ func (j *jobFlags) executor(env *Env) *schedule.Executor {
 		Getenv:       env.Getenv,
 		Logger:       env.Logger,
 		IsLocked:     func(err error) bool { return errors.Is(err, snapshot.ErrLocked) },
+		Damaged: func(err error) (string, bool) {
+			var de *snapshot.DamagedError
+			if errors.As(err, &de) {
+				return de.What, true
+			}
+			return "", false
+		},
 	}
 }
 
@@ -133,6 +140,8 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		}
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
+			EntraSweep: time.Duration(s.EntraSweep),
+			Pipelines:  true, Tokens: true,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8
@@ -146,7 +155,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err == nil {
 			info.Logger.Info(summary(run, prog, time.Since(start)), "note", run.Note)
 		}
-		return res, err
+		return res, jobError(err) // a half-configured credential is the job's configuration
 	}
 }
 

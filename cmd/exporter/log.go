@@ -36,9 +36,13 @@ func newGlobalFlags() (*flag.FlagSet, *globalOptions) {
 
 // applyEnv fills in flags that were not given from the environment: a flag
 // beats its variable, so a bad variable is an error only when it is used.
-func (o *globalOptions) applyEnv(fs *flag.FlagSet, getenv func(string) string) error {
+// The flags may have been given before the command (fs) or after it
+// (more).
+func (o *globalOptions) applyEnv(getenv func(string) string, fs *flag.FlagSet, more ...*flag.FlagSet) error {
 	given := map[string]bool{}
-	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	for _, s := range append([]*flag.FlagSet{fs}, more...) {
+		s.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	}
 	for _, e := range envFallback {
 		v := getenv(e.key)
 		if v == "" || given[e.flag] {

@@ -55,14 +55,6 @@ func run(args []string, env *Env) int {
 		}
 		return topUsageError(env, err)
 	}
-	if err := opts.applyEnv(global, env.Getenv); err != nil {
-		return topUsageError(env, err)
-	}
-	env.Logger = newLogger(env.Stderr, opts.logFormat.String(), opts.logLevel.String())
-	if stop := startProfile(env); stop != nil {
-		defer stop()
-	}
-
 	rest := global.Args()
 	if len(rest) == 0 {
 		printTopHelp(env.Stderr)
@@ -74,13 +66,29 @@ func run(args []string, env *Env) int {
 		return topUsageError(env, fmt.Errorf("unknown command %q", name))
 	}
 	fs := cmd.flagSet()
+	// The global flags are accepted after the command too ("exporter run
+	// JOB --log-format json"), setting the same values.
+	global.VisitAll(func(f *flag.Flag) {
+		if fs.Lookup(f.Name) == nil {
+			fs.Var(f.Value, f.Name, f.Usage)
+		}
+	})
 	positional, err := parseInterspersed(fs, rest[1:])
+	if err == nil {
+		if err := opts.applyEnv(env.Getenv, global, fs); err != nil {
+			return topUsageError(env, err)
+		}
+	}
+	env.Logger = newLogger(env.Stderr, opts.logFormat.String(), opts.logLevel.String())
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			printCommandHelp(env.Stdout, cmd)
 			return exitOK
 		}
 		return report(env, cmd.Name, nil, &usageError{msg: err.Error()})
+	}
+	if stop := startProfile(env); stop != nil {
+		defer stop()
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -110,7 +110,7 @@ func TestTopHelp(t *testing.T) {
 					t.Errorf("help does not list %s with its summary %q", c.Name, c.Summary)
 				}
 			}
-			for _, want := range []string{"--log-format text|json", "--log-level debug|info|warn|error", "EXPORTER_LOG_FORMAT", "exporter help <command>"} {
+			for _, want := range []string{"--log-format text|json", "--log-level debug|info|warn|error", "EXPORTER_LOG_FORMAT", "exporter help <command>", "Exit codes", "  2   bad usage or configuration"} {
 				if !strings.Contains(r.stdout, want) {
 					t.Errorf("help does not mention %q", want)
 				}
@@ -119,6 +119,17 @@ func TestTopHelp(t *testing.T) {
 				t.Errorf("help does not end with the pointer to 'exporter help <command>':\n%s", r.stdout)
 			}
 		})
+	}
+}
+
+// The help of the commands people script says what their exit codes
+// mean (issue 19, item 10).
+func TestCommandHelpGivesExitCodes(t *testing.T) {
+	for _, name := range []string{"show", "runs", "export", "schedule", "demo", "run"} {
+		r := exec(t, nil, "help", name)
+		if r.code != 0 || !strings.Contains(r.stdout, "Exit codes") || !strings.Contains(r.stdout, "2 bad") && !strings.Contains(r.stdout, "2   bad") {
+			t.Errorf("help %s gives no exit codes:\n%s", name, r.stdout)
+		}
 	}
 }
 
@@ -210,6 +221,9 @@ func TestLogFormatJSON(t *testing.T) {
 		"env":  {map[string]string{"EXPORTER_LOG_FORMAT": "json", "EXPORTER_LOG_LEVEL": "debug"}, []string{"version"}},
 		// The flag beats the environment, even a bad value in it.
 		"flag over env": {map[string]string{"EXPORTER_LOG_FORMAT": "xml"}, []string{"--log-format=json", "--log-level=debug", "version"}},
+		// Global flags are accepted after the command too (issue 19, item 7).
+		"flag after the command":          {nil, []string{"version", "--log-format", "json", "--log-level", "debug"}},
+		"flag after the command over env": {map[string]string{"EXPORTER_LOG_FORMAT": "xml"}, []string{"version", "--log-format=json", "--log-level=debug"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			r := exec(t, tt.vars, tt.args...)

@@ -213,6 +213,10 @@ func folderOf(sf storeFlags) (string, error) {
 	if sf.dbDefaulted {
 		return defaultFolder, nil
 	}
+	if !strings.EqualFold(sf.org, "all") && !strings.ContainsAny(sf.org, ",*?[") {
+		// One organization, named by name: only a folder resolves names.
+		return "", usageErrorf("--org %s names an organization by name, which only a store folder resolves: with one store file (--db %s) give its URL (--org https://dev.azure.com/%s), or name a folder (--db DIR/), which keeps one store per organization", sf.org, db, sf.org)
+	}
 	return "", usageErrorf("--db %s is one store file, which holds one organization: for several, name a folder (--db DIR/), which keeps one store per organization", db)
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -104,11 +105,27 @@ func TestSyncEveryOrganization(t *testing.T) {
 // One person in two organizations of one tenant has one descriptor; shown
 // across the store folder, their access is listed in both.
 func TestAccessAcrossOrganizations(t *testing.T) {
-	_, env := threeOrgSim(t)
+	sim, env := threeOrgSim(t)
 	if code, _, errs := cli(t, env, "sync", "--org", "fabrikam,northwind"); code != 0 {
 		t.Fatalf("sync: %s", errs)
 	}
-	code, out, errs := cli(t, env, "show", "access", "morgan.admin@fabrikam.example", "--format", "csv")
+	// An exported ADO_ORG_URL does not narrow a folder silently: commands
+	// reading every organization read them all and say the variable was
+	// not used; one reading one organization says it picked it (issue 19,
+	// item 9).
+	withURL := maps.Clone(env)
+	withURL["ADO_ORG_URL"] = sim.URL()
+	code, out, errs := cli(t, withURL, "runs", "--format", "json")
+	if code != 0 || !strings.Contains(out, `/fabrikam"`) || !strings.Contains(out, `/northwind"`) || !strings.Contains(errs, "ADO_ORG_URL does not narrow it (--org does)") {
+		t.Fatalf("runs over a folder with ADO_ORG_URL: exit %d\n%s%s", code, out, errs)
+	}
+	if code, out, errs := cli(t, withURL, "runs", "--org", "northwind", "--format", "json"); code != 0 || strings.Contains(out, `/fabrikam"`) || !strings.Contains(out, `/northwind"`) {
+		t.Fatalf("runs --org narrows: exit %d\n%s%s", code, out, errs)
+	}
+	if code, _, errs := cli(t, withURL, "diff"); code == 2 || !strings.Contains(errs, "picking the organization ADO_ORG_URL names") {
+		t.Fatalf("diff over a folder with ADO_ORG_URL: exit %d %s", code, errs)
+	}
+	code, out, errs = cli(t, env, "show", "access", "morgan.admin@fabrikam.example", "--format", "csv")
 	if code != 0 || !strings.HasPrefix(out, "org,") || !strings.Contains(out, "\nfabrikam,") || !strings.Contains(out, "\nnorthwind,") {
 		t.Fatalf("show access across organizations: exit %d\n%s%s", code, out, errs)
 	}
@@ -207,5 +224,20 @@ func TestSameNameOnTwoServers(t *testing.T) {
 		if code, _, errs := cli(t, env, "verify", m); code != 0 {
 			t.Errorf("verify %s: %s", m, errs)
 		}
+	}
+}
+
+// One organization named by name with one store file: say to give its URL,
+// not "for several, name a folder" (issue 19, item 10).
+func TestSyncOneFileByOrgName(t *testing.T) {
+	t.Parallel()
+	env := map[string]string{"ADO_PAT": "x"}
+	db := filepath.Join(t.TempDir(), "one.db")
+	code, _, errs := cli(t, env, "sync", "--db", db, "--org", "contoso")
+	if code != 2 || !strings.Contains(errs, "give its URL (--org https://dev.azure.com/contoso)") || strings.Contains(errs, "for several") {
+		t.Fatalf("exit %d %s", code, errs)
+	}
+	if code, _, errs := cli(t, env, "sync", "--db", db, "--org", "contoso,fabrikam"); code != 2 || !strings.Contains(errs, "for several, name a folder") {
+		t.Fatalf("several into one file: exit %d %s", code, errs)
 	}
 }

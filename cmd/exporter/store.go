@@ -21,6 +21,10 @@ type storeFlags struct {
 	org string
 	// dbDefaulted is set when neither --db nor EXPORTER_DB named the store.
 	dbDefaulted bool
+	// orgFromEnv is set when org came from ADO_ORG_URL, not --org: over a
+	// store folder it does not narrow a command that reads every
+	// organization (see openAllForReading).
+	orgFromEnv bool
 }
 
 const defaultDB = "ado-access.db"
@@ -42,6 +46,7 @@ func (s *storeFlags) resolve(env *Env) error {
 	from := "--org"
 	if s.org == "" {
 		s.org, from = env.Getenv("ADO_ORG_URL"), "ADO_ORG_URL"
+		s.orgFromEnv = s.org != ""
 	}
 	return checkOrgURL(from, s.org)
 }
@@ -127,9 +132,28 @@ type orgStore struct {
 // --org picks there (all of them without --org, or with --org all; names,
 // URLs and globs, comma-separated, otherwise). Organizations that are gone
 // are read only when named, or withGone. close closes them all.
+//
+// An ADO_ORG_URL left in the environment (the simulator tells users to
+// export it) does not narrow a folder here: only --org does, and the log
+// says the variable was not used.
 func (s *storeFlags) openAllForReading(ctx context.Context, env *Env, withGone bool) (stores []orgStore, close func(), err error) {
+	return s.openPicked(ctx, env, withGone, false)
+}
+
+// openPicked is openAllForReading; envPicks lets ADO_ORG_URL pick the
+// organization in a folder (commands that read one), saying so.
+func (s *storeFlags) openPicked(ctx context.Context, env *Env, withGone, envPicks bool) (stores []orgStore, close func(), err error) {
 	if err := s.resolve(env); err != nil {
 		return nil, nil, err
+	}
+	sel := s.org
+	if s.orgFromEnv && snapshot.IsFolder(s.db) {
+		if envPicks {
+			env.Logger.Info("picking the organization ADO_ORG_URL names in the store folder (--org names another)", "org", s.org, "folder", s.db)
+		} else {
+			env.Logger.Info("reading every organization of the store folder; ADO_ORG_URL does not narrow it (--org does)", "ADO_ORG_URL", s.org, "folder", s.db)
+			sel = ""
+		}
 	}
 	close = func() {
 		for _, st := range stores {
@@ -149,10 +173,10 @@ func (s *storeFlags) openAllForReading(ctx context.Context, env *Env, withGone b
 		return nil, nil, err
 	}
 	var have []string
-	explicit := s.org != "" && !strings.EqualFold(s.org, "all")
+	explicit := sel != "" && !strings.EqualFold(sel, "all")
 	for _, e := range entries {
 		have = append(have, e.Org.Name)
-		if explicit && !pickedBy(e.Org, s.org) {
+		if explicit && !pickedBy(e.Org, sel) {
 			continue
 		}
 		if e.Org.Gone != nil && !explicit && !withGone {
@@ -170,7 +194,11 @@ func (s *storeFlags) openAllForReading(ctx context.Context, env *Env, withGone b
 		if len(have) == 0 {
 			return nil, nil, fmt.Errorf("%w: the store folder %s holds no organization yet: run 'exporter sync --db %s --org …' first", snapshot.ErrNoStore, s.db, s.db)
 		}
-		return nil, nil, fmt.Errorf("%w: --org %s picks none of the organizations in %s (%s)", snapshot.ErrOtherOrg, s.org, s.db, strings.Join(have, ", "))
+		from := "--org"
+		if s.orgFromEnv {
+			from = "ADO_ORG_URL"
+		}
+		return nil, nil, fmt.Errorf("%w: %s %s picks none of the organizations in %s (%s)", snapshot.ErrOtherOrg, from, sel, s.db, strings.Join(have, ", "))
 	}
 	return stores, close, nil
 }
@@ -195,7 +223,7 @@ func pickedBy(org snapshot.Organization, selector string) bool {
 // organization needs (diff, export, apply): the store file, or the folder's
 // store --org picks, which must be exactly one.
 func (s *storeFlags) openForReading(ctx context.Context, env *Env) (*snapshot.Store, error) {
-	stores, closeAll, err := s.openAllForReading(ctx, env, false)
+	stores, closeAll, err := s.openPicked(ctx, env, false, true)
 	if err != nil {
 		return nil, err
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"database/sql"
+	"encoding/json"
 	"net"
 	"os"
 	osexec "os/exec"
@@ -25,6 +26,25 @@ func TestAStoreHoldsOneOrganization(t *testing.T) {
 		t.Fatalf("sync A: %s", errs)
 	}
 	_, groupsBefore, _ := cli(t, env, "show", "groups", "--format", "csv")
+	// Booleans are true and false, as in packets, not SQLite's 0 and 1
+	// (issue 19, item 10).
+	for _, kind := range []string{"groups", "repos", "users"} {
+		_, js, _ := cli(t, env, "show", kind, "--format", "json")
+		var rows []map[string]any
+		if err := json.Unmarshal([]byte(js), &rows); err != nil || len(rows) == 0 {
+			t.Fatalf("show %s --format json: %v %.200s", kind, err, js)
+		}
+		for _, col := range []string{"entra_managed", "is_disabled", "deleted_in_origin"} {
+			if v, ok := rows[0][col]; ok {
+				if _, isBool := v.(bool); !isBool {
+					t.Errorf("show %s: %s = %v (%T), want true or false", kind, col, v, v)
+				}
+			}
+		}
+	}
+	if !strings.Contains(groupsBefore, ",false\n") && !strings.Contains(groupsBefore, ",true\n") && !strings.Contains(groupsBefore, ",false,") && !strings.Contains(groupsBefore, ",true,") {
+		t.Errorf("show groups --format csv has no true/false:\n%.300s", groupsBefore)
+	}
 
 	// Another organization into the same store.
 	_, envB := simEnv(t, adosim.Options{Preset: "small", Org: "contoso", Seed: 2})
@@ -64,8 +84,9 @@ func TestAStoreHoldsOneOrganization(t *testing.T) {
 	}
 }
 
-// A damaged store is caught: an incremental sync does not add a run to it,
-// and reading commands say what to do.
+// A damaged store is caught: a full sync (which checks the whole file, as
+// does the first run of each day) does not add a run to it, and reading
+// commands say what to do.
 func TestDamagedStoreIsNoticed(t *testing.T) {
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
 	if code, _, errs := cli(t, env, "sync"); code != 0 {
@@ -81,10 +102,11 @@ func TestDamagedStoreIsNoticed(t *testing.T) {
 	f.WriteAt(junk, fi.Size()/2)
 	f.Close()
 
-	code, out, errs := cli(t, env, "sync", "--mode", "incremental")
+	code, out, errs := cli(t, env, "sync", "--mode", "full")
 	if code != 1 || !strings.Contains(errs, "damaged") || !strings.Contains(errs, "backup") || strings.Contains(out, "complete") {
-		t.Fatalf("incremental sync of a damaged store: exit %d %q %q", code, out, errs)
+		t.Fatalf("full sync of a damaged store: exit %d %q %q", code, out, errs)
 	}
+	oneLine(t, errs)
 	// Reading commands fail where they meet the damage, saying what it is.
 	failed := 0
 	for _, kind := range []string{"users", "groups", "memberships", "projects", "teams", "repos"} {
@@ -94,6 +116,7 @@ func TestDamagedStoreIsNoticed(t *testing.T) {
 			if !strings.Contains(errs, "damaged") || !strings.Contains(errs, "backup") {
 				t.Errorf("show %s on a damaged store: exit %d %q", kind, code, errs)
 			}
+			oneLine(t, errs)
 		}
 	}
 	if failed == 0 {
@@ -108,6 +131,18 @@ func TestDamagedStoreIsNoticed(t *testing.T) {
 	st.QueryRow(`SELECT count(*) FROM runs WHERE status = 'complete'`).Scan(&complete)
 	if complete != 1 {
 		t.Fatalf("%d complete runs, want only the first", complete)
+	}
+}
+
+// oneLine fails unless every line of stderr is a log line or the
+// exporter's one-line message: the damage is said on one line (issue 19,
+// item 10).
+func oneLine(t *testing.T, stderr string) {
+	t.Helper()
+	for _, line := range strings.Split(strings.TrimSpace(stderr), "\n") {
+		if !strings.Contains(line, "level=") && !strings.HasPrefix(line, "exporter") && !strings.HasPrefix(line, "run 'exporter help") {
+			t.Errorf("the message spans several lines; this one continues it: %q\nstderr:\n%s", line, stderr)
+		}
 	}
 }
 
@@ -190,7 +225,7 @@ func TestLockHoldsThroughLinksAcrossProcesses(t *testing.T) {
 		second := osexec.Command(bin, "sync")
 		second.Env = append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "ADO_PAT="+env["ADO_PAT"], "EXPORTER_DB="+p)
 		out, err := second.CombinedOutput()
-		if err == nil || !strings.Contains(string(out), "locked by another sync") {
+		if err == nil || !strings.Contains(string(out), "locked by another sync") || !strings.Contains(string(out), "or use --wait") {
 			t.Errorf("second sync through %s: %v %s", filepath.Base(p), err, out)
 		}
 	}
@@ -255,5 +290,38 @@ func TestFullDiskSaysSo(t *testing.T) {
 	code, _, errs := cli(t, env, "sync")
 	if code != 1 || !strings.Contains(errs, "is full") || !strings.Contains(errs, "free some space") {
 		t.Fatalf("sync onto a full disk: exit %d %q", code, errs)
+	}
+}
+
+// A sync leaves the store as one file, and runs, show, diff and export
+// read it without creating any (no -wal, no -shm) (issue 19, item 8).
+func TestReadingCommandsCreateNoFile(t *testing.T) {
+	t.Parallel()
+	sim, env := simEnv(t, adosim.Options{Preset: "small"})
+	for range 2 {
+		if code, _, errs := cli(t, env, "sync"); code != 0 {
+			t.Fatalf("sync: %s", errs)
+		}
+		sim.Mutate(adosim.MutateRequest{Count: 3, Seed: 1})
+	}
+	dir := filepath.Dir(env["EXPORTER_DB"])
+	files := func() []string {
+		entries, _ := os.ReadDir(dir)
+		var names []string
+		for _, e := range entries {
+			names = append(names, e.Name())
+		}
+		return names
+	}
+	if got := files(); len(got) != 1 {
+		t.Fatalf("files after the syncs: %v, want the store alone", got)
+	}
+	for _, args := range [][]string{{"runs"}, {"show", "users"}, {"diff"}, {"export", "packet", "--format", "csv", "--to", filepath.Join(t.TempDir(), "p")}} {
+		if code, _, errs := cli(t, env, args...); code != 0 {
+			t.Fatalf("%v: exit %d %s", args, code, errs)
+		}
+		if got := files(); len(got) != 1 {
+			t.Fatalf("files after %v: %v, want the store alone", args, got)
+		}
 	}
 }

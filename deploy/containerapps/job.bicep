@@ -12,7 +12,8 @@
 // Deploy:
 //   az deployment group create -g RG --template-file deploy/containerapps/job.bicep \
 //     --parameters environmentId=… identityId=… identityClientId=… identityPrincipalId=… \
-//                  storageAccountName=… orgUrl=https://dev.azure.com/fabrikam image=…
+//                  storageAccountName=… orgUrl=https://dev.azure.com/fabrikam image=… \
+//                  registryServer=myregistry.azurecr.io   # a private registry: the identity needs AcrPull
 
 @description('Resource id of the Container Apps environment.')
 param environmentId string
@@ -44,18 +45,21 @@ param stateContainer string = 'ado-access-state'
 @description('Name of the state blob: one per organization.')
 param stateBlob string = 'fabrikam.sqlite'
 
-@description('How long one run may last, in seconds.')
+@description('Login server of the private registry holding the image (e.g. myregistry.azurecr.io), pulled as the jobs\' managed identity, which needs AcrPull on it; empty for a public image.')
+param registryServer string = ''
+
+@description('How long one run may last, in seconds, for jobs that give no timeout of their own.')
 param replicaTimeout int = 3600
 
 @description('How often a failed run is retried (a run that finds the store leased exits 3 and is retried).')
 param replicaRetryLimit int = 2
 
-@description('The jobs: names from schedules/*.yaml in the image, with their cron expressions (UTC).')
+@description('The jobs: names from schedules/*.yaml in the image, with their cron expressions (UTC) and how long a run may last in seconds (timeout; replicaTimeout if absent). The weekly full sync reads everything and needs the longest.')
 param jobs array = [
-  { name: 'hourly-sync', cron: '5 * * * *' }
-  { name: 'weekly-full-sync', cron: '35 3 * * 0' }
-  { name: 'nightly-warehouse', cron: '45 2 * * *' }
-  { name: 'quarterly-review-packet', cron: '0 6 1 1,4,7,10 *' }
+  { name: 'hourly-sync', cron: '5 * * * *', timeout: 3300 }
+  { name: 'weekly-full-sync', cron: '35 3 * * 0', timeout: 14400 }
+  { name: 'nightly-warehouse', cron: '45 2 * * *', timeout: 3600 }
+  { name: 'quarterly-review-packet', cron: '0 6 1 1,4,7,10 *', timeout: 7200 }
 ]
 
 var stateUrl = 'https://${storageAccountName}.blob.${environment().suffixes.storage}/${stateContainer}/${stateBlob}'
@@ -90,8 +94,11 @@ resource job 'Microsoft.App/jobs@2024-03-01' = [for j in jobs: {
     environmentId: environmentId
     configuration: {
       triggerType: 'Schedule'
-      replicaTimeout: replicaTimeout
+      replicaTimeout: j.?timeout ?? replicaTimeout
       replicaRetryLimit: replicaRetryLimit
+      registries: empty(registryServer) ? [] : [
+        { server: registryServer, identity: identityId }
+      ]
       scheduleTriggerConfig: {
         cronExpression: j.cron
         parallelism: 1

@@ -128,19 +128,21 @@ func (o *Org) prune(now time.Time) {
 }
 
 func (o *Org) auditJSON(e *AuditEntry) map[string]any {
-	var project any
-	if e.ProjectID != "" {
-		project = e.ProjectID
-	}
-	return map[string]any{
+	m := map[string]any{
 		"id": e.ID, "correlationId": e.CorrelationID, "activityId": e.CorrelationID,
 		"actorCUID": e.ActorID, "actorUserId": e.ActorID, "actorClientId": "00000000-0000-0000-0000-000000000000",
 		"actorUPN": e.ActorUPN, "authenticationMechanism": "PAT", "timestamp": e.Time.Format("2006-01-02T15:04:05.0000000Z07:00"),
 		"scopeType": e.ScopeType, "scopeDisplayName": o.Name + " (Organization)", "scopeId": e.ScopeID,
-		"projectId": project, "projectName": e.ProjectName, "ipAddress": "10.0.0.1", "userAgent": "Mozilla/5.0",
+		"projectName": e.ProjectName, "ipAddress": "10.0.0.1", "userAgent": "Mozilla/5.0",
 		"actionId": e.ActionID, "data": e.Data, "details": e.Details, "area": e.Area, "category": e.Category,
 		"categoryDisplayName": capitalize(e.Category), "actorDisplayName": e.ActorName, "actorImageUrl": nil,
 	}
+	// Microsoft's example of an organization-level entry leaves projectId
+	// out rather than sending null.
+	if e.ProjectID != "" {
+		m["projectId"] = e.ProjectID
+	}
+	return m
 }
 
 // auditActionList is what GET _apis/audit/actions answers: the actions the

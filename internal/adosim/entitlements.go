@@ -51,9 +51,13 @@ type accessLevelJSON struct {
 }
 
 func accessLevel(e *Entitlement) accessLevelJSON {
+	source := e.AssignmentSource
+	if source == "" {
+		source = "unknown" // a group rule's licenseRule: the spec allows none, unknown or groupRule; Microsoft's example sends unknown
+	}
 	return accessLevelJSON{
 		LicensingSource: e.LicensingSource, AccountLicenseType: e.AccountLicenseType, MsdnLicenseType: e.MsdnLicenseType,
-		LicenseDisplayName: e.LicenseDisplayName(), Status: e.Status, AssignmentSource: e.AssignmentSource,
+		LicenseDisplayName: e.LicenseDisplayName(), Status: e.Status, AssignmentSource: source,
 	}
 }
 

@@ -50,6 +50,7 @@ type link struct {
 type graphSubject struct {
 	SubjectKind       string          `json:"subjectKind"`
 	Description       *string         `json:"description,omitempty"`
+	IsCrossProject    bool            `json:"isCrossProject,omitempty"`
 	MetaType          string          `json:"metaType,omitempty"`
 	DirectoryAlias    string          `json:"directoryAlias,omitempty"`
 	Domain            string          `json:"domain"`
@@ -108,6 +109,7 @@ func (o *Org) subjectJSON(sub *Subject) []byte {
 	if sub.Kind == KindGroup {
 		desc := sub.Description
 		g.Description = &desc
+		g.IsCrossProject = sub.Type == "aadgp" // as Microsoft's examples of Entra groups show it
 	} else {
 		g.Links["avatar"] = link{o.hostURL(hostOrg) + "/_apis/GraphProfile/MemberAvatars/" + sub.Descriptor}
 	}
@@ -559,10 +561,13 @@ func (s *Server) membershipState(c *call) {
 	o := c.o
 	o.mu.RLock()
 	defer o.mu.RUnlock()
-	if c.lookup(c.param("d")) == nil {
+	sub := c.lookup(c.param("d"))
+	if sub == nil {
 		return
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"active": true, "_links": map[string]link{}})
+	base := o.hostURL(hostVSSPS) + "/_apis/Graph/"
+	writeJSON(c.w, http.StatusOK, map[string]any{"active": true, "_links": map[string]link{
+		"self": {base + "MembershipStates/" + sub.Descriptor}, "member": {base + graphPath(sub.Kind) + "/" + sub.Descriptor}}})
 }
 
 func (s *Server) getDescriptor(c *call) {
@@ -574,7 +579,10 @@ func (s *Server) getDescriptor(c *call) {
 		writeError(c.w, http.StatusNotFound, "StorageKeyNotFoundException", "VS860005: The storage key "+c.param("key")+" could not be found.")
 		return
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"value": sub.Descriptor, "_links": map[string]link{}})
+	base := o.hostURL(hostVSSPS) + "/_apis/Graph/"
+	writeJSON(c.w, http.StatusOK, map[string]any{"value": sub.Descriptor, "_links": map[string]link{
+		"self": {base + "Descriptors/" + sub.ID}, "storageKey": {base + "StorageKeys/" + sub.Descriptor},
+		"subject": {base + graphPath(sub.Kind) + "/" + sub.Descriptor}}})
 }
 
 func (s *Server) getStorageKey(c *call) {
@@ -585,7 +593,9 @@ func (s *Server) getStorageKey(c *call) {
 	if sub == nil {
 		return
 	}
-	writeJSON(c.w, http.StatusOK, map[string]any{"value": sub.ID, "_links": map[string]link{}})
+	base := o.hostURL(hostVSSPS) + "/_apis/Graph/"
+	writeJSON(c.w, http.StatusOK, map[string]any{"value": sub.ID, "_links": map[string]link{
+		"self": {base + "StorageKeys/" + sub.Descriptor}, "descriptor": {base + "Descriptors/" + sub.ID}}})
 }
 
 // lookupSubjects resolves many descriptors in one call. Unknown or removed

@@ -215,13 +215,14 @@ func (s *Server) removeEntraMember(c *call) {
 }
 
 // AddEntraMember adds m to Entra group g as a change made in Entra ID: no
-// Azure DevOps audit entry. It reports false when m was a member already.
+// Azure DevOps audit entry; a group rule of g grants m its access level. It reports false when m was a member already.
 // Callers hold the write lock.
 func (o *Org) AddEntraMember(g, m *Subject) bool {
 	if !o.link(g, m) {
 		return false
 	}
 	g.changed()
+	o.followGroupRules(m)
 	return true
 }
 
@@ -232,6 +233,7 @@ func (o *Org) RemoveEntraMember(g, m *Subject) bool {
 		return false
 	}
 	g.changed()
+	o.followGroupRules(m)
 	return true
 }
 

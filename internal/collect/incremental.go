@@ -71,6 +71,10 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	}
 	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
 		groups: view.groups, teams: view.teams, orgID: view.orgID, subjects: map[string]bool{}}
+	sweep, err := inc.startEntraSweep(ctx)
+	if err != nil {
+		return err
+	}
 
 	// Everything named by the entries is read side by side: the groups the
 	// entries name (their keys resolve from the store) need not wait for
@@ -88,8 +92,16 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
 	}
+	if sweep.due {
+		steps = append(steps, step{name: "entra accounts", after: []string{"users"}, run: on(func(ctx context.Context) error {
+			return inc.sweepEntraAccounts(ctx, sweep)
+		})})
+	}
 	if p.acl.on() {
 		steps = append(steps, step{name: "permissions", run: on(inc.rereadPermissions)})
+	}
+	if p.pipes.on(e.opts) {
+		steps = append(steps, step{name: "pipeline resources", run: on(inc.rereadPipelines)})
 	}
 	if e.opts.Teams {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
@@ -112,6 +124,11 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		}
 		return nil
 	}); err != nil {
+		return err
+	}
+	// After the kinds read in full are closed: the store then shows every
+	// group's members as this run read them.
+	if err := inc.finishEntraSweep(ctx, sweep); err != nil {
 		return err
 	}
 	if e.opts.Teams {

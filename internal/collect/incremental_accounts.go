@@ -28,7 +28,17 @@ func (r *incRun) rereadUsers(ctx context.Context) error {
 	for u := range r.p.users {
 		names = append(names, u)
 	}
+	return r.rereadUserNames(ctx, names)
+}
+
+// rereadUserNames re-reads the accounts and access levels of users by
+// principal name (lower case).
+func (r *incRun) rereadUserNames(ctx context.Context, names []string) error {
 	sort.Strings(names)
+	want := map[string]bool{}
+	for _, n := range names {
+		want[n] = true
+	}
 	return forEach(ctx, r.c.conc, chunks(names, userSearchBatch), func(ctx context.Context, batch []string) error {
 		var clauses []string
 		for _, n := range batch {
@@ -50,7 +60,7 @@ func (r *incRun) rereadUsers(ctx context.Context) error {
 					continue
 				}
 				name := strings.ToLower(str(m.User.PrincipalName))
-				if !r.p.users[name] { // "name" matches by substring; keep exact hits
+				if !want[name] { // "name" matches by substring; keep exact hits
 					continue
 				}
 				found[name] = true

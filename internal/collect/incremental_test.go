@@ -29,7 +29,7 @@ var propertySpec = adosim.Spec{
 // the "readwrite" credential's Security (Manage); others sync without them).
 func syncMode(t testing.TB, c *Client, st *snapshot.Store, mode string) snapshot.Run {
 	t.Helper()
-	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true})
+	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true, Pipelines: true, Tokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,9 +72,27 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 			c := dial(t, sim, "readwrite")
 			st := openStore(t)
 			syncMode(t, c, st, "full")
+			entra := 0 // changes made in Entra ID, which the Audit Log never shows
+			defer func() {
+				if !t.Failed() && entra == 0 {
+					t.Errorf("the rounds made no change in Entra ID: the incremental sweep went untested")
+				}
+				t.Logf("%d changes made in Entra ID", entra)
+			}()
 			for round := 1; round <= 3; round++ {
 				n := 5 + (seed*7+round*13)%60
-				if _, err := sim.Mutate(adosim.MutateRequest{Count: n, Seed: uint64(seed*100 + round)}); err != nil {
+				res, err := sim.Mutate(adosim.MutateRequest{Count: n, Seed: uint64(seed*100 + round)})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, m := range res.Applied {
+					if strings.HasPrefix(m.Kind, "entra.") {
+						entra++
+					}
+				}
+				// Pipeline resources and tokens change too (the default mix
+				// leaves them out).
+				if _, err := sim.Mutate(adosim.MutateRequest{Count: 1 + n/5, Seed: uint64(seed*100 + round), Kinds: adosim.PipelineMutationKinds()}); err != nil {
 					t.Fatal(err)
 				}
 				inc := syncMode(t, c, st, "incremental")

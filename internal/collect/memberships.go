@@ -35,8 +35,14 @@ var directionDown = graph.GraphTraversalDirectionValues.Down
 func readMemberships(ctx context.Context, e *env) error {
 	e.mu.Lock()
 	groups := e.groups
+	e.membersRead = make(map[string]bool, len(groups))
 	e.mu.Unlock()
-	return e.groupMembers(ctx, groups, e.replaceMembers)
+	return e.groupMembers(ctx, groups, func(ctx context.Context, group string, rows []snapshot.Row) error {
+		e.mu.Lock()
+		e.membersRead[group] = true
+		e.mu.Unlock()
+		return e.replaceMembers(ctx, group, rows)
+	})
 }
 
 // replaceMembers records a group's direct members as read.
@@ -203,7 +209,7 @@ func (r *resolver) learn(descriptor, storageKey, legacy string) error {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if legacy != "" {
-		r.byLegacy[legacy] = descriptor
+		r.byLegacy[strings.ToLower(legacy)] = descriptor // the service ignores their case
 		r.knownLegacy[descriptor] = true
 	}
 	if storageKey != "" {
@@ -260,7 +266,7 @@ func (r *resolver) resolve(ctx context.Context, legacies []string) (map[string]s
 	var unknown []string
 	r.mu.Lock()
 	for _, l := range legacies {
-		if d, ok := r.byLegacy[l]; ok {
+		if d, ok := r.byLegacy[strings.ToLower(l)]; ok {
 			out[l] = d
 		} else if _, dup := out[l]; !dup {
 			out[l] = ""

@@ -125,8 +125,8 @@ func (s *permState) effective(ctx context.Context, f PermissionFilter, emit func
 // name the account or a group it is in.
 func (s *permState) gather(ns *Namespace, token, only string, cands map[string][]hit) {
 	level := 0
-	for t, ok := token, true; ok; t, ok = ns.parent(t) {
-		a := s.acls[ns][strings.ToLower(t)]
+	for t, ok := ns.key(token), true; ok; t, ok = ns.parent(t) {
+		a := s.acls[ns][t]
 		if a == nil {
 			continue
 		}

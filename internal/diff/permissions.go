@@ -49,6 +49,19 @@ func (ns *Namespace) Bit(name string) (Action, bool) {
 	return Action{}, false
 }
 
+// key is how a token is looked up: without regard to case, and without a
+// trailing separator. Microsoft's token reference gives Git tokens as
+// repoV2/{projectId}/{repoId}/ ("valid tokens always end in the separator
+// character") while the service lists them without it: both name the same
+// object, a path part being what lies between separators.
+func (ns *Namespace) key(token string) string {
+	t := strings.ToLower(token)
+	if ns.Separator != "" && len(t) > len(ns.Separator) {
+		t = strings.TrimSuffix(t, ns.Separator)
+	}
+	return t
+}
+
 // parent is the token one level up, by the separator.
 func (ns *Namespace) parent(token string) (string, bool) {
 	if ns.Separator == "" {
@@ -141,7 +154,7 @@ func loadPermissions(ctx context.Context, st *snapshot.Store, run int64) (*permS
 		err = queryEach(ctx, db, "perm_acls_at", at, func(r []any) {
 			if ns := byID[r[0].(string)]; ns != nil {
 				t := r[1].(string)
-				s.acls[ns][strings.ToLower(t)] = &aclState{token: t, inherit: r[2].(int64) != 0}
+				s.acls[ns][ns.key(t)] = &aclState{token: t, inherit: r[2].(int64) != 0}
 			}
 		})
 	}
@@ -157,7 +170,9 @@ func loadPermissions(ctx context.Context, st *snapshot.Store, run int64) (*permS
 	}
 	legacy := map[string]string{}
 	if err == nil {
-		err = queryEach(ctx, db, "perm_identity_keys", nil, func(r []any) { legacy[r[0].(string)] = r[1].(string) })
+		// The service compares identity descriptors without regard to
+		// case; entries may name one in other letter case.
+		err = queryEach(ctx, db, "perm_identity_keys", nil, func(r []any) { legacy[strings.ToLower(r[0].(string))] = r[1].(string) })
 	}
 	if err == nil {
 		err = queryEach(ctx, db, "perm_aces_at", at, func(r []any) {
@@ -165,10 +180,10 @@ func loadPermissions(ctx context.Context, st *snapshot.Store, run int64) (*permS
 			if ns == nil {
 				return
 			}
-			a := s.acls[ns][strings.ToLower(r[1].(string))]
+			a := s.acls[ns][ns.key(r[1].(string))]
 			if a == nil { // an entry without its list: never written so, but harmless
 				a = &aclState{token: r[1].(string), inherit: true}
-				s.acls[ns][strings.ToLower(a.token)] = a
+				s.acls[ns][ns.key(a.token)] = a
 			}
 			a.aces = append(a.aces, aceState{subject: s.subject(r[2].(string), legacy), allow: r[3].(int64), deny: r[4].(int64)})
 		})
@@ -190,7 +205,7 @@ func (s *permState) subject(identity string, legacy map[string]string) *Subject 
 	if sub := s.subjects[identity]; sub != nil {
 		return sub
 	}
-	sub := &Subject{Identity: identity, Descriptor: legacy[identity]}
+	sub := &Subject{Identity: identity, Descriptor: legacy[strings.ToLower(identity)]}
 	if known, ok := s.names[sub.Descriptor]; ok && sub.Descriptor != "" {
 		sub.Kind, sub.Name, sub.Known = known.Kind, known.Name, true
 	} else {

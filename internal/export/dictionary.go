@@ -43,7 +43,7 @@ type TableSchema struct {
 // ColumnSchema is one column of the data dictionary.
 type ColumnSchema struct {
 	Name        string `json:"name"`
-	Type        string `json:"type"`    // string, int64, bool or timestamp
+	Type        string `json:"type"`    // string, int64, bool or timestamp; date for the snapshot_date partition column
 	Parquet     string `json:"parquet"` // its Parquet physical (logical) type
 	Nullable    bool   `json:"nullable"`
 	Description string `json:"description"`

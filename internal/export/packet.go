@@ -250,12 +250,14 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		heap, rss := memory()
 		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
+	start := time.Now()
 	page, sf, err := stageReport(ctx, jobs, names, sink, m, rr)
 	if err != nil {
 		return nil, err
 	}
 	files = append(files, page)
 	staged = append(staged, sf)
+	log.Debug("report written", "bytes", page.Bytes, "took", time.Since(start).Round(time.Millisecond))
 	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary(tables))
 	if err != nil {
 		return nil, err

@@ -431,3 +431,33 @@ func TestPacketCarriesTheDiffContract(t *testing.T) {
 		}
 	}
 }
+
+// A manifest whose table row counts or organization name were edited does
+// not verify, though every file still matches its hash.
+func TestVerifyFindsAnEditedManifest(t *testing.T) {
+	t.Parallel()
+	f := storeFixture(t, "small")
+	ctx := context.Background()
+	dir := t.TempDir()
+	if _, err := ExportPacket(ctx, f.st, NewLocalSink(dir), PacketOptions{Options: Options{Run: f.run2.ID}}); err != nil {
+		t.Fatal(err)
+	}
+	mpath := filepath.Join(dir, ManifestName)
+	orig, _ := os.ReadFile(mpath)
+	for name, edit := range map[string]func(m *Manifest){
+		"tables n": func(m *Manifest) { m.Tables[0].N++ },
+		"org_name": func(m *Manifest) { m.OrgName = "contoso" },
+	} {
+		m, err := ParseManifest(orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		edit(m)
+		b, _ := m.encode()
+		os.WriteFile(mpath, b, 0o644)
+		rep, err := Verify(ctx, NewLocalSink(dir), "")
+		if err != nil || rep.OK() || !strings.HasPrefix(rep.Problems[0], ManifestName+": ") {
+			t.Errorf("%s edited: %v %+v", name, err, rep)
+		}
+	}
+}

@@ -26,6 +26,9 @@ const (
 	Int64                 // 64-bit signed integer
 	Bool                  // true or false
 	Timestamp             // an instant, UTC, microsecond precision
+	// Date is a calendar day, YYYY-MM-DD: a warehouse partition column's
+	// type (it is in the path, not in the files), as Hive readers infer it.
+	Date
 )
 
 func (t Type) String() string {
@@ -36,6 +39,8 @@ func (t Type) String() string {
 		return "bool"
 	case Timestamp:
 		return "timestamp"
+	case Date:
+		return "date"
 	}
 	return "string"
 }

@@ -81,6 +81,9 @@ func VerifyWith(ctx context.Context, sink Sink, dir string, opts VerifyOptions) 
 	if err := rep.checkSignature(ctx, sink, path.Join(dir, seal.SignatureName(ManifestName)), b, opts.Key); err != nil {
 		return nil, err
 	}
+	for _, p := range m.inconsistencies() {
+		rep.Problems = append(rep.Problems, ManifestName+": "+p)
+	}
 	for _, f := range m.Files {
 		if err := ctx.Err(); err != nil {
 			return nil, err
@@ -136,6 +139,49 @@ func (rep *Report) checkSignature(ctx context.Context, sink Sink, name string, m
 	}
 	rep.SignatureChecked = true
 	return nil
+}
+
+// inconsistencies are what the manifest says against itself: each table's
+// row count n against the rows of its files (which Verify counts) and of
+// its workbook sheets, and the organization's name against its URL. The
+// manifest lists the files' hashes but has none of its own: an edit of a
+// field no file confirms would go unnoticed otherwise.
+func (m *Manifest) inconsistencies() []string {
+	var out []string
+	if m.Org != "" && m.OrgName != OrgName(m.Org) {
+		out = append(out, fmt.Sprintf("org_name %q is not the name in org %s", m.OrgName, m.Org))
+	}
+	for _, t := range m.Tables {
+		byFormat := map[string]int64{}
+		for _, f := range m.Files {
+			if f.Table == t.Name && (f.Format == FormatCSV || f.Format == FormatParquet) {
+				byFormat[f.Format] += f.Rows
+			}
+			if f.Format == FormatXLSX {
+				var n int64
+				found := false
+				for sh, rows := range f.Sheets {
+					if sh == t.Name || (strings.HasPrefix(sh, t.Name+" (") && strings.HasSuffix(sh, ")")) {
+						n, found = n+rows, true
+					}
+				}
+				if found {
+					byFormat[f.Format] += n
+				}
+			}
+		}
+		formats := make([]string, 0, len(byFormat))
+		for f := range byFormat {
+			formats = append(formats, f)
+		}
+		slices.Sort(formats)
+		for _, f := range formats {
+			if byFormat[f] != t.N {
+				out = append(out, fmt.Sprintf("table %s has %d rows (n), but its %s rows are %d", t.Name, t.N, f, byFormat[f]))
+			}
+		}
+	}
+	return out
 }
 
 // verifyFile compares one file with its manifest entry; the problem is ""

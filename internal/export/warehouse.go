@@ -46,7 +46,7 @@ var runIdentity = []Column{
 var partitionColumns = []Column{
 	str("org", "the organization's name, lower case (Hive-escaped in the path)"),
 	str("org_id", "the organization's id"),
-	str("snapshot_date", "the partition's date, YYYY-MM-DD: the run's snapshot date (UTC) unless --date says otherwise"),
+	{Name: "snapshot_date", Type: Date, Doc: "the partition's date, YYYY-MM-DD: the run's snapshot date (UTC) unless --date says otherwise"},
 	num("run", "the run (--partition run only)"),
 }
 

@@ -127,6 +127,13 @@ func TestWarehousePartitionsAndReruns(t *testing.T) {
 	if !slices.ContainsFunc(m.Files, func(f File) bool { return f.Path == mdir+"/"+SchemaName }) {
 		t.Fatal("the manifest does not list schema.json")
 	}
+	// The partition columns are typed as Hive readers infer them from the
+	// path (DuckDB, Spark: snapshot_date=2026-11-08 is a DATE).
+	for _, c := range d.Partitioning.Columns {
+		if want := map[string]string{"org": "string", "org_id": "string", "snapshot_date": "date"}[c.Name]; c.Type != want {
+			t.Errorf("schema.json partition column %s is typed %s, want %s", c.Name, c.Type, want)
+		}
+	}
 
 	// Same run again: the same files, nothing more.
 	before := files(t, dir)

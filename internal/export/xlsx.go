@@ -2,12 +2,15 @@ package export
 
 import (
 	"archive/zip"
+	"bytes"
 	"fmt"
 	"hash/crc32"
 	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"strconv"
 	"sync"
 	"time"
@@ -103,7 +106,7 @@ const SummarySheet = "Summary"
 
 // xlsxMaxDataRows is how many data rows fit on one sheet under its header
 // (Excel's limit is 1,048,576 rows). A table with more continues on
-// "name (2)", "name (3)", …, appended at the end of the workbook. Tests
+// "name (2)", "name (3)", …, each next to the one before. Tests
 // lower it.
 var xlsxMaxDataRows = 1_048_575
 
@@ -130,9 +133,13 @@ type workbook struct {
 	sheets map[string][]string   // table -> its sheets, in order
 	rows   map[string]int64      // table -> data rows
 	parts  map[string]*sheetPart // sheet -> its worksheet XML, compressed, in a temporary file
-	tmp    string
-	wg     sync.WaitGroup // sheets being compressed
-	busy   chan struct{}  // one sheet compresses at a time, bounding memory
+	// filters are the table sheets' filtered ranges, named in the
+	// workbook (_xlnm._FilterDatabase, by sheet position) once every
+	// sheet is in its place.
+	filters [][2]string // sheet, range
+	tmp     string
+	wg      sync.WaitGroup // sheets being compressed
+	busy    chan struct{}  // one sheet compresses at a time, bounding memory
 	// mark, when set (a campaign's workbook), says why a row of a review
 	// sheet needs a human ("" when it does not), in its Attention column.
 	mark func(t *Table, r Row) string
@@ -143,6 +150,7 @@ type workbook struct {
 // the workbook as it is.
 type sheetPart struct {
 	path         string
+	dimension    string // the sheet's used range, "A1:T41"
 	crc          uint32
 	size, zipped int64
 	err          error
@@ -217,6 +225,21 @@ func (wb *workbook) writeZip(w io.Writer) error {
 			parts["xl/worksheets/sheet"+strconv.Itoa(id)+".xml"] = p
 		}
 	}
+	for _, fl := range wb.filters {
+		if err := wb.f.AutoFilter(fl[0], fl[1], nil); err != nil {
+			return fmt.Errorf("xlsx: filter on %s: %w", fl[0], err)
+		}
+	}
+	// The sheets written cell by cell (Summary, Columns) declare their
+	// used range too; excelize leaves them at A1.
+	for _, name := range wb.f.GetSheetList() {
+		if _, ok := wb.parts[name]; ok {
+			continue
+		}
+		if err := setDimension(wb.f, name); err != nil {
+			return fmt.Errorf("xlsx: sheet %s: %w", name, err)
+		}
+	}
 	zw := zip.NewWriter(w)
 	zw.RegisterCompressor(zip.Deflate, func(w io.Writer) (io.WriteCloser, error) { return flate.NewWriter(w, xlsxDeflateLevel) })
 	sz := &swapZip{zw: zw, parts: parts}
@@ -228,6 +251,26 @@ func (wb *workbook) writeZip(w io.Writer) error {
 		return fmt.Errorf("xlsx: %d of %d sheets found in the workbook", len(sz.swapped), len(parts))
 	}
 	return nil
+}
+
+// setDimension sets a small sheet's dimension to the cells it holds.
+func setDimension(f *excelize.File, sheet string) error {
+	rows, err := f.GetRows(sheet)
+	if err != nil {
+		return err
+	}
+	cols := 0
+	for _, r := range rows {
+		cols = max(cols, len(r))
+	}
+	if len(rows) == 0 || cols == 0 {
+		return nil
+	}
+	last, err := excelize.CoordinatesToCellName(cols, len(rows))
+	if err != nil {
+		return err
+	}
+	return f.SetSheetDimension(sheet, "A1:"+last)
 }
 
 // xlsxDeflateLevel trades size for speed: klauspost's level 5 compresses
@@ -307,6 +350,14 @@ func (s *sheetWriter) start() error {
 		s.sheet = fmt.Sprintf("%s (%d)", s.t.Name, s.part)
 		if _, err := s.wb.f.NewSheet(s.sheet); err != nil {
 			return fmt.Errorf("xlsx: sheet %s: %w", s.sheet, err)
+		}
+		// Next to the table's sheet before it, not at the end.
+		parts := s.wb.sheets[s.t.Name]
+		list := s.wb.f.GetSheetList()
+		if i := slices.Index(list, parts[len(parts)-1]); i >= 0 && i+1 < len(list) && list[i+1] != s.sheet {
+			if err := s.wb.f.MoveSheet(s.sheet, list[i+1]); err != nil {
+				return fmt.Errorf("xlsx: sheet %s: %w", s.sheet, err)
+			}
 		}
 	}
 	s.wb.sheets[s.t.Name] = append(s.wb.sheets[s.t.Name], s.sheet)
@@ -429,7 +480,9 @@ func (s *sheetWriter) finish() error {
 		pf.Close()
 		return err
 	}
-	part := &sheetPart{path: filepath.Join(s.wb.tmp, fmt.Sprintf("sheet-%d.xml.deflate", len(s.wb.parts)))}
+	lastCol, _ := excelize.ColumnNumberToName(s.cols)
+	part := &sheetPart{path: filepath.Join(s.wb.tmp, fmt.Sprintf("sheet-%d.xml.deflate", len(s.wb.parts))),
+		dimension: fmt.Sprintf("A1:%s%d", lastCol, s.row)}
 	s.wb.parts[s.sheet] = part
 	s.wb.wg.Add(1)
 	s.wb.busy <- struct{}{} // waits for the sheet before to be compressed
@@ -445,16 +498,14 @@ func (s *sheetWriter) finish() error {
 // seal adds the autofilter and the Decision drop-down to a finished
 // sheet and flushes it.
 func (s *sheetWriter) seal(pf *excelize.File) error {
-	last := max(s.row, 2)
+	last := max(s.row, 2) // the drop-down reaches row 2 even on an empty sheet
 	lastCol, _ := excelize.ColumnNumberToName(s.cols)
-	ref := fmt.Sprintf("A1:%s%d", lastCol, last)
+	ref := fmt.Sprintf("A1:%s%d", lastCol, s.row) // the header and the rows written
 	if err := pf.AutoFilter(partSheet, ref, nil); err != nil {
 		return fmt.Errorf("xlsx: filter on %s: %w", s.sheet, err)
 	}
-	// The workbook names the filtered range too (_xlnm._FilterDatabase).
-	if err := s.wb.f.AutoFilter(s.sheet, ref, nil); err != nil {
-		return fmt.Errorf("xlsx: filter on %s: %w", s.sheet, err)
-	}
+	// The workbook names the filtered range too (writeZip).
+	s.wb.filters = append(s.wb.filters, [2]string{s.sheet, ref})
 	if s.dec >= 0 {
 		col, _ := excelize.ColumnNumberToName(s.dec + 1)
 		dv := excelize.NewDataValidation(true)
@@ -489,7 +540,8 @@ func (p *sheetPart) compress(pf *excelize.File) error {
 	}
 	crc := crc32.NewIEEE()
 	plain := &countWriter{w: io.MultiWriter(fw, crc)}
-	capture := &captureZip{want: "xl/worksheets/sheet1.xml", w: plain}
+	dim := &dimensionWriter{w: plain, ref: p.dimension}
+	capture := &captureZip{want: "xl/worksheets/sheet1.xml", w: dim}
 	pf.SetZipWriter(func(io.Writer) excelize.ZipWriter { return capture })
 	if err := pf.Write(io.Discard); err != nil {
 		return err
@@ -497,11 +549,55 @@ func (p *sheetPart) compress(pf *excelize.File) error {
 	if !capture.found {
 		return fmt.Errorf("no %s in the sheet's file", capture.want)
 	}
+	if err := dim.flush(); err != nil {
+		return err
+	}
 	if err := fw.Close(); err != nil {
 		return err
 	}
 	p.crc, p.size, p.zipped = crc.Sum32(), plain.n, counted.n
 	return out.Close()
+}
+
+// dimensionWriter writes the used range into a streamed sheet's
+// <dimension ref="A1">: excelize's stream writer writes that element
+// before the first row, when the range is not known yet, so it is
+// rewritten here as the part passes (it comes within the part's first
+// bytes; the rest is copied as it is).
+type dimensionWriter struct {
+	w    io.Writer
+	ref  string
+	head []byte
+	done bool
+}
+
+// streamDimension is the element as excelize writes it.
+var streamDimension = regexp.MustCompile(`<dimension ref="[A-Z0-9:]*"\s*(/>|></dimension>)`)
+
+func (d *dimensionWriter) Write(b []byte) (int, error) {
+	if d.done {
+		return d.w.Write(b)
+	}
+	d.head = append(d.head, b...)
+	if loc := streamDimension.FindIndex(d.head); loc != nil {
+		d.head = slices.Concat(d.head[:loc[0]], []byte(`<dimension ref="`+d.ref+`"/>`), d.head[loc[1]:])
+		return len(b), d.flush()
+	}
+	if bytes.Contains(d.head, []byte("<sheetData")) || len(d.head) > 64<<10 {
+		return len(b), d.flush() // no such element before the rows
+	}
+	return len(b), nil
+}
+
+// flush writes what is held back; from then on, writes pass through.
+func (d *dimensionWriter) flush() error {
+	if d.done {
+		return nil
+	}
+	d.done = true
+	_, err := d.w.Write(d.head)
+	d.head = nil
+	return err
 }
 
 type countWriter struct {

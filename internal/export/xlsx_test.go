@@ -4,6 +4,7 @@ import (
 	"archive/zip"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
@@ -152,4 +153,115 @@ func TestWorkbookSummaryAndColumns(t *testing.T) {
 		}
 	}
 	_ = m
+}
+
+// Every worksheet declares its true used range in <dimension ref>, the
+// first and last cell it holds (readers in read-only mode, openpyxl's
+// among them, size a sheet by it), and a sheet split at the row limit
+// declares each part's own.
+func TestWorkbookDimensions(t *testing.T) {
+	f := storeFixture(t, "small")
+	old := xlsxMaxDataRows
+	xlsxMaxDataRows = 40 // effective_access continues on more sheets
+	t.Cleanup(func() { xlsxMaxDataRows = old })
+	dir := t.TempDir()
+	if _, err := ExportPacket(context.Background(), f.st, NewLocalSink(dir), PacketOptions{Formats: []string{FormatXLSX}}); err != nil {
+		t.Fatal(err)
+	}
+	zr, err := zip.OpenReader(filepath.Join(dir, WorkbookName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer zr.Close()
+	dimRe := regexp.MustCompile(`<dimension ref="([A-Z0-9:]+)"`)
+	cellRe := regexp.MustCompile(`<c r="([A-Z]+)([0-9]+)"`)
+	sheets := 0
+	for _, zf := range zr.File {
+		if !strings.HasPrefix(zf.Name, "xl/worksheets/sheet") {
+			continue
+		}
+		sheets++
+		rc, _ := zf.Open()
+		b, _ := io.ReadAll(rc)
+		rc.Close()
+		m := dimRe.FindSubmatch(b)
+		if m == nil {
+			t.Errorf("%s: no dimension", zf.Name)
+			continue
+		}
+		maxCol, maxRow := 1, 1
+		for _, c := range cellRe.FindAllSubmatch(b, -1) {
+			col, _ := excelize.ColumnNameToNumber(string(c[1]))
+			row, _ := strconv.Atoi(string(c[2]))
+			maxCol, maxRow = max(maxCol, col), max(maxRow, row)
+		}
+		want := "A1"
+		if maxCol > 1 || maxRow > 1 {
+			want = "A1:" + cellName(maxCol, maxRow)
+		}
+		if string(m[1]) != want {
+			t.Errorf("%s: dimension %s, its cells span %s", zf.Name, m[1], want)
+		}
+	}
+	if sheets < 5 {
+		t.Fatalf("%d worksheets", sheets)
+	}
+}
+
+// A table split over several sheets keeps them together ("x", "x (2)",
+// "x (3)", then the next table); each sheet's filter is named for that
+// sheet; an empty table's filter covers its header row alone.
+func TestWorkbookSplitSheetsAndFilters(t *testing.T) {
+	f := storeFixture(t, "small")
+	old := xlsxMaxDataRows
+	xlsxMaxDataRows = 40
+	t.Cleanup(func() { xlsxMaxDataRows = old })
+	dir := t.TempDir()
+	if _, err := ExportPacket(context.Background(), f.st, NewLocalSink(dir), PacketOptions{Formats: []string{FormatXLSX}}); err != nil {
+		t.Fatal(err)
+	}
+	wb, err := excelize.OpenFile(filepath.Join(dir, WorkbookName))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer wb.Close()
+	list := wb.GetSheetList()
+	split := 0
+	for i, sh := range list {
+		base, n, ok := strings.Cut(sh, " (")
+		if !ok {
+			continue
+		}
+		split++
+		k, _ := strconv.Atoi(strings.TrimSuffix(n, ")"))
+		want := base
+		if k > 2 {
+			want = fmt.Sprintf("%s (%d)", base, k-1)
+		}
+		if i == 0 || list[i-1] != want {
+			t.Errorf("sheet %s follows %s, want %s", sh, list[i-1], want)
+		}
+	}
+	if split == 0 {
+		t.Fatalf("no table was split: %v", list)
+	}
+	filters := 0
+	for _, dn := range wb.GetDefinedName() {
+		if dn.Name != "_xlnm._FilterDatabase" {
+			continue
+		}
+		filters++
+		if !strings.HasPrefix(strings.Trim(dn.RefersTo, "="), "'"+dn.Scope+"'!") && !strings.HasPrefix(strings.Trim(dn.RefersTo, "="), dn.Scope+"!") {
+			t.Errorf("the filter of %s refers to %s", dn.Scope, dn.RefersTo)
+		}
+		if dn.Scope == "applied_decisions" && !strings.HasSuffix(dn.RefersTo, "$1") {
+			t.Errorf("the empty applied_decisions sheet's filter covers %s, want its header row", dn.RefersTo)
+		}
+	}
+	if filters < len(list)-2 {
+		t.Errorf("%d filters for %d sheets", filters, len(list))
+	}
+	if rows, _ := wb.GetRows("applied_decisions"); len(rows) != 1 {
+		t.Fatalf("applied_decisions has %d rows, want the header alone", len(rows))
+	}
 }

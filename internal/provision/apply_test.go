@@ -362,18 +362,30 @@ func TestStartedActionsAreReadBeforeBeingSentAgain(t *testing.T) {
 	if _, err := e.ado.RemoveMember(e.ctx, um[0][0], um[0][2]); err != nil {
 		t.Fatal(err)
 	}
+	startedAt, _ := e.st.Journal(e.ctx, p.ID)
 	before := e.requests("graph.memberships.remove")
 	again := e.mustBuild(d, Options{})
-	if again.ID != p.ID || again.Actions[0].State != StateSkip || again.Actions[1].State != StateApply {
+	// The first was carried out before the kill: done (confirmed live),
+	// not skipped as if it had been so already.
+	if again.ID != p.ID || again.Actions[0].State != StateDone || again.Actions[1].State != StateApply {
 		t.Fatalf("resumed plan: %+v %+v", again.Actions[0], again.Actions[1])
 	}
-	e.apply(again)
+	res := e.apply(again)
 	if n := e.requests("graph.memberships.remove") - before; n != 1 {
 		t.Fatalf("%d removals sent on resume, want 1", n)
 	}
+	if res.Counts[snapshot.JournalDone] != 1 || res.Counts[snapshot.JournalSkipped] != 0 {
+		t.Fatalf("this run's outcomes: %v (the confirmed one counts as done earlier)", res.Counts)
+	}
 	j, _ := e.st.Journal(e.ctx, p.ID)
-	if j[0].Status != snapshot.JournalSkipped || j[1].Status != snapshot.JournalDone || j[1].Attempts != 2 {
+	if j[0].Status != snapshot.JournalDone || !j[0].StartedAt.Equal(startedAt[0].StartedAt) || j[0].FinishedAt == nil ||
+		!strings.Contains(j[0].Error, "confirmed") || j[1].Status != snapshot.JournalDone || j[1].Attempts != 2 {
 		t.Fatalf("journal after resume: %+v", j)
+	}
+	// A third run finds both done earlier and sends nothing.
+	third := e.mustBuild(d, Options{})
+	if states(third)[StateDone] != 2 {
+		t.Fatalf("third plan: %v", states(third))
 	}
 }
 

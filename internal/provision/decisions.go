@@ -237,3 +237,19 @@ func parseBool(v string) (bool, bool) {
 
 // errNotPacket is a decisions file that cannot be tied to a packet.
 var errNotPacket = errors.New("not a review packet")
+
+// maxQuoted is how much of a value a message quotes: a cell may hold
+// anything, up to megabytes, and a message is one short line.
+const maxQuoted = 40
+
+// clip quotes a value for a message, cut to maxQuoted characters.
+func clip(s string) string {
+	n := 0
+	for i := range s {
+		if n == maxQuoted {
+			return fmt.Sprintf("%q… (%d bytes)", s[:i], len(s))
+		}
+		n++
+	}
+	return fmt.Sprintf("%q", s)
+}

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/safecsv"
 )
 
@@ -57,7 +58,27 @@ func csvKind(path string) (string, error) {
 	if slices.Contains(header, "action") {
 		return "plan", nil
 	}
-	return "table", nil
+	if slices.Contains(header, export.DecisionColumn) {
+		return "table", nil
+	}
+	for _, t := range reviewTables() {
+		if slices.Contains(header, t.key[0]) {
+			return "table", nil // its problems are told when it is read
+		}
+	}
+	// Neither a plan nor a review table: say so here, before looking for
+	// a packet around it, and name the likely cause.
+	msg := fmt.Sprintf("the header %s is not recognised: a plan file's starts %s; a review table's CSV has the table's columns and %s",
+		clip(strings.Join(header, ",")), strings.Join(planColumns, ","), export.DecisionColumn)
+	if len(header) == 1 {
+		for _, sep := range []string{";", "\t", "|"} {
+			if strings.Contains(header[0], sep) {
+				msg = fmt.Sprintf("the header %s is one column: the separator %q is not recognised; save the file with commas between columns (CSV, comma-delimited)", clip(header[0]), sep)
+				break
+			}
+		}
+	}
+	return "", &InputError{Problems: []Problem{{Source: Source{File: path, Row: 1}, Msg: msg}}}
 }
 
 // readTableCSV reads a review table's CSV with a Decision column (and
@@ -123,7 +144,7 @@ func readPlanCSV(path string) (*Decisions, error) {
 			continue
 		}
 		if !slices.Contains(planColumns, h) {
-			ps.add(Source{File: path, Row: 1}, "unknown column %q (a plan file has %s)", h, strings.Join(planColumns, ", "))
+			ps.add(Source{File: path, Row: 1}, "unknown column %s (a plan file has %s)", clip(h), strings.Join(planColumns, ", "))
 			continue
 		}
 		at[h] = i
@@ -187,7 +208,7 @@ func checkPlanRows(d *Decisions, rows []planRow, ps *problems) {
 		bad := false
 		fail := func(format string, args ...any) { ps.add(r.src, format, args...); bad = true }
 		if !slices.Contains(Actions, action) {
-			fail("action %q: want %s", r.action, strings.Join(Actions, ", "))
+			fail("action %s: want %s", clip(r.action), strings.Join(Actions, ", "))
 		}
 		if r.subject == "" {
 			fail("no subject: name an account (descriptor, principal name or mail)")
@@ -204,7 +225,7 @@ func checkPlanRows(d *Decisions, rows []planRow, ps *problems) {
 			if r.license == "" {
 				fail("%s needs a license (basic, stakeholder, basic+test-plans, …)", action)
 			} else if _, ok := parseLicense(r.license); !ok {
-				fail("license %q: want %s", r.license, licenseNames)
+				fail("license %s: want %s", clip(r.license), licenseNames)
 			}
 			if action == ActSetLicense && r.target != "" {
 				fail("set-license takes no target")

@@ -11,6 +11,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/safecsv"
@@ -83,11 +84,11 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			continue
 		}
 		if _, dup := at[h]; dup {
-			r.p.add(src, "column %q appears twice", h)
+			r.p.add(src, "column %s appears twice", clip(h))
 			continue
 		}
 		if !slices.Contains(t.cols, h) && h != export.DecisionColumn && h != export.ReviewerColumn && h != export.CommentColumn && h != export.AttentionColumn {
-			r.p.add(src, "unknown column %q (a %s table has %s, then Decision, Reviewer and Comment)", h, t.name, strings.Join(t.cols, ", "))
+			r.p.add(src, "unknown column %s (a %s table has %s, then Decision, Reviewer and Comment)", clip(h), t.name, strings.Join(t.cols, ", "))
 			continue
 		}
 		at[h] = i
@@ -137,7 +138,7 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 		}
 		value, ok := decisionValue(cell(export.DecisionColumn))
 		if !ok {
-			r.p.add(src, "Decision %q: want Keep, Revoke or Change", cell(export.DecisionColumn))
+			r.p.add(src, "Decision %s: want Keep, Revoke or Change", clip(cell(export.DecisionColumn)))
 			continue
 		}
 		if value == "" || marked {
@@ -157,7 +158,7 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 		}
 		key := strings.Join(keyVals, "\x1f")
 		if first, dup := seen[key]; dup {
-			r.p.add(src, "the same %s row as %s (%s)", t.name, first.src, strings.Join(keyVals, ", "))
+			r.p.add(src, "the same %s row as %s (%s)", t.name, first.src, clip(strings.Join(keyVals, ", ")))
 			continue
 		}
 		seen[key] = keyRow{src, value}
@@ -169,13 +170,21 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 		if dec.Reviewer == "" {
 			r.p.add(src, "%s without a Reviewer: say who decided", value)
 		}
+		for _, c := range []struct {
+			name, v string
+			max     int
+		}{{export.ReviewerColumn, dec.Reviewer, MaxReviewerLen}, {export.CommentColumn, dec.Comment, MaxCommentLen}} {
+			if n := utf8.RuneCountInString(c.v); n > c.max {
+				r.p.add(src, "%s %s is %d characters, more than the %d it may have", c.name, clip(c.v), n, c.max)
+			}
+		}
 		if t.name == TableAccounts {
 			dec.Subject = keyVals[0]
 		} else {
 			dec.Group, dec.Subject = keyVals[0], keyVals[1]
 			direct, ok := parseBool(cell("direct"))
 			if !ok {
-				r.p.add(src, "direct %q: want true or false", cell("direct"))
+				r.p.add(src, "direct %s: want true or false", clip(cell("direct")))
 			}
 			dec.Direct = direct
 			if p := cell("path_descriptors"); p != "" {
@@ -287,7 +296,7 @@ func (r *packetRead) bind(pk *Packet) {
 	src := Source{File: r.path}
 	if strings.EqualFold(filepath.Ext(r.path), ".xlsx") {
 		if r.packetID != m.PacketID {
-			r.p.add(Source{File: r.path, Sheet: export.SummarySheet}, "packet id %q, but the packet's manifest is of packet %q: this workbook is not this packet's", r.packetID, m.PacketID)
+			r.p.add(Source{File: r.path, Sheet: export.SummarySheet}, "packet id %s, but the packet's manifest is of packet %q: this workbook is not this packet's", clip(r.packetID), m.PacketID)
 			return
 		}
 		var want map[string]int64
@@ -346,7 +355,7 @@ func (r *packetRead) crossCheck(ctx context.Context, pk *Packet) error {
 			return fmt.Errorf("read the packet's %s: %w", name, err)
 		}
 		for _, d := range want {
-			r.p.add(d.Source, "not a row of the packet's %s (%s): the row was changed after export", table, strings.ReplaceAll(decisionKey(t, d), "\x1f", ", "))
+			r.p.add(d.Source, "not a row of the packet's %s (%s): the row was changed after export", table, clip(strings.ReplaceAll(decisionKey(t, d), "\x1f", ", ")))
 		}
 	}
 	slices.Sort(pk.Unchecked)

@@ -43,6 +43,9 @@ func readPlanJSON(path string) (*Decisions, error) {
 	} else if err := json.Unmarshal(b, &entries); err != nil {
 		return nil, jsonError(path, err)
 	}
+	if entries == nil { // null, where a list of actions belongs
+		return nil, &InputError{Problems: []Problem{{Source: Source{File: path}, Msg: `not a plan: want a JSON array of actions, or an object with an "actions" array (got null)`}}}
+	}
 	var ps problems
 	var rows []planRow
 	for i, e := range entries {
@@ -65,7 +68,7 @@ func readPlanJSON(path string) (*Decisions, error) {
 		sort.Strings(keys)
 		for _, k := range keys {
 			if !slices.Contains(planColumns, k) && !slices.Contains(planJSONInfo, k) {
-				ps.add(src, "unknown key %q (a plan action has %s)", k, strings.Join(planColumns, ", "))
+				ps.add(src, "unknown key %s (a plan action has %s)", clip(k), strings.Join(planColumns, ", "))
 			}
 		}
 		rows = append(rows, planRow{src: src, action: get("action"), subject: get("subject"), target: get("target"),

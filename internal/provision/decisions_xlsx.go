@@ -19,7 +19,15 @@ import (
 // "accounts (2)", …) through excelize's streaming reader, so a large
 // workbook is read in constant memory.
 func readWorkbook(ctx context.Context, r *packetRead) error {
-	f, err := excelize.OpenFile(r.path)
+	// The limits first: nothing is decompressed whole before they hold.
+	markup, err := inspectWorkbook(ctx, r.path, isReviewSheet)
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return &InputError{Problems: []Problem{{Source: Source{File: r.path}, Msg: "not a readable workbook: " + err.Error()}}}
+	}
+	f, err := excelize.OpenFile(r.path, excelize.Options{UnzipSizeLimit: MaxWorkbookUnzipped, UnzipXMLSizeLimit: workbookStream})
 	if err != nil {
 		return &InputError{Problems: []Problem{{Source: Source{File: r.path}, Msg: "not a readable workbook: " + err.Error()}}}
 	}
@@ -38,7 +46,7 @@ func readWorkbook(ctx context.Context, r *packetRead) error {
 	var read []string
 	for _, t := range reviewTables() {
 		for _, sh := range sheets {
-			if sh == t.name || (strings.HasPrefix(sh, t.name+" (") && strings.HasSuffix(sh, ")")) {
+			if sheetOf(sh) == t.name {
 				read = append(read, sh)
 			}
 		}
@@ -47,22 +55,30 @@ func readWorkbook(ctx context.Context, r *packetRead) error {
 		r.p.add(Source{File: r.path}, "no accounts, effective_access or privileged_access sheet: not a review packet's workbook")
 		return nil
 	}
-	markup, err := cellMarkup(r.path, read)
-	if err != nil {
-		return &InputError{Problems: []Problem{{Source: Source{File: r.path}, Msg: "not a readable workbook: " + err.Error()}}}
-	}
 	for _, sh := range read {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
-		name, _, _ := strings.Cut(sh, " (")
-		t, _ := reviewTableByName(name)
+		t, _ := reviewTableByName(sheetOf(sh))
 		if err := readSheet(f, r, t, sh, markup[sh]); err != nil {
 			return err
 		}
 	}
 	return nil
 }
+
+// sheetOf is the review table a sheet holds ("accounts", "accounts (2)",
+// …), or "".
+func sheetOf(sheet string) string {
+	for _, t := range reviewTables() {
+		if sheet == t.name || (strings.HasPrefix(sheet, t.name+" (") && strings.HasSuffix(sheet, ")")) {
+			return t.name
+		}
+	}
+	return ""
+}
+
+func isReviewSheet(sheet string) bool { return sheetOf(sheet) != "" }
 
 // summaryValue finds the value beside a label in column A of the Summary sheet.
 func summaryValue(f *excelize.File, label string) string {
@@ -119,41 +135,6 @@ func readSheet(f *excelize.File, r *packetRead, t reviewTable, sheet string, mar
 	})
 }
 
-// cellMarkup finds, in the given sheets, the cells that hold a formula or
-// a hyperlink instead of a plain value: sheet → cell ("D7") → what.
-// excelize's streaming reader gives values only, and its cell-by-cell
-// formula and link calls load a whole sheet into memory, so the sheets'
-// XML is scanned here as a stream, for those two markers alone.
-func cellMarkup(file string, sheets []string) (map[string]map[string]string, error) {
-	zr, err := zip.OpenReader(file)
-	if err != nil {
-		return nil, err
-	}
-	defer zr.Close()
-	parts, err := sheetParts(&zr.Reader)
-	if err != nil {
-		return nil, err
-	}
-	out := map[string]map[string]string{}
-	for _, sh := range sheets {
-		p, ok := parts[sh]
-		if !ok {
-			continue
-		}
-		zf, err := zr.Open(p)
-		if err != nil {
-			return nil, fmt.Errorf("sheet %s: %w", sh, err)
-		}
-		m, err := scanMarkup(zf)
-		zf.Close()
-		if err != nil {
-			return nil, fmt.Errorf("sheet %s: %w", sh, err)
-		}
-		out[sh] = m
-	}
-	return out, nil
-}
-
 // sheetParts maps sheet names to their worksheet parts: xl/workbook.xml
 // names the sheets with relationship ids, and its relationships give the
 // parts.
@@ -204,7 +185,9 @@ func decodePart(zr *zip.Reader, name string, v any) error {
 
 // scanMarkup streams a worksheet's XML and notes each cell with a formula
 // (<f> inside <c r="…">) and each cell a hyperlink covers (<hyperlink
-// ref="A1" or "A1:C3">).
+// ref="A1" or "A1:C3">). excelize's streaming reader gives values only,
+// and its cell-by-cell formula and link calls load a whole sheet into
+// memory, hence this scan for those two markers alone.
 func scanMarkup(r io.Reader) (map[string]string, error) {
 	out := map[string]string{}
 	dec := xml.NewDecoder(r)

@@ -87,8 +87,19 @@ func (ap *Applier) Apply(ctx context.Context, p *Plan) (*Result, error) {
 			status = snapshot.JournalNoop
 		case StateRefused:
 			status = snapshot.JournalRefused
+		case StateDone:
+			if !a.confirmed {
+				continue // journaled done by an earlier apply
+			}
+			// Started by an earlier apply and found carried out: its
+			// journal row keeps when it started.
+			// It counts with those done earlier, not with this run's.
+			if err := ap.Store.JournalFinish(ctx, p.ID, a.Seq, snapshot.JournalDone, 0, a.Note); err != nil {
+				return res, err
+			}
+			continue
 		default:
-			continue // done by an earlier apply
+			continue
 		}
 		e := entry(p, a)
 		e.Status, e.Error = status, a.Note

@@ -8,9 +8,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/ado-access/ado-access/internal/collect"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -60,6 +63,10 @@ type Action struct {
 
 	entitlementID string // the account's storage key, read live
 	packetRun     int64  // the run the decision was made on (0: a plan file)
+	// confirmed: journaled started by an earlier apply that stopped
+	// before journaling the outcome, and read live as carried out. Apply
+	// journals it done, keeping when it started.
+	confirmed bool
 }
 
 // key identifies what an action changes: two rows asking for the same
@@ -210,10 +217,8 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 	if d.Packet != nil {
 		m := d.Packet.Manifest
 		p.PacketRun, p.PacketID, p.Unchecked = m.Run, m.PacketID, d.Packet.Unchecked
-		run, err := st.CompleteRun(ctx, m.Run)
-		if err != nil || (run.Org != snapshot.NormalizeOrg(m.Org) && snapshot.OrgName(run.Org) != snapshot.OrgName(m.Org)) {
-			return nil, &InputError{Problems: []Problem{{Source: Source{File: d.File},
-				Msg: fmt.Sprintf("the packet is of run %d of %s, which this store does not hold: apply with the store the packet was exported from", m.Run, m.Org)}}}
+		if err := bindPacket(ctx, st, d.Packet, d.File); err != nil {
+			return nil, err
 		}
 		r.packet = nv
 		if m.Run != newest.ID {
@@ -247,9 +252,12 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 		return nil, err
 	}
 	finished := map[int]snapshot.JournalEntry{}
+	started := map[int]bool{}
 	for _, e := range journal {
 		if snapshot.JournalFinal(e.Status) {
 			finished[e.Seq] = e
+		} else if e.Status == snapshot.JournalStarted {
+			started[e.Seq] = true
 		}
 	}
 	var check []*Action
@@ -266,6 +274,14 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 	if err := live.check(ctx, check, opts, nv); err != nil {
 		return nil, err
 	}
+	// An action an earlier apply started (the call may have been sent)
+	// and that is now as wanted was carried out by that apply: it is
+	// done, not skipped, though the process stopped before saying so.
+	for _, a := range check {
+		if started[a.Seq] && a.State == StateSkip {
+			a.State, a.Note, a.confirmed = StateDone, "carried out by an earlier apply that stopped before journaling it (confirmed live)", true
+		}
+	}
 	if err := checkRails(ctx, p, live, nv, opts); err != nil {
 		return nil, err
 	}
@@ -273,6 +289,62 @@ func Build(ctx context.Context, st *snapshot.Store, d *Decisions, live *Live, op
 		p.Refusal = fmt.Sprintf("the plan makes %d changes, more than --max-changes %d allows: check it, then raise --max-changes to go on", n, opts.MaxChanges)
 	}
 	return p, nil
+}
+
+// bindPacket checks every field of a packet's manifest that the store can
+// confirm: the run is a complete run of the store, of the organization the
+// manifest names by id, URL and name, started at the service time the
+// manifest says. The manifest holds the hashes of the packet's files but
+// none of its own, so an edited field is caught here or not at all (the
+// row counts n are checked against the files, by export.Verify).
+func bindPacket(ctx context.Context, st *snapshot.Store, pk *Packet, file string) error {
+	m := pk.Manifest
+	src := Source{File: filepath.Join(pk.Dir, export.ManifestName)}
+	run, err := st.CompleteRun(ctx, m.Run)
+	if err != nil {
+		return &InputError{Problems: []Problem{{Source: Source{File: file},
+			Msg: fmt.Sprintf("the packet is of run %d of %s, which this store does not hold: apply with the store the packet was exported from", m.Run, clip(m.Org))}}}
+	}
+	orgID := run.OrgID
+	if orgID == "" { // a run from before stores recorded it: the store's
+		o, _, err := st.Organization(ctx)
+		if err != nil {
+			return err
+		}
+		orgID = o.ID
+	}
+	var ps problems
+	mismatch := func(field, says, store string) {
+		ps.add(src, "the manifest says %s %s, but run %d of this store has %s: the manifest was edited, or the packet is not of this store",
+			field, clip(says), m.Run, clip(store))
+	}
+	if !strings.EqualFold(m.OrgID, orgID) && (m.OrgID != "" || run.OrgID != "") {
+		mismatch("org_id", m.OrgID, orgID)
+	}
+	if snapshot.NormalizeOrg(m.Org) != snapshot.NormalizeOrg(run.Org) {
+		mismatch("org", m.Org, run.Org)
+	}
+	if m.OrgName != export.OrgName(run.Org) {
+		mismatch("org_name", m.OrgName, export.OrgName(run.Org))
+	}
+	if !sameTime(m.SnapshotTime, run.SnapshotTime) {
+		mismatch("snapshot_time", timeText(m.SnapshotTime), timeText(run.SnapshotTime))
+	}
+	return ps.err()
+}
+
+func sameTime(a, b *time.Time) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return a.Equal(*b)
+}
+
+func timeText(t *time.Time) string {
+	if t == nil {
+		return "none"
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // storeOrg is the organization of the store (a store holds one), checked

@@ -53,7 +53,7 @@ func (r *resolver) packetDecision(d Decision) error {
 	case TableAccounts:
 		acc := v.accounts[d.Subject]
 		if acc == nil {
-			r.ps.add(d.Source, "account %s is not in the packet's run %d of the store", d.Subject, v.run)
+			r.ps.add(d.Source, "account %s is not in the packet's run %d of the store", clip(d.Subject), v.run)
 			return nil
 		}
 		if d.Value == Change {
@@ -65,10 +65,10 @@ func (r *resolver) packetDecision(d Decision) error {
 	}
 	acc, g := v.accounts[d.Subject], v.groups[d.Group]
 	if acc == nil {
-		r.ps.add(d.Source, "account %s is not in the packet's run %d of the store", d.Subject, v.run)
+		r.ps.add(d.Source, "account %s is not in the packet's run %d of the store", clip(d.Subject), v.run)
 	}
 	if g == nil {
-		r.ps.add(d.Source, "group %s is not in the packet's run %d of the store", d.Group, v.run)
+		r.ps.add(d.Source, "group %s is not in the packet's run %d of the store", clip(d.Group), v.run)
 	}
 	if acc == nil || g == nil {
 		return nil
@@ -134,7 +134,7 @@ func (r *resolver) planDecision(d Decision) {
 		if ds := v.lookup(d.Subject); len(ds) == 1 && v.accounts[ds[0]] != nil {
 			a.Subject = subjectOf(v.accounts[ds[0]])
 		} else if !strings.Contains(d.Subject, "@") {
-			r.ps.add(d.Source, "add-account needs the new account's principal name or mail (user@domain), got %q", d.Subject)
+			r.ps.add(d.Source, "add-account needs the new account's principal name or mail (user@domain), got %s", clip(d.Subject))
 			return
 		}
 		for _, t := range strings.Split(d.Target, ";") {
@@ -207,12 +207,12 @@ func (r *resolver) account(src Source, name string) *account {
 	}
 	switch len(found) {
 	case 0:
-		r.ps.add(src, "unknown account %q: not in the newest snapshot (run %d)", name, r.newest.run)
+		r.ps.add(src, "unknown account %s: not in the newest snapshot (run %d)", clip(name), r.newest.run)
 		return nil
 	case 1:
 		return found[0]
 	}
-	r.ps.add(src, "%q names %d accounts: use the descriptor", name, len(found))
+	r.ps.add(src, "%s names %d accounts: use the descriptor", clip(name), len(found))
 	return nil
 }
 
@@ -221,10 +221,10 @@ func (r *resolver) subject(src Source, name string) *Subject {
 	ds := r.newest.lookup(name)
 	switch {
 	case len(ds) == 0:
-		r.ps.add(src, "unknown subject %q: no account or group of the newest snapshot (run %d) has that descriptor or name", name, r.newest.run)
+		r.ps.add(src, "unknown subject %s: no account or group of the newest snapshot (run %d) has that descriptor or name", clip(name), r.newest.run)
 		return nil
 	case len(ds) > 1:
-		r.ps.add(src, "%q names %d subjects: use the descriptor", name, len(ds))
+		r.ps.add(src, "%s names %d subjects: use the descriptor", clip(name), len(ds))
 		return nil
 	}
 	if a := r.newest.accounts[ds[0]]; a != nil {
@@ -247,7 +247,7 @@ func (r *resolver) group(src Source, name string) *group {
 	if !strings.HasPrefix(name, "[") && !strings.Contains(name, ".") {
 		hint = fmt.Sprintf(` (name a group with its scope: [Project]\%s, or [%s]\%s at organization level)`, name, r.orgName, name)
 	}
-	r.ps.add(src, "unknown group %q%s", name, hint)
+	r.ps.add(src, "unknown group %s%s", clip(name), hint)
 	return nil
 }
 

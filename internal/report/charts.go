@@ -49,14 +49,22 @@ const (
 // colour.
 func newBarChart(id, title, note string, cs []Count, class func(string) string) barChart {
 	c := barChart{ID: id, Title: title, Note: note}
+	capped := len(cs) > MaxBars
 	cs = capCounts(cs)
 	var max int64
-	for _, x := range cs {
+	for i, x := range cs {
 		c.Total += x.N
-		max = maxInt(max, x.N)
+		if !capped || i < len(cs)-1 { // the bars drawn to scale
+			max = maxInt(max, x.N)
+		}
 	}
 	for i, x := range cs {
 		b := bar{Label: shorten(x.Name, 32), Full: x.Name, N: x.N, Y: i*barRow + 4, TextY: i*barRow + 4 + barThick - 5, Class: class(x.Name)}
+		if capped && i == len(cs)-1 {
+			// The rest, summed, would dwarf the bars drawn: a number alone.
+			c.Bars = append(c.Bars, b)
+			continue
+		}
 		if max > 0 {
 			b.W = float64(x.N) * barSpan / float64(max)
 			if x.N > 0 && b.W < 2 {
@@ -75,7 +83,7 @@ func capCounts(cs []Count) []Count {
 		return cs
 	}
 	out := append([]Count(nil), cs[:MaxBars-1]...)
-	other := Count{Name: fmt.Sprintf("%d others", len(cs)-(MaxBars-1))}
+	other := Count{Name: fmt.Sprintf("%d others together", len(cs)-(MaxBars-1))}
 	for _, x := range cs[MaxBars-1:] {
 		other.N += x.N
 	}

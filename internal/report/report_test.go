@@ -126,14 +126,14 @@ func TestBarChartCapsBars(t *testing.T) {
 	for i := MaxBars - 1; i < 30; i++ {
 		want += int64(100 - i)
 	}
-	if last.Full != "11 others" || last.N != want {
-		t.Errorf("last bar %q %d, want 11 others %d", last.Full, last.N, want)
+	if last.Full != "11 others together" || last.N != want || last.W != 0 {
+		t.Errorf("last bar %q %d %.1f wide, want 11 others together %d, not drawn", last.Full, last.N, last.W, want)
 	}
 	if c.Total != 100*30-29*30/2 {
 		t.Errorf("total %d", c.Total)
 	}
-	if last.W != barSpan || c.Bars[0].W >= barSpan {
-		t.Errorf("bars %.1f and %.1f wide, want the largest (the others) %d", c.Bars[0].W, last.W, barSpan)
+	if c.Bars[0].W != barSpan {
+		t.Errorf("the largest bar drawn is %.1f wide, want %d", c.Bars[0].W, barSpan)
 	}
 }
 

@@ -90,8 +90,13 @@ func (d *Daemon) Serve(ctx context.Context) error {
 		}
 		turn := stores[key]
 		var running atomic.Bool
+		// A run due as the daemon stops is not started, and says so.
+		notStarting := func() {
+			d.Logger.Info("not starting a run: the daemon is stopping", "job", job.Name)
+		}
 		id := c.Schedule(job.Cron, cron.FuncJob(func() {
 			if d.stopping.Load() {
+				notStarting()
 				return
 			}
 			if !running.CompareAndSwap(false, true) {
@@ -104,12 +109,17 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			case turn <- struct{}{}:
 				defer func() { <-turn }()
 			case <-stopped:
+				notStarting()
 				return
 			}
 			if d.stopping.Load() {
+				notStarting()
 				return
 			}
 			d.runOnce(runCtx, job)
+			if d.stopping.Load() {
+				return // no next run: the daemon is stopping
+			}
 			mu.Lock()
 			next := c.Entry(ids[job.Name]).Next
 			mu.Unlock()

@@ -284,3 +284,44 @@ func get(t *testing.T, url string) string {
 	b, _ := io.ReadAll(resp.Body)
 	return string(b)
 }
+
+// On shutdown no "next run" is logged, and a job due at the stop (here
+// waiting for its turn on the store) says it is not started rather than
+// vanishing (issue 19, item 6).
+func TestDaemonStopLogsDroppedRunsAndNoNextRun(t *testing.T) {
+	t.Parallel()
+	a, b := testJob("a", 20*time.Millisecond), testJob("b", 20*time.Millisecond)
+	a.Store, b.Store = "one.db", "one.db"
+	logs := &logBuffer{}
+	started := make(chan string, 100)
+	d := &Daemon{
+		Jobs:   []*Job{a, b},
+		Logger: slog.New(slog.NewTextHandler(logs, nil)),
+		Grace:  5 * time.Second,
+		Run: func(ctx context.Context, job *Job) (Summary, error) {
+			started <- job.Name
+			time.Sleep(150 * time.Millisecond)
+			return Summary{Job: job.Name, Status: StatusOK}, nil
+		},
+	}
+	stop, _ := serve(t, d)
+	first := <-started
+	time.Sleep(60 * time.Millisecond) // the other job is due and waits for the store
+	stop()
+	out := logs.String()
+	i := strings.Index(out, "stopping: no new runs")
+	if i < 0 {
+		t.Fatalf("no stop logged:\n%s", out)
+	}
+	after := out[i:]
+	if strings.Contains(after, `msg="next run"`) {
+		t.Errorf("a next run is logged after the stop:\n%s", after)
+	}
+	other := "a"
+	if first == "a" {
+		other = "b"
+	}
+	if !strings.Contains(after, `msg="not starting a run: the daemon is stopping" job=`+other) {
+		t.Errorf("job %s, due at the stop, was dropped without a log line:\n%s", other, after)
+	}
+}

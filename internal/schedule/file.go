@@ -43,8 +43,9 @@ type Step struct {
 	To    string `yaml:"to"`    // where packet, warehouse and diff-report write: a folder or a blob location
 
 	// sync
-	Mode        string   `yaml:"mode"`       // auto (default), full or incremental
-	FullEvery   Duration `yaml:"full_every"` // force a full sync when the last is this old
+	Mode        string   `yaml:"mode"`        // auto (default), full or incremental
+	FullEvery   Duration `yaml:"full_every"`  // force a full sync when the last is this old
+	EntraSweep  Duration `yaml:"entra_sweep"` // sweep Entra-side changes at most this often (default every run)
 	Concurrency int      `yaml:"concurrency"`
 	Teams       *bool    `yaml:"teams"` // read teams (default true)
 
@@ -243,16 +244,35 @@ func Find(jobs []*Job, name string) (*Job, error) {
 // It returns the jobs that are valid and an error listing the problems of
 // the others.
 func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
+	jobs, errs := parse(name, data, check)
+	// Secrets outside the values walked (comments, a file that does not
+	// parse) are found on the raw lines; lines already reported are not
+	// repeated.
+	skip := map[int]bool{}
+	for _, err := range errs {
+		var e *Error
+		if errors.As(err, &e) && strings.HasSuffix(e.Msg, noSecrets) {
+			skip[e.Line] = true
+		}
+	}
+	errs = append(errs, scanLines(name, data, skip)...)
+	if len(errs) > 0 {
+		return jobs, ConfigError(errors.Join(errs...))
+	}
+	return jobs, nil
+}
+
+func parse(name string, data []byte, check map[string]Checker) ([]*Job, []error) {
 	var root yaml.Node
 	if err := yaml.Unmarshal(data, &root); err != nil {
-		return nil, ConfigError(fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: ")))
+		return nil, []error{fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: "))}
 	}
 	if len(root.Content) == 0 {
-		return nil, ConfigError(&Error{File: name, Msg: "empty file; want a jobs: list"})
+		return nil, []error{&Error{File: name, Msg: "empty file; want a jobs: list"}}
 	}
 	doc := root.Content[0]
 	if doc.Kind != yaml.MappingNode {
-		return nil, ConfigError(&Error{File: name, Line: doc.Line, Msg: "want a mapping with a jobs: list"})
+		return nil, []error{&Error{File: name, Line: doc.Line, Msg: "want a mapping with a jobs: list"}}
 	}
 	var errs []error
 	var jobsNode *yaml.Node
@@ -267,7 +287,7 @@ func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
 	}
 	if jobsNode == nil || jobsNode.Kind != yaml.SequenceNode || len(jobsNode.Content) == 0 {
 		errs = append(errs, &Error{File: name, Line: doc.Line, Field: "jobs", Msg: "missing or empty; want a list of jobs"})
-		return nil, ConfigError(errors.Join(errs...))
+		return nil, errs
 	}
 	var jobs []*Job
 	for i, jn := range jobsNode.Content {
@@ -287,10 +307,7 @@ func Parse(name string, data []byte, check map[string]Checker) ([]*Job, error) {
 			errs = append(errs, fmt.Errorf("%s: %s", name, strings.TrimPrefix(err.Error(), "yaml: ")))
 		}
 	}
-	if len(errs) > 0 {
-		return jobs, ConfigError(errors.Join(errs...))
-	}
-	return jobs, nil
+	return jobs, errs
 }
 
 // keys lists the keys each kind accepts, beside the ones every job or
@@ -299,7 +316,7 @@ var (
 	jobKeys  = []string{"name", "description", "schedule", "timezone", "state", "kind", "org", "store"}
 	stepKeys = []string{"kind", "org", "store"}
 	kindKeys = map[string][]string{
-		KindSync:         {"mode", "full_every", "concurrency", "teams"},
+		KindSync:         {"mode", "full_every", "entra_sweep", "concurrency", "teams"},
 		KindPacket:       {"to", "formats", "baseline", "dormant_days", "privileged_groups", "max_privileged", "split_by", "reviewers"},
 		KindWarehouse:    {"to", "dormant_days", "privileged_groups", "max_privileged"},
 		KindDiffReport:   {"to", "from", "effective", "changes", "format", "dormant_days"},
@@ -465,6 +482,9 @@ func checkStep(s *Step, prefix string, check map[string]Checker, fail func(field
 		}
 		if s.FullEvery < 0 {
 			bad("full_every", "must not be negative")
+		}
+		if s.EntraSweep < 0 {
+			bad("entra_sweep", "must not be negative")
 		}
 		if s.Concurrency < 0 || s.Concurrency > 64 {
 			bad("concurrency", "%d: want 1 to 64", s.Concurrency)

@@ -169,8 +169,49 @@ func TestParseRefusesSecrets(t *testing.T) {
 			}
 		})
 	}
+	// A secret is found anywhere in a value or a comment, not only as the
+	// whole value (issue 19, item 5).
+	newPAT := strings.Repeat("Ab3d", 19) + "AZDO" + "x9Y8"
+	anywhere := []struct{ name, body, field, leak string }{
+		{"PAT in a description", "    description: \"nightly, uses " + secret + " for now\"\n", "description", secret},
+		{"PAT in a path", "    to: \"w/" + secret + "/{date}\"\n", "to", secret},
+		{"new PAT in a path", "    to: w/" + newPAT + "/{date}\n", "to", newPAT},
+		{"PAT in a line comment", "    to: w/{date} # was " + secret + "\n", "", secret},
+		{"PAT in a comment line", "    # token: " + newPAT + "\n    to: w/{date}\n", "", newPAT},
+		{"SAS URL in a comment", "    to: w/{date}\n# copy to https://acme.blob.core.windows.net/lake?sv=1&sig=SECRETSIG\n", "", "SECRETSIG"},
+		{"password URL in a description", "    description: see https://u:SECRETPW@dev.azure.com/x\n", "description", "SECRETPW"},
+	}
+	for _, tt := range anywhere {
+		t.Run(tt.name, func(t *testing.T) {
+			file := "jobs:\n  - name: nightly\n    schedule: \"@daily\"\n    kind: warehouse\n" + tt.body
+			_, err := Parse("schedules/leak.yaml", []byte(file), nil)
+			if err == nil {
+				t.Fatal("a file with a secret was accepted")
+			}
+			msg := err.Error()
+			if !errors.Is(err, ErrConfig) || !strings.Contains(msg, "must not hold secrets") {
+				t.Errorf("not refused as a secret: %v", msg)
+			}
+			want := `schedules/leak.yaml: job "nightly": ` + tt.field + ": "
+			if tt.field == "" {
+				want = "schedules/leak.yaml:"
+			}
+			if !strings.Contains(msg, want) {
+				t.Errorf("error does not name %q:\n%s", want, msg)
+			}
+			if strings.Count(msg, "must not hold secrets") != 1 {
+				t.Errorf("the secret is reported more than once:\n%s", msg)
+			}
+			if strings.Contains(msg, tt.leak) {
+				t.Errorf("the error repeats the secret: %s", msg)
+			}
+		})
+	}
+
 	// Keys and values that only resemble secrets pass.
-	ok := "jobs:\n  - name: nightly\n    schedule: \"@daily\"\n    kind: packet\n    to: \"https://acme.blob.core.windows.net/lake/x?comp=list\"\n    baseline: patches/2026\n"
+	ok := "jobs:\n  - name: nightly\n    schedule: \"@daily\"\n    kind: packet\n    to: \"https://acme.blob.core.windows.net/lake/x?comp=list\"\n    baseline: patches/2026\n" +
+		"    # a comment with a long word: abcdefghijklmnopqrstuvwxyz234567abcdefghijklmnopqrstu (53 letters)\n" +
+		"    description: \"weekly packets for https://dev.azure.com/fabrikam?view=all\"\n"
 	if _, err := Parse("ok.yaml", []byte(ok), nil); err != nil {
 		t.Errorf("a file without secrets was refused: %v", err)
 	}

@@ -86,6 +86,10 @@ type Executor struct {
 	// IsLocked tells whether a runner's error means another run holds the
 	// store (snapshot.ErrLocked); ErrLocked always does.
 	IsLocked func(error) bool
+	// Damaged tells whether a runner's error is a damaged store, and what
+	// is damaged (snapshot.DamagedError): when the store came from a state
+	// blob, the advice is about the blob, not the local copy.
+	Damaged func(error) (what string, ok bool)
 	// Now is the clock (tests fix it); nil means time.Now.
 	Now func() time.Time
 }
@@ -206,6 +210,9 @@ func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Lo
 			sum.Review = res.Review
 		}
 		if err != nil {
+			if what, ok := e.damaged(err); ok && stateLoc != "" {
+				err = fmt.Errorf("the store downloaded from state %s is damaged: %s. The blob is its source and was not changed: restore an earlier version of the blob (blob versioning or soft delete), or delete the blob to start a new store with a full sync", stateLoc, what)
+			}
 			if cause := context.Cause(ctx); cause != nil && errors.Is(cause, ErrLeaseLost) {
 				err = fmt.Errorf("%w (%v)", err, cause)
 			}
@@ -216,6 +223,13 @@ func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Lo
 		}
 	}
 	return nil
+}
+
+func (e *Executor) damaged(err error) (string, bool) {
+	if e.Damaged == nil {
+		return "", false
+	}
+	return e.Damaged(err)
 }
 
 // newRunID names one run of a job: its start time and a random suffix.

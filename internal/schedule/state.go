@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"crypto/sha256"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -173,10 +174,13 @@ func (s *State) ensureBlob(ctx context.Context) error {
 			return s.fail("create the container", err)
 		}
 	}
-	// An empty blob means "no store yet". If-None-Match: * keeps a blob
-	// that another run created meanwhile.
+	// An empty blob marked newMark means "no store yet"; an empty blob
+	// without the mark is a store lost (Download refuses it).
+	// If-None-Match: * keeps a blob that another run created meanwhile.
 	any := azcore.ETagAny
+	mark := newMarkValue
 	_, err = s.bb.Upload(ctx, nopSeekCloser{strings.NewReader("")}, &blockblob.UploadOptions{
+		Metadata:         map[string]*string{newMark: &mark},
 		AccessConditions: &blob.AccessConditions{ModifiedAccessConditions: &blob.ModifiedAccessConditions{IfNoneMatch: &any}},
 	})
 	if err != nil && !bloberror.HasCode(err, bloberror.BlobAlreadyExists, bloberror.ConditionNotMet, bloberror.LeaseIDMissing) {
@@ -185,14 +189,23 @@ func (s *State) ensureBlob(ctx context.Context) error {
 	return nil
 }
 
+// newMark is the metadata key (and newMarkValue its value) of the empty
+// blob Acquire creates: no store yet. Upload's metadata replaces it.
+const (
+	newMark      = "store"
+	newMarkValue = "none-yet"
+)
+
 type nopSeekCloser struct{ io.ReadSeeker }
 
 func (nopSeekCloser) Close() error { return nil }
 
-// Download writes the store to path. An empty blob (no run has uploaded
-// yet) leaves path as it is: the run starts from the local store if there
-// is one, else from nothing. A local file already equal to the blob (same
-// SHA-256) is kept. It reports the bytes downloaded.
+// Download writes the store to path. The empty blob Acquire created (no
+// run has uploaded yet) leaves path as it is: the run starts from the
+// local store if there is one, else from nothing. Any other empty blob,
+// or a store shorter than its header says, is refused: a store that was
+// there and is gone is a loss, not a start. A local file already equal to
+// the blob (same SHA-256) is kept. It reports the bytes downloaded.
 func (s *State) Download(ctx context.Context, path string) (int64, error) {
 	props, err := s.bb.GetProperties(ctx, nil)
 	if err != nil {
@@ -200,7 +213,10 @@ func (s *State) Download(ctx context.Context, path string) (int64, error) {
 	}
 	size := *props.ContentLength
 	if size == 0 {
-		return 0, nil
+		if metadata(props.Metadata, newMark) == newMarkValue && metadata(props.Metadata, "sha256") == "" {
+			return 0, nil
+		}
+		return 0, fmt.Errorf("state %s is empty, though it is not the new blob a first run creates: the store it held was lost (overwritten or truncated). Restore an earlier version of the blob (blob versioning or soft delete), or delete the blob to start a new store with a full sync", s.loc.Where)
 	}
 	want := metadata(props.Metadata, "sha256")
 	if want != "" {
@@ -231,6 +247,9 @@ func (s *State) Download(ctx context.Context, path string) (int64, error) {
 		if got, err := fileSHA256(tmp); err != nil || got != want {
 			return 0, fmt.Errorf("state %s: the download does not match the SHA-256 recorded at upload", s.loc.Where)
 		}
+	}
+	if err := checkLength(tmp); err != nil {
+		return 0, fmt.Errorf("state %s holds a damaged store (%v): the blob is the source, so restore an earlier version of the blob (blob versioning or soft delete), or delete the blob to start a new store with a full sync", s.loc.Where, err)
 	}
 	// A write-ahead log left beside an older copy would be replayed into
 	// the new one.
@@ -273,9 +292,50 @@ func (s *State) Upload(ctx context.Context, path, holder string) (int64, error) 
 		AccessConditions: s.access(),
 	})
 	if err != nil {
+		if cause := context.Cause(ctx); cause != nil {
+			// The run was stopped (lease lost, signal, grace over): say
+			// why, not "context canceled".
+			return 0, fmt.Errorf("state %s: upload stopped: %v; the blob keeps its last good store", s.loc.Where, s.loc.Redact(cause.Error()))
+		}
 		return 0, s.fail("upload", err)
 	}
 	return fi.Size(), nil
+}
+
+// checkLength refuses an SQLite file shorter than its header says (a
+// truncated copy). Other content is left to the store to judge.
+func checkLength(path string) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	var h [100]byte
+	n, _ := io.ReadFull(f, h[:])
+	if !strings.HasPrefix("SQLite format 3\x00", string(h[:min(n, 16)])) || n == 0 {
+		return nil // not SQLite: the store's own checks say so
+	}
+	if n < len(h) {
+		return fmt.Errorf("%d bytes, shorter than an SQLite header", fi.Size())
+	}
+	pageSize := int64(binary.BigEndian.Uint16(h[16:18]))
+	if pageSize == 1 {
+		pageSize = 65536
+	}
+	pages := int64(binary.BigEndian.Uint32(h[28:32]))
+	// The page count in the header is valid when the version-valid-for
+	// number equals the change counter (every SQLite since 3.7.0).
+	if binary.BigEndian.Uint32(h[92:96]) != binary.BigEndian.Uint32(h[24:28]) || pages == 0 {
+		return nil
+	}
+	if want := pageSize * pages; fi.Size() < want {
+		return fmt.Errorf("%d bytes where its header says %d", fi.Size(), want)
+	}
+	return nil
 }
 
 func fileSHA256(path string) (string, error) {

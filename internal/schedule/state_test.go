@@ -3,6 +3,7 @@ package schedule
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -159,5 +160,113 @@ func TestExecutorUploadsOnlyOnSuccess(t *testing.T) {
 	content, failWarehouse = "better", false
 	if sum, err := e.Run(context.Background(), job); err != nil || blobContent(t, a, ctr, "s.sqlite") != "better" {
 		t.Fatalf("run after a failure: %+v %v", sum, err)
+	}
+}
+
+// A state blob that lost its store is refused, not taken as a new store:
+// an empty blob other than the one a first run creates, and a truncated
+// SQLite file. The message says the blob is the source (issue 19, item 6).
+func TestStateRefusesALostStore(t *testing.T) {
+	t.Parallel()
+	a := azurite.Need(t)
+	ctx := context.Background()
+	ctr := a.NewContainer(t)
+	c, err := container.NewClientFromConnectionString(a.ConnString(), ctr, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put := func(name string, body []byte) {
+		t.Helper()
+		if _, err := c.NewBlockBlobClient(name).UploadBuffer(ctx, body, nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An SQLite header saying 3 pages of 4096 bytes, followed by less.
+	truncated := make([]byte, 5000)
+	copy(truncated, "SQLite format 3\x00")
+	truncated[16], truncated[17] = 0x10, 0x00 // page size 4096
+	truncated[27], truncated[31], truncated[95] = 1, 3, 1
+	put("empty.sqlite", nil)
+	put("truncated.sqlite", truncated)
+
+	for _, tt := range []struct{ blob, want string }{
+		{"empty.sqlite", "is empty, though it is not the new blob a first run creates"},
+		{"truncated.sqlite", "holds a damaged store (5000 bytes where its header says 12288): the blob is the source"},
+	} {
+		s, err := OpenState(ctx, "azblob://"+ctr+"/"+tt.blob, a.Getenv, fastRetry)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Acquire(ctx, "job"); err != nil {
+			t.Fatal(err)
+		}
+		path := filepath.Join(t.TempDir(), "s.db")
+		_, err = s.Download(ctx, path)
+		s.Release()
+		if err == nil || !strings.Contains(err.Error(), tt.want) || strings.Contains(err.Error(), "restore the file from a backup") {
+			t.Errorf("%s: download = %v; want a refusal containing %q", tt.blob, err, tt.want)
+		}
+		if _, err := os.Stat(path); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s: a local store was written", tt.blob)
+		}
+	}
+
+	// The blob a first run creates is still a new store.
+	s, _ := OpenState(ctx, "azblob://"+ctr+"/new.sqlite", a.Getenv, fastRetry)
+	if err := s.Acquire(ctx, "job"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	if n, err := s.Download(ctx, filepath.Join(t.TempDir(), "s.db")); err != nil || n != 0 {
+		t.Fatalf("download of a new state: %d %v", n, err)
+	}
+}
+
+// An upload stopped by the run's cancellation says why, not "context
+// canceled" (issue 19, item 6).
+func TestStateUploadStoppedSaysWhy(t *testing.T) {
+	t.Parallel()
+	a := azurite.Need(t)
+	ctr := a.NewContainer(t)
+	s, err := OpenState(context.Background(), "azblob://"+ctr+"/s.sqlite", a.Getenv, fastRetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Acquire(context.Background(), "job"); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Release()
+	path := filepath.Join(t.TempDir(), "s.db")
+	os.WriteFile(path, []byte("store"), 0o600)
+	ctx, cancel := context.WithCancelCause(context.Background())
+	cancel(fmt.Errorf("%w: renew lease: connection refused", ErrLeaseLost))
+	_, err = s.Upload(ctx, path, "job")
+	if err == nil || !strings.Contains(err.Error(), "upload stopped: lost the lease on the state blob: renew lease: connection refused; the blob keeps its last good store") || strings.Contains(err.Error(), "context canceled") {
+		t.Fatalf("upload = %v", err)
+	}
+}
+
+// A store that comes from a state blob and turns out damaged is said to be
+// the blob's, with advice about the blob, not "restore the file from a
+// backup" (issue 19, item 6).
+func TestExecutorDamagedStoreFromTheBlob(t *testing.T) {
+	t.Parallel()
+	a := azurite.Need(t)
+	ctr := a.NewContainer(t)
+	damaged := errors.New("the store is damaged: s.db (database disk image is malformed (11)). The exporter changed nothing; restore the file from a backup, or …")
+	job := &Job{Name: "sync", State: "azblob://" + ctr + "/s.sqlite", Step: Step{Kind: KindSync, Store: filepath.Join(t.TempDir(), "s.db")}}
+	e := &Executor{
+		Getenv: a.Getenv, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), StateOptions: fastRetry,
+		Damaged: func(err error) (string, bool) {
+			return "s.db (database disk image is malformed (11))", errors.Is(err, damaged)
+		},
+		Runners: map[string]Runner{KindSync: func(ctx context.Context, s Step, info RunInfo) (Result, error) {
+			return Result{}, damaged
+		}},
+	}
+	sum, err := e.Run(context.Background(), job)
+	if err == nil || sum.Status != StatusFailed || !strings.Contains(sum.Error, "is damaged: s.db (database disk image is malformed (11)). The blob is its source and was not changed: restore an earlier version of the blob") ||
+		strings.Contains(sum.Error, "restore the file from a backup") {
+		t.Fatalf("run on a damaged store from the blob: %+v", sum)
 	}
 }

@@ -23,12 +23,13 @@ func explain(p string, err error) error {
 	if err == nil || !errors.As(err, &se) || errors.Is(err, ErrDamaged) {
 		return err
 	}
+	where := p + " " // "the store is damaged: PATH (…)", never "the store (…)"
 	if p == "" {
-		p = "the store"
+		p, where = "the store", ""
 	}
 	switch code := se.Code(); code & 0xff {
 	case sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB:
-		return fmt.Errorf("%w: %s (%v). The exporter changed nothing; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync", ErrDamaged, p, err)
+		return &DamagedError{What: fmt.Sprintf("%s(%v)", where, err), Kept: "The exporter changed nothing"}
 	case sqlite3.SQLITE_FULL:
 		return fmt.Errorf("the disk holding %s is full (%v): free some space and run again; the last good snapshot is intact", p, err)
 	case sqlite3.SQLITE_IOERR:
@@ -43,6 +44,20 @@ func explain(p string, err error) error {
 	}
 	return err
 }
+
+// DamagedError is a damaged store (errors.Is(err, ErrDamaged)): what is
+// damaged, what the exporter kept, and what to do. A caller that knows
+// where the file came from (a state blob) gives its own advice with What.
+type DamagedError struct {
+	What string // the file and SQLite's words
+	Kept string // "The exporter changed nothing", "Nothing was committed"
+}
+
+func (e *DamagedError) Error() string {
+	return fmt.Sprintf("%v: %s. %s; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync", ErrDamaged, e.What, e.Kept)
+}
+
+func (e *DamagedError) Is(target error) bool { return target == ErrDamaged }
 
 // freeSpace is the space left to unprivileged users on the file system
 // holding p.

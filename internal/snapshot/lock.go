@@ -35,7 +35,9 @@ func (s *Store) Lock(ctx context.Context, wait bool) (*Lock, error) {
 		unlock()
 		return nil, fmt.Errorf("lock %s: %w", s.path, explain(s.path, err))
 	}
-	s.startCheck(ctx)
+	if s.checkDue(ctx) {
+		s.startCheck(ctx)
+	}
 	return &Lock{s: s}, nil
 }
 
@@ -59,7 +61,7 @@ func (s *Store) flock(ctx context.Context, wait bool) (unlock func(), err error)
 			return nil, fmt.Errorf("lock %s: %w", s.path, err)
 		}
 		if !wait {
-			return nil, fmt.Errorf("%w (%s); wait for it to finish, or use --wait", ErrLocked, s.holder(ctx))
+			return nil, fmt.Errorf("%w (%s); wait for it to finish", ErrLocked, s.holder(ctx))
 		}
 		select {
 		case <-ctx.Done():

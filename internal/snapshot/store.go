@@ -11,9 +11,11 @@ import (
 	"net/url"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	_ "modernc.org/sqlite" // the pure-Go SQLite driver
@@ -120,13 +122,18 @@ func OpenExisting(ctx context.Context, p string) (*Store, error) {
 
 // openDB opens the database with the pragmas of its mode: writers ("rwc")
 // use WAL so that readers see the last committed snapshot while a sync
-// writes; readers ("ro") change nothing.
+// writes, and leave it at Close (leaveWAL); readers ("ro") change nothing
+// and create no file (readOnlyParams).
 func openDB(p, mode string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?mode=" + mode + "&_pragma=busy_timeout(10000)"
 	if mode != "ro" {
 		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	} else {
-		dsn += "&_pragma=query_only(1)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
+		extra, err := readOnlyParams(p)
+		if err != nil {
+			return nil, err
+		}
+		dsn += extra + "&_pragma=query_only(1)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)"
 	}
 	db, err := sql.Open("sqlite", dsn)
 	if err != nil {
@@ -134,6 +141,62 @@ func openDB(p, mode string) (*sql.DB, error) {
 	}
 	db.SetMaxOpenConns(4)
 	return db, nil
+}
+
+// dirWritable reports whether this process may create files in dir (a
+// variable: tests running as root, whom permission bits do not stop, set
+// it).
+var dirWritable = func(dir string) bool { return syscall.Access(dir, 2 /* W_OK */) == nil }
+
+// readOnlyParams picks how a reader opens the store so that it works in a
+// folder it cannot write and creates no file:
+//
+//   - A store in rollback-journal mode (what writers leave, see leaveWAL)
+//     opens read-only as it is: SQLite creates nothing to read it.
+//   - A store still in WAL mode (a sync is running, or it was killed, or an
+//     older exporter wrote it) needs its -shm index, which SQLite creates
+//     beside it. In a folder the reader cannot write, a store with no
+//     write-ahead log left is opened immutable (nothing can be running:
+//     no writer could create the log there); one with a log left cannot
+//     be read without merging it, which takes a writer.
+func readOnlyParams(p string) (string, error) {
+	if !walMode(p) || dirWritable(filepath.Dir(p)) {
+		return "", nil
+	}
+	if fi, err := os.Stat(p + "-wal"); err == nil && fi.Size() > 0 {
+		return "", fmt.Errorf("cannot read the store %s: its write-ahead log %s-wal holds changes not yet merged (a sync was interrupted), and its folder is not writable: the next sync merges it, or copy the store with its -wal file to a writable folder to read it", p, p)
+	}
+	return "&immutable=1", nil
+}
+
+// walMode reports whether the database file's header says WAL (its read
+// and write versions are 2); rollback-journal files say 1.
+func walMode(p string) bool {
+	f, err := os.Open(p)
+	if err != nil {
+		return false
+	}
+	defer f.Close()
+	var h [20]byte
+	if _, err := io.ReadFull(f, h[:]); err != nil {
+		return false
+	}
+	return h[18] == 2 || h[19] == 2
+}
+
+// leaveWAL switches a store its writer has closed back to a rollback
+// journal: the write-ahead log is merged and removed, and the store is
+// one self-contained file that readers open without creating any (in a
+// folder they cannot write too) and that copies as it is (a state blob).
+// If another process has the store open, the switch waits a moment and
+// then leaves the store in WAL, which readers also handle.
+func leaveWAL(p string) {
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: p}).EscapedPath()+"?mode=rw&_pragma=busy_timeout(1000)")
+	if err != nil {
+		return
+	}
+	defer db.Close()
+	_, _ = db.Exec(`PRAGMA journal_mode=DELETE`)
 }
 
 // sqliteMagic starts every SQLite database file.
@@ -218,9 +281,13 @@ func checkVersion(p string, version int) error {
 	return nil
 }
 
-// Close closes the database, then the file held for the writer lock.
+// Close closes the database, then the file held for the writer lock. A
+// writer leaves the store out of WAL (leaveWAL).
 func (s *Store) Close() error {
 	err := s.db.Close()
+	if !s.readOnly && s.file != nil && err == nil {
+		leaveWAL(s.path)
+	}
 	if s.file != nil {
 		s.file.Close()
 		s.file = nil
@@ -393,10 +460,17 @@ func parseTime(s string) time.Time {
 // reads every page (without comparing indexes to tables, which a full
 // integrity_check does). A damaged store gets ErrDamaged and what to do.
 //
-// A writer checks the committed store once per run: Lock starts the check
-// in the background, on its own connection, so that it overlaps the
-// network reads, and Commit waits for its answer. On the 630 MB store of
-// the large preset it takes about 1.1 s and 12 MiB (README, performance).
+// A writer runs it before committing a full run, and before committing any
+// run when the last checked one is CheckEvery old or older: it starts in
+// the background (Lock when it is due, Begin for a full run), on its own
+// connection, so that it overlaps the network reads, and Commit waits for
+// its answer and records it (runs.integrity_checked). On the 630 MB store
+// of the large preset it takes about 1.1 s warm, 20 s cold, and 12 MiB
+// (README, performance): too much for every incremental run of a few
+// seconds. Between checks, a run relies on SQLite's own checks of every
+// page it reads or writes (a malformed one fails the run with ErrDamaged,
+// see explain), so damage elsewhere in the file waits at most a day or
+// the next full sync to be found; nothing committed before it is lost.
 func (s *Store) Check(ctx context.Context) error {
 	// A connection of its own with a small page cache: quick_check reads
 	// every page once, so a cache only costs memory (with the 64 MiB the
@@ -418,40 +492,68 @@ func (s *Store) Check(ctx context.Context) error {
 		if err := rows.Scan(&line); err != nil {
 			return explain(s.path, err)
 		}
-		if line != "ok" {
-			problems = append(problems, line)
+		// SQLite's report is one row holding several lines, the first
+		// "*** in database main ***": keep the message on one line.
+		if line == "ok" {
+			continue
+		}
+		n := len(problems)
+		for _, l := range strings.Split(line, "\n") {
+			if l = strings.TrimSpace(l); l != "" && !strings.HasPrefix(l, "***") {
+				problems = append(problems, l)
+			}
+		}
+		if len(problems) == n {
+			problems = append(problems, strings.ReplaceAll(line, "\n", " "))
 		}
 	}
 	if err := rows.Err(); err != nil {
 		return explain(s.path, err)
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("%w: %s fails SQLite's integrity check (%s). Nothing was committed; restore the file from a backup, or move it aside and run 'exporter sync' to start a new store with a full sync",
-			ErrDamaged, s.path, strings.Join(problems, "; "))
+		return &DamagedError{What: fmt.Sprintf("%s fails SQLite's integrity check (%s)", s.path, strings.Join(problems, "; ")), Kept: "Nothing was committed"}
 	}
 	return nil
 }
 
-// startCheck runs Check in the background; waitCheck returns its answer.
-// Unlock stops a check still running.
+// CheckEvery is how old the last checked run may be before the next run
+// is checked whatever its kind.
+const CheckEvery = 24 * time.Hour
+
+// checkDue tells whether the last run that passed the check is CheckEvery
+// old or older (or there is none).
+func (s *Store) checkDue(ctx context.Context) bool {
+	var last sql.NullString
+	if err := s.db.QueryRowContext(ctx, `SELECT max(started_at) FROM runs WHERE integrity_checked = 1 AND status = 'complete'`).Scan(&last); err != nil || !last.Valid {
+		return true
+	}
+	return time.Since(parseTime(last.String)) >= CheckEvery
+}
+
+// startCheck runs Check in the background, unless one is running;
+// waitCheck returns its answer. Unlock stops a check still running.
 func (s *Store) startCheck(ctx context.Context) {
+	if s.checked != nil {
+		return
+	}
 	done := make(chan error, 1)
 	s.checked = done
 	ctx, s.stopChecked = context.WithCancel(context.WithoutCancel(ctx))
 	go func() { done <- s.Check(ctx) }()
 }
 
-// waitCheck waits for the background check, or checks now if none ran.
-func (s *Store) waitCheck(ctx context.Context) error {
+// waitCheck waits for the background check, if one was started, and says
+// whether there was one.
+func (s *Store) waitCheck(ctx context.Context) (checked bool, err error) {
 	if s.checked == nil {
-		return s.Check(ctx)
+		return false, nil
 	}
 	select {
 	case err := <-s.checked:
 		s.checked = nil
 		s.stopChecked()
-		return err
+		return true, err
 	case <-ctx.Done():
-		return ctx.Err()
+		return true, ctx.Err()
 	}
 }

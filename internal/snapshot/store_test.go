@@ -217,8 +217,13 @@ func TestUncommittedRunIsInvisibleAndAbortFails(t *testing.T) {
 	}
 	w.Abort(errors.New("network gone"), RunStats{APIRequests: 424})
 	run, _ := s.Run(ctx, w.ID())
-	if run.Status != "failed" || run.Error != "network gone" {
+	if run.Status != "failed" || run.Error != "network gone" || run.APIRequests != 424 {
 		t.Fatalf("aborted run = %+v", run)
+	}
+	// The writer's run says what the store recorded: logs and summaries
+	// count the requests of a failed run (issue 19, item 6).
+	if wr := w.Run(); wr.Status != "failed" || wr.APIRequests != 424 || wr.Error != "network gone" || wr.FinishedAt == nil {
+		t.Fatalf("the writer's run after Abort = %+v; want failed with 424 requests", wr)
 	}
 	if got := snapshotOf(t, s, Projects, r1.ID); !slices.Equal(got, []string{"p1|A||wellFormed|private"}) {
 		t.Fatalf("snapshot after abort: %v", got)

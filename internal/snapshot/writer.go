@@ -50,14 +50,17 @@ func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
 	id, _ := res.LastInsertId()
 	tx, err := s.db.BeginTx(ctx, nil)
 	if err != nil {
-		s.markFailed(id, err, RunStats{})
+		s.markFailed(id, err, RunStats{}, time.Now())
 		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
+	}
+	if kind == "full" || s.checkDue(ctx) {
+		s.startCheck(ctx) // see Check: every full run, and once a day
 	}
 	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, seen: map[*Table]map[string]struct{}{}}
 	w.run, _ = s.Run(ctx, id)
 	if err := w.prepare(); err != nil {
 		tx.Rollback()
-		s.markFailed(id, err, RunStats{})
+		s.markFailed(id, err, RunStats{}, time.Now())
 		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
 	return w, nil
@@ -488,13 +491,15 @@ type RunStats struct {
 // Progress reports rows seen and versions added and closed so far.
 func (w *Writer) Progress() (rowsSeen, added, closed int64) { return w.rowsSeen, w.added, w.closed }
 
-// Commit makes the run visible as complete. The store's integrity is
-// checked first (see Check): a run is never committed into a damaged file.
+// Commit makes the run visible as complete. If the store's integrity is
+// being checked (see Check), it waits for the answer first: a checked run
+// is never committed into a damaged file.
 func (w *Writer) Commit(st RunStats) (Run, error) {
 	for t := range w.seen {
 		return w.run, fmt.Errorf("snapshot: commit with a full read of %s still open", t.Name)
 	}
-	if err := w.s.waitCheck(w.ctx); err != nil {
+	checked, err := w.s.waitCheck(w.ctx)
+	if err != nil {
 		w.Abort(err, st)
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
 	}
@@ -506,11 +511,11 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 	if !st.AuditCursorTime.IsZero() {
 		cursorTime = formatTime(st.AuditCursorTime)
 	}
-	_, err := w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
+	_, err = w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
 		audit_cursor_time = ?, audit_cursor_id = ?, api_requests = ?, requests_by_area = ?, retries = ?,
-		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ? WHERE id = ?`,
+		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ?, integrity_checked = ? WHERE id = ?`,
 		formatTime(time.Now()), snap, cursorTime, st.AuditCursorID, st.APIRequests, areas, st.Retries,
-		w.rowsSeen, w.added, w.closed, st.Note, w.run.ID)
+		w.rowsSeen, w.added, w.closed, st.Note, checked, w.run.ID)
 	if err != nil {
 		w.Abort(err, st)
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
@@ -522,7 +527,7 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 		}
 	}
 	if err := w.tx.Commit(); err != nil {
-		w.s.markFailed(w.run.ID, err, st)
+		w.s.markFailed(w.run.ID, err, st, time.Now())
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))
 	}
 	return w.s.Run(context.WithoutCancel(w.ctx), w.run.ID)
@@ -537,13 +542,18 @@ func usageJSON(st RunStats) string {
 }
 
 // Abort discards the run's changes and records why it failed, with the
-// requests it made (st's usage fields; the rest is ignored).
+// requests it made (st's usage fields; the rest is ignored). Run then
+// returns the run as recorded, so logs and summaries count what the store
+// counts.
 func (w *Writer) Abort(cause error, st RunStats) {
 	_ = w.tx.Rollback()
-	w.s.markFailed(w.run.ID, cause, st)
+	now := time.Now()
+	msg := w.s.markFailed(w.run.ID, cause, st, now)
+	w.run.Status, w.run.Error, w.run.FinishedAt = "failed", msg, &now
+	w.run.APIRequests, w.run.RequestsByArea, w.run.Retries = st.APIRequests, st.RequestsByArea, st.Retries
 }
 
-func (s *Store) markFailed(id int64, cause error, st RunStats) {
+func (s *Store) markFailed(id int64, cause error, st RunStats, now time.Time) string {
 	msg := "aborted"
 	if cause != nil {
 		msg = cause.Error()
@@ -551,5 +561,6 @@ func (s *Store) markFailed(id int64, cause error, st RunStats) {
 	// The caller's context may be the reason for the failure; record it anyway.
 	_, _ = s.db.ExecContext(context.Background(), `UPDATE runs SET status = 'failed', finished_at = ?, error = ?,
 		api_requests = ?, requests_by_area = ?, retries = ? WHERE id = ? AND status = 'running'`,
-		formatTime(time.Now()), msg, st.APIRequests, usageJSON(st), st.Retries, id)
+		formatTime(now), msg, st.APIRequests, usageJSON(st), st.Retries, id)
+	return msg
 }
