@@ -86,7 +86,7 @@ func ExportCampaign(ctx context.Context, st *snapshot.Store, sink Sink, opts Pac
 	defer os.RemoveAll(tmp)
 	spools := make([]*scopeSpool, len(rt.names))
 	for i := range spools {
-		spools[i] = &scopeSpool{path: filepath.Join(tmp, fmt.Sprintf("scope-%d", i))}
+		spools[i] = &scopeSpool{path: filepath.Join(tmp, fmt.Sprintf("scope-%d", i)), tables: make([]struct{ off, n int64 }, len(PacketTables))}
 	}
 	admins := make([]map[string]Person, len(rt.names))
 	for ti, t := range PacketTables {
@@ -442,7 +442,12 @@ func (rt *router) route(t *Table, r Row) []int32 {
 		}
 		return rt.orOrg(rt.of(str(3)))
 	}
-	return nil
+	// Other tables (pipelines, …) go by their project column, else to
+	// the organization.
+	if i := t.Index("project"); i >= 0 {
+		return rt.orOrg(rt.project(r[i]))
+	}
+	return rt.orOrg(nil)
 }
 
 // scopeSpool is one scope's rows of every table, in one temporary file,
@@ -452,8 +457,8 @@ func (rt *router) route(t *Table, r Row) []int32 {
 type scopeSpool struct {
 	path   string
 	buf    []byte
-	size   int64 // bytes in the file
-	tables [16]struct{ off, n int64 }
+	size   int64                    // bytes in the file
+	tables []struct{ off, n int64 } // by PacketTables index
 	cur    int
 }
 
