@@ -16,7 +16,9 @@ import (
 	"github.com/Azure/azure-sdk-for-go/sdk/azcore"
 
 	"github.com/ado-access/ado-access/internal/collect"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/provision"
+	"github.com/ado-access/ado-access/internal/review"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -55,6 +57,12 @@ changes nothing. With --apply it carries the plan out, then re-reads what
 it changed and prints each action's wanted state against the service's.
 
 Decisions (--decisions FILE):
+  DIR/                    a review campaign (export packet --split-by
+                          project): every scope's filled-in packet.xlsx,
+                          each bound to its own packet and to the manifest
+                          campaign.json lists, planned as one. Each action's
+                          source file names its scope's folder; its
+                          approver is the row's Reviewer.
   packet.xlsx             a review packet's workbook with the Decision
                           column filled in (Keep, Revoke, Change) and a
                           Reviewer on every Revoke. It must stay in its
@@ -200,7 +208,7 @@ type applied struct {
 func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, err error) {
 	decisions, doApply, format := p.decisions, p.apply, p.format
 	sf := p.sf
-	d, err := provision.ReadDecisions(ctx, decisions, provision.ReadOptions{PacketDir: p.packetDir})
+	d, err := readDecisions(ctx, env, decisions, p.packetDir)
 	if err != nil {
 		return out, inputError(err)
 	}
@@ -306,6 +314,34 @@ func applyDecisions(ctx context.Context, env *Env, p applyParams) (out applied, 
 		return out, fmt.Errorf("verify plan %s: %w", plan.ID, verr)
 	}
 	return out, applyExit(plan, res, checks)
+}
+
+// readDecisions reads a decisions file, or every workbook of a review
+// campaign (a folder, or a blob location fetched first, with
+// campaign.json).
+func readDecisions(ctx context.Context, env *Env, decisions, packetDir string) (*provision.Decisions, error) {
+	if export.IsBlobLocation(decisions) {
+		sink, err := export.OpenSink(ctx, decisions, env.Getenv, export.BlobOptions{})
+		if err != nil {
+			return nil, usageErrorf("%v", err)
+		}
+		dir, cleanup, err := review.Fetch(ctx, sink)
+		if err != nil {
+			return nil, err
+		}
+		defer cleanup()
+		if !review.IsCampaign(dir) {
+			return nil, usageErrorf("%s: no %s there; a blob location names a review campaign", decisions, review.CampaignName)
+		}
+		return review.Decisions(ctx, dir)
+	}
+	if review.IsCampaign(decisions) {
+		if packetDir != "" {
+			return nil, usageErrorf("--packet is for one filled-in file; a campaign's packets are its sub-folders")
+		}
+		return review.Decisions(ctx, decisions)
+	}
+	return provision.ReadDecisions(ctx, decisions, provision.ReadOptions{PacketDir: packetDir})
 }
 
 // inputError makes bad decisions exit 2, with every problem listed.
@@ -611,6 +647,10 @@ func applyStatus(ctx context.Context, env *Env, sf *storeFlags, args []string, f
 			fin = e.FinishedAt.UTC().Format(time.RFC3339)
 		}
 		from := filepath.Base(e.SourceFile)
+		if from == export.WorkbookName {
+			// A campaign's workbooks are told apart by their scope's folder.
+			from = filepath.Base(filepath.Dir(e.SourceFile)) + "/" + from
+		}
 		if e.SourceSheet != "" {
 			from += " " + e.SourceSheet
 		}

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"runtime/debug"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -34,6 +35,7 @@ func newExportCmd() *Command {
 		partition     string
 		csvBOM        bool
 		allPerms      bool
+		reviewers     string
 		signKeyFile   string
 		fs            *flag.FlagSet
 	)
@@ -97,6 +99,23 @@ by default). The warehouse gets every organization's partitions under
 one root; packets are one per organization with --split-by org, each in
 --to/ORG (default packet-ORG-runN).
 
+A review campaign (--split-by project): one packet per reviewer scope,
+each in --to/SCOPE (a normal packet: manifest, CSV, Parquet, packet.xlsx
+holding only its scope), then --to/campaign.json, written last. A
+project's scope holds its groups, their members (direct and nested), the
+access they give inside the project, its permissions, privileged access,
+findings and changes; the organization scope, the collection-level groups
+(Project Collection Administrators, …) and what belongs to no project.
+Each review sheet leads with names, then Decision, Reviewer and Comment,
+descriptors last; the rows that need a human come first, marked in the
+Attention column (privileged, gained since baseline, dormant, disabled,
+deleted in Entra, guest). Reviewers are each project's Project
+Administrators (the organization's: Project Collection Administrators),
+direct and through groups, unless --reviewers FILE maps scopes to people
+(CSV "scope,reviewer" rows, or YAML "scope: [people]"; at most 1 MB and
+20,000 pairs). 'exporter review status' tracks completion; 'exporter
+apply --decisions DIR/' applies the whole campaign.
+
 Exit codes: 0 done; 1 failed (no store or run, an output that cannot be
 written); 2 bad usage (a flag, an argument, an organization the store
 does not hold).
@@ -105,6 +124,8 @@ Examples:
   exporter export packet
   exporter export packet --format xlsx --to reviews/2026-q4 --baseline reviews/2026-q3
   exporter export packet --db stores/ --org all --split-by org --to reviews/2026-q4
+  exporter export packet --split-by project --to reviews/2026-q4
+  exporter export packet --split-by project --reviewers reviewers.yaml --to reviews/2026-q4
   exporter export packet --to https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
   exporter export packet --csv-bom --to reviews/2026-q4
   exporter export packet --sign-key keys/reviews.key --to reviews/2026-q4
@@ -123,7 +144,8 @@ Examples:
 			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
 			f.IntVar(&maxPATDays, "max-pat-days", 90, "a personal access token valid longer than this many days is a finding")
-			f.StringVar(&splitBy, "split-by", "", "with a store folder of several organizations: 'org' writes one packet per organization, into --to/ORG")
+			f.StringVar(&splitBy, "split-by", "", "'project': a review campaign, one packet per project and one for the organization level, into --to/SCOPE, with campaign.json; 'org' (a store folder of several organizations): one packet per organization, into --to/ORG")
+			f.StringVar(&reviewers, "reviewers", "", "with --split-by project: a CSV (scope,reviewer) or YAML (scope: [people]) file naming each scope's reviewers (default: its administrators)")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
 			f.BoolVar(&allPerms, "all-permissions", false, "packet effective_permissions lists every permission of every account (default: the privileged ones; the warehouse always has every one)")
 			f.StringVar(&signKeyFile, "sign-key", "", "sign each packet's manifest with this Ed25519 private key `FILE` (PEM PKCS#8; env ADO_ACCESS_SIGN_KEY names one too): manifest.json.sig")
@@ -169,13 +191,19 @@ Examples:
 			} else if partition != export.PartitionByDate && partition != export.PartitionByRun {
 				return usageErrorf("--partition %q: want date or run", partition)
 			}
-			if splitBy != "" && splitBy != "org" {
-				return usageErrorf("--split-by %q: the one split is org", splitBy)
+			if splitBy != "" && splitBy != "org" && splitBy != "project" {
+				return usageErrorf("--split-by %q: want project (a review campaign) or org", splitBy)
+			}
+			if splitBy == "project" && kind != "packet" || reviewers != "" && splitBy != "project" {
+				return usageErrorf("--split-by project and --reviewers are for export packet, together")
+			}
+			if splitBy == "project" && !slices.Contains(fmts, export.FormatXLSX) {
+				return usageErrorf("--split-by project: a campaign is reviewed in its workbooks; keep xlsx in --format")
 			}
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
 				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged, maxPATDays: maxPATDays,
-				partition: partition, csvBOM: csvBOM, allPermissions: allPerms,
+				partition: partition, csvBOM: csvBOM, allPermissions: allPerms, splitBy: splitBy, reviewers: reviewers,
 			}
 			if kind == "packet" {
 				key, err := signKey(env, signKeyFile)
@@ -183,6 +211,9 @@ Examples:
 					return usageErrorf("%v", err)
 				}
 				p.signKey = key
+			}
+			if splitBy == "project" {
+				return runCampaignExport(ctx, env, p)
 			}
 			stores, closeAll, err := p.sf.openAllForReading(ctx, env, false)
 			if err != nil {
@@ -266,6 +297,8 @@ type exportParams struct {
 	privileged     []string
 	maxPrivileged  int
 	maxPATDays     int
+	splitBy        string // packet: "project" writes a campaign
+	reviewers      string // campaign: the --reviewers file
 }
 
 // exportStore writes a packet or a warehouse partition from the store, as

@@ -47,6 +47,7 @@ var commands = []func() *Command{
 	newScheduleCmd,
 	newSchedulesCmd,
 	newApplyCmd,
+	newReviewCmd,
 	newKeygenCmd,
 }
 

@@ -84,11 +84,12 @@ var jobCheckers = map[string]schedule.Checker{
 func (j *jobFlags) executor(env *Env) *schedule.Executor {
 	return &schedule.Executor{
 		Runners: map[string]schedule.Runner{
-			schedule.KindSync:       j.runSync(env),
-			schedule.KindPacket:     runExport(env, "packet"),
-			schedule.KindWarehouse:  runExport(env, "warehouse"),
-			schedule.KindDiffReport: runDiffReport(env),
-			schedule.KindApplyPlan:  j.runApplyPlan(env),
+			schedule.KindSync:         j.runSync(env),
+			schedule.KindPacket:       runExport(env, "packet"),
+			schedule.KindWarehouse:    runExport(env, "warehouse"),
+			schedule.KindDiffReport:   runDiffReport(env),
+			schedule.KindApplyPlan:    j.runApplyPlan(env),
+			schedule.KindReviewStatus: runReviewStatus(env),
 		},
 		Store:        j.db,
 		State:        j.state,
@@ -225,10 +226,24 @@ func runExport(env *Env, kind string) schedule.Runner {
 				return schedule.Result{}, schedule.ConfigError(err)
 			}
 		}
-		m, sink, err := exportStore(ctx, env, exportParams{
+		p := exportParams{
 			kind: kind, sf: storeFlags{db: s.Store, org: org}, to: to, formats: formats, baseline: baseline,
 			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged, signKey: key,
-		})
+			splitBy: s.SplitBy, reviewers: s.Reviewers,
+		}
+		if kind == "packet" && s.SplitBy == "project" {
+			c, sink, err := exportCampaign(ctx, env, p)
+			if err != nil {
+				return schedule.Result{}, jobError(err)
+			}
+			res := schedule.Result{StoreRun: c.Run, Outputs: []string{sink.String()}}
+			for _, sc := range c.Scopes {
+				res.Rows += sc.RowsToDecide
+			}
+			info.Logger.Info("campaign written", "campaign", c.CampaignID, "scopes", len(c.Scopes), "rows_to_decide", res.Rows)
+			return res, nil
+		}
+		m, sink, err := exportStore(ctx, env, p)
 		if err != nil {
 			return schedule.Result{}, jobError(err)
 		}
@@ -296,6 +311,26 @@ func runDiffReport(env *Env) schedule.Runner {
 			return schedule.Result{}, err
 		}
 		return schedule.Result{StoreRun: b.ID, Rows: int64(n), Outputs: []string{sink.String() + "/" + name}}, nil
+	}
+}
+
+// runReviewStatus reads a review campaign's completion (as 'exporter
+// review status'); the job succeeds whether or not the campaign is complete,
+// and reports how far it is in its summary and metrics.
+func runReviewStatus(env *Env) schedule.Runner {
+	return func(ctx context.Context, s schedule.Step, info schedule.RunInfo) (schedule.Result, error) {
+		org := stepOrg(env, s)
+		if strings.Contains(s.Campaign, "{org}") && org == "" {
+			return schedule.Result{}, schedule.ConfigError(fmt.Errorf("%s: {org} needs org: in the job or ADO_ORG_URL", s.Campaign))
+		}
+		loc := schedule.Expand(s.Campaign, export.OrgName(org), info.Started)
+		st, _, err := campaignStatus(ctx, env, loc)
+		if err != nil {
+			return schedule.Result{}, jobError(err)
+		}
+		info.Logger.Info("review status", "campaign", st.CampaignID, "scopes_complete", st.Complete, "scopes", st.Total, "rows_decided", st.Decided, "rows_to_decide", st.RowsToDecide)
+		return schedule.Result{StoreRun: st.Run, Rows: st.Decided, Outputs: []string{loc},
+			Review: &schedule.Review{ScopesComplete: st.Complete, ScopesTotal: st.Total, RowsDecided: st.Decided, RowsToDecide: st.RowsToDecide, Revokes: st.Revokes}}, nil
 	}
 }
 

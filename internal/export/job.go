@@ -40,6 +40,11 @@ type job struct {
 	perms        *diff.PermissionSnapshot // loaded for permissions, used by effective_permissions
 	pipes        *pipeState               // names and Azure connections, for resource_roles (pipelines.go)
 	rows         map[string]int64         // rows per table
+	// source, when set, gives every table's rows instead of the store (a
+	// campaign's scope, replayed from its spool); mark says why a review
+	// row needs a human, for the workbook's Attention column.
+	source func(ctx context.Context, t *Table, emit func(Row) error) error
+	mark   func(t *Table, r Row) string
 }
 
 // account is what later tables need to know of an account.
@@ -101,6 +106,12 @@ func (j *job) produce(ctx context.Context, t *Table, emit func(Row) error) error
 	count := func(r Row) error {
 		j.rows[t.Name]++
 		return emit(r)
+	}
+	if j.source != nil {
+		return j.source(ctx, t, func(r Row) error {
+			j.tally(t, r)
+			return count(r)
+		})
 	}
 	id := j.run.ID
 	switch t {

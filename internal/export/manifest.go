@@ -38,7 +38,10 @@ type Manifest struct {
 	CreatedAt    string            `json:"created_at"`
 	ToolVersion  string            `json:"tool_version"`
 	Baseline     *ManifestBaseline `json:"baseline,omitempty"`
-	Options      *ManifestOptions  `json:"options,omitempty"`
+	// Scope is a campaign packet's reviewer scope: a project's name, or
+	// ScopeOrganization (see ExportCampaign); absent for a whole packet.
+	Scope   string           `json:"scope,omitempty"`
+	Options *ManifestOptions `json:"options,omitempty"`
 	// Root is where file paths start, relative to the manifest's folder
 	// ("" for the folder itself; "../../../.." for a warehouse manifest,
 	// one more with --partition run).

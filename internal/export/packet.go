@@ -41,6 +41,9 @@ type PacketOptions struct {
 	// CSVBOM starts every CSV file with a UTF-8 byte-order mark, so that
 	// Excel on Windows, opening one by a double click, reads it as UTF-8.
 	CSVBOM bool
+	// Scope names a campaign's scope in the manifest and on the Summary
+	// sheet (set by ExportCampaign).
+	Scope string
 	// SignKey, if set, signs the manifest: manifest.json.sig, written just
 	// before it, and the key's fingerprint in the manifest (signer).
 	SignKey ed25519.PrivateKey
@@ -166,6 +169,7 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 			return nil, err
 		}
 		defer wb.Close()
+		wb.mark = j.mark
 	}
 	var shadow Sink
 	if j.changes.newDir != "" && !spanning {
@@ -215,7 +219,7 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		log.Debug("table written", "table", t.Name, "rows", out.rows, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
 	m := &Manifest{
-		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id, ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info,
+		Kind: "packet", SchemaVersion: SchemaVersion, PacketID: id, ToolVersion: j.opts.ToolVersion, Baseline: j.changes.info, Scope: opts.Scope,
 		Options: &ManifestOptions{DormantDays: j.opts.DormantDays, PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged, Formats: formats, CSVBOM: opts.CSVBOM},
 	}
 	if spanning {
@@ -388,7 +392,7 @@ func writeWorkbook(ctx context.Context, jobs []*job, names []string, sink Sink, 
 		Organization: j.run.Org, Run: j.run.ID, SnapshotTime: j.snap, PacketID: m.PacketID,
 		ToolVersion: j.opts.ToolVersion, Baseline: j.changes.desc, DormantDays: j.opts.DormantDays,
 		PrivilegedGroups: j.opts.PrivilegedGroups, MaxPrivileged: j.opts.MaxPrivileged,
-		Tables: m.Tables, Severity: FindingSeverity,
+		Tables: m.Tables, Severity: FindingSeverity, Scope: m.Scope,
 	}
 	for _, jj := range jobs {
 		s.Dormant += jj.dormant

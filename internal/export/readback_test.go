@@ -249,6 +249,7 @@ func readXLSX(t testing.TB, f *excelize.File, tdef *Table, sheets []string) tabl
 			t.Fatalf("sheet %s: %v", sh, err)
 		}
 		n := 0
+		pos, _, _ := sheetLayout(tdef, false)
 		for rows.Next() {
 			n++
 			cols, err := rows.Columns()
@@ -256,19 +257,15 @@ func readXLSX(t testing.TB, f *excelize.File, tdef *Table, sheets []string) tabl
 				t.Fatal(err)
 			}
 			if n == 1 {
-				want := tdef.ColumnNames()
-				if tdef.Review {
-					want = append(want, DecisionColumn, ReviewerColumn, CommentColumn)
-				}
-				if !slices.Equal(cols, want) {
+				if want := SheetHeader(tdef, false); !slices.Equal(cols, want) {
 					t.Fatalf("sheet %s header %v, want %v", sh, cols, want)
 				}
 				continue
 			}
 			row := make([]string, len(tdef.Columns))
 			for i := range row {
-				if i < len(cols) {
-					row[i] = canon(tdef.Columns[i], cols[i])
+				if pos[i] < len(cols) {
+					row[i] = canon(tdef.Columns[i], cols[pos[i]])
 				}
 			}
 			tb.rows = append(tb.rows, row)

@@ -41,7 +41,18 @@ const (
 )
 
 func (s *spool) Write(r Row) error {
-	b := s.buf[:0]
+	b, err := appendRow(s.buf[:0], r)
+	if err != nil {
+		return fmt.Errorf("spool %s: %w", s.t.Name, err)
+	}
+	s.buf = b
+	s.n++
+	_, err = s.w.Write(b)
+	return err
+}
+
+// appendRow encodes a row as spools store it.
+func appendRow(b []byte, r Row) ([]byte, error) {
 	for _, v := range r {
 		switch x := v.(type) {
 		case nil:
@@ -63,13 +74,10 @@ func (s *spool) Write(r Row) error {
 			b = append(b, spTime)
 			b = binary.AppendVarint(b, x.UnixMicro())
 		default:
-			return fmt.Errorf("spool %s: unsupported value %T", s.t.Name, v)
+			return b, fmt.Errorf("unsupported value %T", v)
 		}
 	}
-	s.buf = b
-	s.n++
-	_, err := s.w.Write(b)
-	return err
+	return b, nil
 }
 
 // Replay hands every row written, in order, to fn, then closes the spool.
@@ -84,47 +92,56 @@ func (s *spool) Replay(fn func(Row) error) error {
 	r := bufio.NewReaderSize(s.f, 64<<10)
 	width := len(s.t.Columns)
 	for range s.n {
-		row := make(Row, width)
-		for i := range row {
-			tag, err := r.ReadByte()
-			if err != nil {
-				return s.broken(err)
-			}
-			switch tag {
-			case spNull:
-			case spString:
-				n, err := binary.ReadUvarint(r)
-				if err != nil {
-					return s.broken(err)
-				}
-				b := make([]byte, n)
-				if _, err := io.ReadFull(r, b); err != nil {
-					return s.broken(err)
-				}
-				row[i] = string(b)
-			case spInt:
-				v, err := binary.ReadVarint(r)
-				if err != nil {
-					return s.broken(err)
-				}
-				row[i] = v
-			case spFalse, spTrue:
-				row[i] = tag == spTrue
-			case spTime:
-				v, err := binary.ReadVarint(r)
-				if err != nil {
-					return s.broken(err)
-				}
-				row[i] = time.UnixMicro(v).UTC()
-			default:
-				return s.broken(fmt.Errorf("tag %d", tag))
-			}
+		row, err := readRow(r, width)
+		if err != nil {
+			return s.broken(err)
 		}
 		if err := fn(row); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// readRow decodes one row of width values that appendRow encoded.
+func readRow(r *bufio.Reader, width int) (Row, error) {
+	row := make(Row, width)
+	for i := range row {
+		tag, err := r.ReadByte()
+		if err != nil {
+			return nil, err
+		}
+		switch tag {
+		case spNull:
+		case spString:
+			n, err := binary.ReadUvarint(r)
+			if err != nil {
+				return nil, err
+			}
+			b := make([]byte, n)
+			if _, err := io.ReadFull(r, b); err != nil {
+				return nil, err
+			}
+			row[i] = string(b)
+		case spInt:
+			v, err := binary.ReadVarint(r)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = v
+		case spFalse, spTrue:
+			row[i] = tag == spTrue
+		case spTime:
+			v, err := binary.ReadVarint(r)
+			if err != nil {
+				return nil, err
+			}
+			row[i] = time.UnixMicro(v).UTC()
+		default:
+			return nil, fmt.Errorf("tag %d", tag)
+		}
+	}
+	return row, nil
 }
 
 func (s *spool) broken(err error) error {

@@ -23,7 +23,19 @@ type Summary struct {
 	Severity         map[string]string // of each finding
 	HighFindings     int64             // findings of high severity
 	Changes          []Count           // by kind, in the order of diff.Kinds
+	Scope            string            // a campaign's scope: a project, or the organization level; "" for a whole packet
 }
+
+// The bulk control of the Summary sheet: a reviewer who sets the first to
+// BulkKeepYes and writes their name beside the second certifies every row
+// of the review sheets they left without a decision as Keep. 'exporter
+// review status' and 'exporter apply' read both.
+const (
+	BulkKeepLabel     = "Keep every row without a decision"
+	BulkReviewerLabel = "Bulk reviewer"
+	BulkKeepYes       = "Yes"
+	BulkKeepNo        = "No"
+)
 
 // Count is a named number.
 type Count struct {

@@ -25,7 +25,78 @@ const (
 	DecisionColumn = "Decision"
 	ReviewerColumn = "Reviewer"
 	CommentColumn  = "Comment"
+	// AttentionColumn leads the review sheets of a campaign's workbooks:
+	// why a row needs a human (privileged, gained since baseline, dormant,
+	// disabled, deleted in Entra, guest); rows with a reason come first.
+	AttentionColumn = "Attention"
 )
+
+// reviewLead are the columns a reviewer reads first on the review sheets
+// 'apply' reads, in this order, before the Decision columns; the table's
+// other columns (its descriptors, kept for 'apply') follow them.
+var reviewLead = map[string][]string{
+	"accounts":         {"display_name", "principal_name", "mail", "kind", "meta_type", "license_display_name", "status", "last_accessed", "dormant", "deleted_in_origin"},
+	"effective_access": {"member_name", "member_kind", "group_name", "path", "direct"},
+	"privileged_access": {"member_name", "principal_name", "role", "project", "group_name", "path", "direct", "last_accessed", "dormant",
+		"meta_type", "status", "license_display_name"},
+}
+
+// sheetLayout places a table's columns on its sheet: pos[i] is the sheet
+// column (0-based) of the table's column i, dec that of Decision (-1: not
+// a review table), width the sheet's columns. marked adds the Attention
+// column first, on the sheets reviewLead orders.
+func sheetLayout(t *Table, marked bool) (pos []int, dec, width int) {
+	pos = make([]int, len(t.Columns))
+	lead, ordered := reviewLead[t.Name]
+	if !t.Review {
+		for i := range pos {
+			pos[i] = i
+		}
+		return pos, -1, len(pos)
+	}
+	if !ordered {
+		for i := range pos {
+			pos[i] = i
+		}
+		return pos, len(pos), len(pos) + 3
+	}
+	at := 0
+	if marked {
+		at = 1
+	}
+	placed := make([]bool, len(t.Columns))
+	for _, name := range lead {
+		i := t.Index(name)
+		pos[i], placed[i] = at, true
+		at++
+	}
+	dec = at
+	at += 3
+	for i := range pos {
+		if !placed[i] {
+			pos[i] = at
+			at++
+		}
+	}
+	return pos, dec, at
+}
+
+// SheetHeader is the header row of a table's sheet (marked: a campaign's
+// workbook, with the Attention column).
+func SheetHeader(t *Table, marked bool) []string {
+	pos, dec, width := sheetLayout(t, marked)
+	h := make([]string, width)
+	for i, c := range t.Columns {
+		h[pos[i]] = c.Name
+	}
+	if dec >= 0 {
+		h[dec], h[dec+1], h[dec+2] = DecisionColumn, ReviewerColumn, CommentColumn
+	}
+	if marked && h[0] == "" {
+		h[0] = AttentionColumn
+	}
+	return h
+}
 
 // Decisions are the values the Decision column's drop-down offers.
 var Decisions = []string{"Keep", "Revoke", "Change"}
@@ -69,6 +140,9 @@ type workbook struct {
 	tmp     string
 	wg      sync.WaitGroup // sheets being compressed
 	busy    chan struct{}  // one sheet compresses at a time, bounding memory
+	// mark, when set (a campaign's workbook), says why a row of a review
+	// sheet needs a human ("" when it does not), in its Attention column.
+	mark func(t *Table, r Row) string
 }
 
 // sheetPart is one sheet's worksheet XML, deflated into a temporary file
@@ -241,10 +315,10 @@ func (wb *workbook) Sheets(table string) []string { return wb.sheets[table] }
 
 // Table starts writing a table's rows to its sheet.
 func (wb *workbook) Table(t *Table) (*sheetWriter, error) {
-	s := &sheetWriter{wb: wb, t: t, cols: len(t.Columns)}
-	if t.Review {
-		s.cols += 3
-	}
+	s := &sheetWriter{wb: wb, t: t}
+	_, ordered := reviewLead[t.Name]
+	s.marked = wb.mark != nil && ordered
+	s.pos, s.dec, s.cols = sheetLayout(t, s.marked)
 	s.vals = make([]any, s.cols)
 	return s, s.start()
 }
@@ -252,15 +326,18 @@ func (wb *workbook) Table(t *Table) (*sheetWriter, error) {
 // sheetWriter streams one table to one or more sheets, each through an
 // excelize file of its own.
 type sheetWriter struct {
-	wb    *workbook
-	t     *Table
-	pf    *excelize.File // the current sheet's own file
-	sw    *excelize.StreamWriter
-	sheet string // the current sheet's name in the workbook
-	cols  int
-	row   int // rows written on the current sheet, header included
-	part  int
-	vals  []any
+	wb     *workbook
+	t      *Table
+	pf     *excelize.File // the current sheet's own file
+	sw     *excelize.StreamWriter
+	sheet  string // the current sheet's name in the workbook
+	cols   int
+	pos    []int // the sheet column of each table column
+	dec    int   // the Decision column (-1: none)
+	marked bool  // the Attention column comes first
+	row    int   // rows written on the current sheet, header included
+	part   int
+	vals   []any
 }
 
 // partSheet is the sheet's name in its own file.
@@ -309,25 +386,26 @@ func (s *sheetWriter) start() error {
 		return err
 	}
 	for i, c := range s.t.Columns {
-		if err := sw.SetColWidth(i+1, i+1, columnWidth(c)); err != nil {
+		if err := sw.SetColWidth(s.pos[i]+1, s.pos[i]+1, columnWidth(c)); err != nil {
+			return err
+		}
+	}
+	if s.dec >= 0 {
+		if err := sw.SetColWidth(s.dec+1, s.dec+1, 12); err != nil {
+			return err
+		}
+		if err := sw.SetColWidth(s.dec+2, s.dec+3, 24); err != nil {
+			return err
+		}
+	}
+	if s.marked {
+		if err := sw.SetColWidth(1, 1, 30); err != nil {
 			return err
 		}
 	}
 	header := make([]any, 0, s.cols)
-	for _, name := range s.t.ColumnNames() {
+	for _, name := range SheetHeader(s.t, s.marked) {
 		header = append(header, excelize.Cell{StyleID: styles.header, Value: name})
-	}
-	if s.t.Review {
-		n := len(s.t.Columns)
-		if err := sw.SetColWidth(n+1, n+1, 12); err != nil {
-			return err
-		}
-		if err := sw.SetColWidth(n+2, n+3, 24); err != nil {
-			return err
-		}
-		for _, name := range []string{DecisionColumn, ReviewerColumn, CommentColumn} {
-			header = append(header, excelize.Cell{StyleID: styles.header, Value: name})
-		}
 	}
 	s.row = 1
 	return sw.SetRow("A1", header)
@@ -357,15 +435,21 @@ func (s *sheetWriter) Write(r Row) error {
 	}
 	clear(s.vals)
 	for i, v := range r {
+		at := s.pos[i]
 		switch x := v.(type) {
 		case time.Time:
-			s.vals[i] = excelize.Cell{StyleID: s.wb.styles.date, Value: x.UTC()}
+			s.vals[at] = excelize.Cell{StyleID: s.wb.styles.date, Value: x.UTC()}
 		case string:
 			if x != "" { // an empty string would be a cell Excel counts as filled
-				s.vals[i] = x
+				s.vals[at] = x
 			}
 		default: // int64, bool, nil: plain values (strings inline, never formulas)
-			s.vals[i] = v
+			s.vals[at] = v
+		}
+	}
+	if s.marked {
+		if m := s.wb.mark(s.t, r); m != "" {
+			s.vals[0] = m
 		}
 	}
 	s.row++
@@ -422,8 +506,8 @@ func (s *sheetWriter) seal(pf *excelize.File) error {
 	}
 	// The workbook names the filtered range too (writeZip).
 	s.wb.filters = append(s.wb.filters, [2]string{s.sheet, ref})
-	if s.t.Review {
-		col, _ := excelize.ColumnNumberToName(len(s.t.Columns) + 1)
+	if s.dec >= 0 {
+		col, _ := excelize.ColumnNumberToName(s.dec + 1)
 		dv := excelize.NewDataValidation(true)
 		dv.Sqref = fmt.Sprintf("%s2:%s%d", col, col, last)
 		if err := dv.SetDropList(Decisions); err != nil {

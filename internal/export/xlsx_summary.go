@@ -64,6 +64,7 @@ func (wb *workbook) Summary(s *Summary) error {
 		return err
 	}
 	row := 1
+	bulk := 0 // the bulk control's row
 	// put writes a label and its values on the next row: strings as text
 	// (none when empty), counts with separators, instants as date-times.
 	put := func(label string, labelStyle int, vals ...any) error {
@@ -146,6 +147,19 @@ func (wb *workbook) Summary(s *Summary) error {
 		func() error { return put("Packet id", 0, s.PacketID) },
 		func() error { return put("Tool version", 0, s.ToolVersion) },
 		func() error { return put("Changes since", 0, s.Baseline) },
+		func() error {
+			if s.Scope == "" {
+				return nil
+			}
+			return put("Scope", 0, s.Scope)
+		},
+		func() error { row++; return put("Review", st.bold) },
+		func() error { bulk = row; return put(BulkKeepLabel, 0, BulkKeepNo) },
+		func() error { return put(BulkReviewerLabel, 0, "") },
+		func() error {
+			return put("How to decide", 0, "Decide the rows that need it first (they lead each review sheet): Keep, Revoke or Change in Decision, your name in Reviewer. "+
+				"To certify every row you left without a decision as Keep, set \""+BulkKeepLabel+"\" to Yes and write your name as "+BulkReviewerLabel+".")
+		},
 		func() error { return put("Dormant after (days)", 0, int64(s.DormantDays)) },
 		func() error { return put("Privileged groups", 0, strings.Join(s.PrivilegedGroups, "; ")) },
 		func() error { return put("Most members expected in a privileged group", 0, int64(s.MaxPrivileged)) },
@@ -188,6 +202,14 @@ func (wb *workbook) Summary(s *Summary) error {
 		if err := f.SetColWidth(sh, col, col, width); err != nil {
 			return err
 		}
+	}
+	dv := excelize.NewDataValidation(true)
+	dv.Sqref = cellName(2, bulk)
+	if err := dv.SetDropList([]string{BulkKeepYes, BulkKeepNo}); err != nil {
+		return err
+	}
+	if err := f.AddDataValidation(sh, dv); err != nil {
+		return fmt.Errorf("xlsx: summary: %w", err)
 	}
 	// Printed, the summary fits the width of a landscape page.
 	fit := true

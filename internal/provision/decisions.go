@@ -159,6 +159,10 @@ type Decisions struct {
 	Rows []Decision
 	// Rows that ask for nothing: Keep, and no decision at all.
 	Keep, Blank int
+	// BulkReviewer certified every row left without a decision as Keep
+	// (the workbook's bulk control, see export.BulkKeepLabel); "" when
+	// nobody did. The Blank rows are then kept in bulk.
+	BulkReviewer string
 }
 
 // ReadOptions say where a review packet's manifest is when the decisions

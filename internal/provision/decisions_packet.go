@@ -87,7 +87,7 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			r.p.add(src, "column %s appears twice", clip(h))
 			continue
 		}
-		if !slices.Contains(t.cols, h) && h != export.DecisionColumn && h != export.ReviewerColumn && h != export.CommentColumn {
+		if !slices.Contains(t.cols, h) && h != export.DecisionColumn && h != export.ReviewerColumn && h != export.CommentColumn && h != export.AttentionColumn {
 			r.p.add(src, "unknown column %s (a %s table has %s, then Decision, Reviewer and Comment)", clip(h), t.name, strings.Join(t.cols, ", "))
 			continue
 		}

@@ -34,6 +34,15 @@ func readWorkbook(ctx context.Context, r *packetRead) error {
 	defer f.Close()
 	sheets := f.GetSheetList()
 	r.packetID = summaryValue(f, "Packet id")
+	bulk, who := summaryValue(f, export.BulkKeepLabel), summaryValue(f, export.BulkReviewerLabel)
+	switch {
+	case strings.EqualFold(bulk, export.BulkKeepYes) && who == "":
+		r.p.add(Source{File: r.path, Sheet: export.SummarySheet}, "%q is Yes without a %s: say who certifies the rows left without a decision", export.BulkKeepLabel, export.BulkReviewerLabel)
+	case strings.EqualFold(bulk, export.BulkKeepYes):
+		r.d.BulkReviewer = who
+	case bulk != "" && !strings.EqualFold(bulk, export.BulkKeepNo):
+		r.p.add(Source{File: r.path, Sheet: export.SummarySheet}, "%q is %q: want Yes or No", export.BulkKeepLabel, bulk)
+	}
 	var read []string
 	for _, t := range reviewTables() {
 		for _, sh := range sheets {

@@ -25,11 +25,12 @@ func TestShippedDefaults(t *testing.T) {
 		"weekly-full-sync":        {"2026-11-01 03:35", "2026-11-08 03:35", "2026-11-15 03:35", "2026-11-22 03:35", "2026-11-29 03:35"},
 		"nightly-warehouse":       {"2026-11-01 02:45", "2026-11-02 02:45", "2026-11-03 02:45", "2026-11-04 02:45", "2026-11-05 02:45"},
 		"quarterly-review-packet": {"2027-01-01 06:00", "2027-04-01 06:00", "2027-07-01 06:00", "2027-10-01 06:00", "2028-01-01 06:00"},
+		"weekly-review-status":    {"2026-11-02 07:00", "2026-11-09 07:00", "2026-11-16 07:00", "2026-11-23 07:00", "2026-11-30 07:00"},
 	}
 	if len(jobs) != len(want) {
 		t.Fatalf("%d shipped jobs, want %d", len(jobs), len(want))
 	}
-	kinds := map[string]string{"hourly-sync": "sync/auto", "weekly-full-sync": "sync/full", "nightly-warehouse": "warehouse/", "quarterly-review-packet": "packet/"}
+	kinds := map[string]string{"hourly-sync": "sync/auto", "weekly-full-sync": "sync/full", "nightly-warehouse": "warehouse/", "quarterly-review-packet": "packet/", "weekly-review-status": "review-status/"}
 	for _, j := range jobs {
 		w, ok := want[j.Name]
 		if !ok {
@@ -45,6 +46,12 @@ func TestShippedDefaults(t *testing.T) {
 		}
 		if k := j.Kind + "/" + j.Mode; k != kinds[j.Name] {
 			t.Errorf("%s is %s, want %s", j.Name, k, kinds[j.Name])
+		}
+		if j.Name == "quarterly-review-packet" && (j.SplitBy != "project" || j.To != "reviews/{org}/{quarter}") {
+			t.Errorf("the quarterly job writes %s split by %q, want a campaign per quarter", j.To, j.SplitBy)
+		}
+		if j.Name == "weekly-review-status" && j.Campaign != "reviews/{org}/{quarter}" {
+			t.Errorf("the weekly review status reads %s, not the quarterly campaign", j.Campaign)
 		}
 		if j.Org != "" || j.Store != "" || j.State != "" {
 			t.Errorf("%s pins org, store or state; the shipped jobs take them from the environment", j.Name)

@@ -20,16 +20,17 @@ import (
 
 // The kinds of job.
 const (
-	KindSync       = "sync"        // read an organization into the store
-	KindPacket     = "packet"      // write a review packet
-	KindWarehouse  = "warehouse"   // write warehouse Parquet
-	KindDiffReport = "diff-report" // write the changes between two runs
-	KindApplyPlan  = "apply-plan"  // apply a plan file approved elsewhere
-	KindPipeline   = "pipeline"    // run steps of the other kinds in order
+	KindSync         = "sync"          // read an organization into the store
+	KindPacket       = "packet"        // write a review packet
+	KindWarehouse    = "warehouse"     // write warehouse Parquet
+	KindDiffReport   = "diff-report"   // write the changes between two runs
+	KindApplyPlan    = "apply-plan"    // apply a plan file approved elsewhere
+	KindReviewStatus = "review-status" // report a review campaign's completion
+	KindPipeline     = "pipeline"      // run steps of the other kinds in order
 )
 
 // Kinds lists the job kinds, pipeline last.
-var Kinds = []string{KindSync, KindPacket, KindWarehouse, KindDiffReport, KindApplyPlan, KindPipeline}
+var Kinds = []string{KindSync, KindPacket, KindWarehouse, KindDiffReport, KindApplyPlan, KindReviewStatus, KindPipeline}
 
 // A Step is one piece of work: a kind and its options. A job is a step
 // with a name and a schedule; a pipeline job runs steps. Empty options
@@ -56,6 +57,12 @@ type Step struct {
 	// packet
 	Formats  []string `yaml:"formats"`
 	Baseline string   `yaml:"baseline"`
+	// packet: "project" writes a review campaign (export packet
+	// --split-by project), with the reviewers file (--reviewers)
+	SplitBy   string `yaml:"split_by"`
+	Reviewers string `yaml:"reviewers"`
+	// review-status: the campaign's folder or blob location
+	Campaign string `yaml:"campaign"`
 	// diff-report
 	From      string   `yaml:"from"`
 	Effective bool     `yaml:"effective"`
@@ -309,12 +316,13 @@ var (
 	jobKeys  = []string{"name", "description", "schedule", "timezone", "state", "kind", "org", "store"}
 	stepKeys = []string{"kind", "org", "store"}
 	kindKeys = map[string][]string{
-		KindSync:       {"mode", "full_every", "entra_sweep", "concurrency", "teams"},
-		KindPacket:     {"to", "formats", "baseline", "dormant_days", "privileged_groups", "max_privileged"},
-		KindWarehouse:  {"to", "dormant_days", "privileged_groups", "max_privileged"},
-		KindDiffReport: {"to", "from", "effective", "changes", "format", "dormant_days"},
-		KindApplyPlan:  {"plan", "apply", "max_changes"},
-		KindPipeline:   {"steps"},
+		KindSync:         {"mode", "full_every", "entra_sweep", "concurrency", "teams"},
+		KindPacket:       {"to", "formats", "baseline", "dormant_days", "privileged_groups", "max_privileged", "split_by", "reviewers"},
+		KindWarehouse:    {"to", "dormant_days", "privileged_groups", "max_privileged"},
+		KindDiffReport:   {"to", "from", "effective", "changes", "format", "dormant_days"},
+		KindApplyPlan:    {"plan", "apply", "max_changes"},
+		KindReviewStatus: {"campaign"},
+		KindPipeline:     {"steps"},
 	}
 )
 
@@ -482,10 +490,20 @@ func checkStep(s *Step, prefix string, check map[string]Checker, fail func(field
 			bad("concurrency", "%d: want 1 to 64", s.Concurrency)
 		}
 	case KindPacket:
+		if s.SplitBy != "" && s.SplitBy != "project" {
+			bad("split_by", "%q: want project (a review campaign)", s.SplitBy)
+		}
+		if s.Reviewers != "" && s.SplitBy != "project" {
+			bad("reviewers", "needs split_by: project")
+		}
 		for _, f := range s.Formats {
 			if !slices.Contains([]string{"csv", "parquet", "xlsx"}, f) {
 				bad("formats", "%q: want csv, parquet or xlsx", f)
 			}
+		}
+	case KindReviewStatus:
+		if s.Campaign == "" {
+			bad("campaign", "missing: the campaign's folder or blob location (where a packet job with split_by: project writes)")
 		}
 	case KindDiffReport:
 		if s.Format != "" && s.Format != "json" && s.Format != "csv" {
@@ -504,7 +522,7 @@ func checkStep(s *Step, prefix string, check map[string]Checker, fail func(field
 			bad(field, "%d: must not be negative", n)
 		}
 	}
-	for field, v := range map[string]string{"to": s.To, "baseline": s.Baseline, "from": s.From} {
+	for field, v := range map[string]string{"to": s.To, "baseline": s.Baseline, "from": s.From, "campaign": s.Campaign} {
 		if err := checkPlaceholders(v); err != nil {
 			bad(field, "%v", err)
 		}

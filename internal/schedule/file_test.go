@@ -93,7 +93,10 @@ func TestParseErrors(t *testing.T) {
 		{"concurrency", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    concurrency: 500\n"), `job "nightly": concurrency: 500: want 1 to 64`},
 		{"bad format", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    formats: [pdf]\n"), `job "nightly": formats: "pdf": want csv, parquet or xlsx`},
 		{"negative dormant days", job("    schedule: \"0 2 * * *\"\n    kind: warehouse\n    dormant_days: -1\n"), `job "nightly": dormant_days: -1: must not be negative`},
-		{"unknown placeholder", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    to: reviews/{quarter}\n"), `job "nightly": to: unknown placeholder {quarter}`},
+		{"unknown placeholder", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    to: reviews/{week}\n"), `job "nightly": to: unknown placeholder {week}`},
+		{"campaign split", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    split_by: team\n"), `job "nightly": split_by: "team": want project`},
+		{"reviewers without split", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    reviewers: r.yaml\n"), `job "nightly": reviewers: needs split_by: project`},
+		{"review status without campaign", job("    schedule: \"0 2 * * *\"\n    kind: review-status\n"), `job "nightly": campaign: missing`},
 		{"diff format", job("    schedule: \"0 2 * * *\"\n    kind: diff-report\n    format: xml\n"), `job "nightly": format: "xml": want json or csv`},
 		{"apply without plan", job("    schedule: \"0 2 * * *\"\n    kind: apply-plan\n    apply: true\n"), `job "nightly": plan: missing`},
 		{"apply max changes", job("    schedule: \"0 2 * * *\"\n    kind: apply-plan\n    plan: p.json\n    max_changes: -3\n"), `job "nightly": max_changes: must not be negative`},
@@ -256,6 +259,15 @@ func TestExpand(t *testing.T) {
 	got := Expand("reviews/{org}/{date}", "fabrikam", time.Date(2026, 10, 1, 23, 30, 0, 0, time.FixedZone("x", -2*3600)))
 	if got != "reviews/fabrikam/2026-10-02" {
 		t.Errorf("Expand = %q", got)
+	}
+	for at, want := range map[time.Time]string{
+		time.Date(2026, 3, 31, 23, 0, 0, 0, time.UTC): "2026-Q1",
+		time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC):   "2026-Q2",
+		time.Date(2026, 12, 31, 0, 0, 0, 0, time.UTC): "2026-Q4",
+	} {
+		if got := Expand("{quarter}", "x", at); got != want {
+			t.Errorf("Expand({quarter}) at %s = %q, want %q", at, got, want)
+		}
 	}
 }
 

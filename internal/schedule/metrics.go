@@ -19,6 +19,7 @@ type metrics struct {
 	requests    *prometheus.CounterVec
 	rows        *prometheus.CounterVec
 	versions    *prometheus.CounterVec
+	review      *prometheus.GaugeVec // by what: scopes_complete, scopes_total, rows_decided, rows_to_decide, revokes
 }
 
 func newMetrics() *metrics {
@@ -48,9 +49,11 @@ func newMetrics() *metrics {
 			Help: "Rows read (sync), written (exports) or changes reported (diff) by the job's runs."}, job),
 		versions: prometheus.NewCounterVec(prometheus.CounterOpts{Name: "exporter_job_versions_written_total",
 			Help: "Row versions the job's runs wrote to the store."}, job),
+		review: prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: "exporter_review_completion",
+			Help: "A review campaign's completion at a review-status job's last run, by what: scopes_complete, scopes_total, rows_decided, rows_to_decide, revokes."}, []string{"job", "what"}),
 	}
 	m.reg.MustRegister(m.runs, m.skipped, m.panics, m.running, m.lastSuccess, m.lastRun, m.nextRun,
-		m.duration, m.requests, m.rows, m.versions,
+		m.duration, m.requests, m.rows, m.versions, m.review,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -79,5 +82,11 @@ func (m *metrics) record(s Summary) {
 	m.lastRun.WithLabelValues(s.Job).Set(float64(end))
 	if s.Status == StatusOK {
 		m.lastSuccess.WithLabelValues(s.Job).Set(float64(end))
+	}
+	if r := s.Review; r != nil {
+		for what, v := range map[string]float64{"scopes_complete": float64(r.ScopesComplete), "scopes_total": float64(r.ScopesTotal),
+			"rows_decided": float64(r.RowsDecided), "rows_to_decide": float64(r.RowsToDecide), "revokes": float64(r.Revokes)} {
+			m.review.WithLabelValues(s.Job, what).Set(v)
+		}
 	}
 }

@@ -32,6 +32,17 @@ type Result struct {
 	Rows     int64    // rows read (sync), written (exports) or changes (diff)
 	Versions int64    // row versions written to the store
 	Outputs  []string // where the step wrote, for people (no secrets)
+	Review   *Review  // a review-status step's completion
+}
+
+// Review is a review campaign's completion, as a review-status job reads
+// it.
+type Review struct {
+	ScopesComplete int   `json:"scopes_complete"`
+	ScopesTotal    int   `json:"scopes_total"`
+	RowsDecided    int64 `json:"rows_decided"`
+	RowsToDecide   int64 `json:"rows_to_decide"`
+	Revokes        int64 `json:"revokes"`
 }
 
 // Statuses of a run, in its summary.
@@ -56,6 +67,7 @@ type Summary struct {
 	Rows     int64     `json:"rows"`
 	Versions int64     `json:"versions"`
 	Outputs  []string  `json:"outputs"`
+	Review   *Review   `json:"review,omitempty"` // review-status jobs
 	Error    string    `json:"error,omitempty"`
 }
 
@@ -194,6 +206,9 @@ func (e *Executor) run(ctx context.Context, job *Job, sum *Summary, log *slog.Lo
 			sum.StoreRun = res.StoreRun
 		}
 		sum.Outputs = append(sum.Outputs, res.Outputs...)
+		if res.Review != nil {
+			sum.Review = res.Review
+		}
 		if err != nil {
 			if what, ok := e.damaged(err); ok && stateLoc != "" {
 				err = fmt.Errorf("the store downloaded from state %s is damaged: %s. The blob is its source and was not changed: restore an earlier version of the blob (blob versioning or soft delete), or delete the blob to start a new store with a full sync", stateLoc, what)
