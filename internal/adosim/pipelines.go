@@ -167,6 +167,15 @@ func (pl *pipelineState) assign(scope, id string, s *Subject, role string) {
 	pl.roles[k][s.seq] = role
 }
 
+// permOf is a resource's pipeline permissions for readers (under the read
+// lock): it never adds an entry, unlike perm, which writers use.
+func (pl *pipelineState) permOf(projectID, typ, id string) pipePerm {
+	if pp := pl.perms[[3]string{projectID, typ, strings.ToLower(id)}]; pp != nil {
+		return *pp
+	}
+	return pipePerm{}
+}
+
 func (pl *pipelineState) perm(projectID, typ, id string) *pipePerm {
 	k := [3]string{projectID, typ, strings.ToLower(id)}
 	if pl.perms[k] == nil {

@@ -341,7 +341,7 @@ func (o *Org) pipelineResource(p *Project, typ, id string) (string, bool) {
 }
 
 func (o *Org) pipelinePermissionsJSON(p *Project, typ, id string) map[string]any {
-	pp := o.pipes().perm(p.ID, typ, id)
+	pp := o.pipes().permOf(p.ID, typ, id)
 	out := map[string]any{"resource": map[string]any{"type": typ, "id": id}}
 	by := o.identityRef(o.admin)
 	if pp.all {
