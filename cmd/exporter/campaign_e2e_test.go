@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
@@ -242,6 +243,25 @@ func TestCampaignFullLoop(t *testing.T) {
 	sort.Strings(got)
 	if strings.Join(got, "\n") != strings.Join(revoked, "\n") {
 		t.Fatalf("memberships lost:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(revoked, "\n"))
+	}
+
+	// The next packet's report shows exactly those revokes in its evidence,
+	// confirmed by its snapshot.
+	next := filepath.Join(t.TempDir(), "packet-after")
+	if code, _, errs := cli(t, env, "export", "packet", "--format", "csv", "--to", next); code != 0 {
+		t.Fatalf("export after apply: exit %d %s", code, errs)
+	}
+	pageBytes, err := os.ReadFile(filepath.Join(next, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	evidence := string(pageBytes)
+	confirmed := fmt.Sprintf(`<div class="n">%d</div><div class="l">confirmed by this snapshot</div>`, len(revoked))
+	if !strings.Contains(evidence, "Evidence: decisions applied") || !strings.Contains(evidence, confirmed) {
+		t.Errorf("report.html after the campaign's apply lacks the evidence of %d confirmed revokes", len(revoked))
+	}
+	if n := strings.Count(evidence, "<tr><td>revoke</td>"); n != len(revoked) {
+		t.Errorf("report.html lists %d revokes, want %d", n, len(revoked))
 	}
 }
 
