@@ -173,3 +173,10 @@ func (o SyncOptions) entraDeltaLatest(ctx context.Context) (string, error) {
 	_, link, _, err := o.Graph.GroupsDelta(ctx, groupsDeltaLatest)
 	return link, err
 }
+
+func plural(n int) string {
+	if n == 1 {
+		return ""
+	}
+	return "s"
+}

@@ -248,7 +248,7 @@ func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 	}
 	how := ""
 	if sw.method == entraSweepDelta {
-		how = fmt.Sprintf(" through a Microsoft Graph delta query (%d requests)", sw.graphRequests)
+		how = fmt.Sprintf(" through a Microsoft Graph delta query (%d request%s)", sw.graphRequests, plural(sw.graphRequests))
 	} else if sw.fallback != "" {
 		how = " in full (" + sw.fallback + ")"
 	}

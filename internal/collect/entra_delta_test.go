@@ -1,0 +1,93 @@
+package collect
+
+import (
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/ado-access/ado-access/internal/adosim"
+	"github.com/ado-access/ado-access/internal/snapshot"
+)
+
+func dialGraph(t testing.TB, sim *adosim.Server) *MSGraph {
+	t.Helper()
+	g, err := DialMSGraph(sim.MicrosoftGraphURL(), StaticToken(sim.Credential("msgraph")), Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// With Microsoft Graph, the Entra sweep asks the groups delta query
+// (https://learn.microsoft.com/en-us/graph/api/group-delta) which Entra
+// groups' members changed since the last sweep's deltaLink and re-reads
+// only those: an unchanged tenant costs one Microsoft Graph request and no
+// group read. Without a deltaLink (the full sync had no Graph), or once
+// Graph no longer knows it (410 Gone), the sweep reads every Entra group
+// and starts a new round.
+func TestEntraSweepByDelta(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: 3})
+	c := dial(t, sim, "readonly")
+	st := openStore(t)
+	ctx := context.Background()
+	syncMode(t, c, st, "full") // without Microsoft Graph: no deltaLink
+	g := dialGraph(t, sim)
+	every := "members of " + itoa(int64(propertySpec.EntraGroups)) + " Entra groups re-read"
+	run := func(what string, wantNote ...string) snapshot.Run {
+		t.Helper()
+		before, _ := g.Stats.Requests()
+		r, err := Sync(ctx, c, st, SyncOptions{Mode: "incremental", Graph: g})
+		if err != nil {
+			t.Fatal(err)
+		}
+		after, _ := g.Stats.Requests()
+		t.Logf("%s: %d Microsoft Graph requests, %d Azure DevOps Graph requests", what, after-before, r.RequestsByArea["graph"])
+		for _, w := range wantNote {
+			if !strings.Contains(r.Note, w) {
+				t.Fatalf("%s: note %q, want %q", what, r.Note, w)
+			}
+		}
+		if after-before > 2 {
+			t.Errorf("%s: %d Microsoft Graph requests, want at most 2", what, after-before)
+		}
+		return r
+	}
+	run("no deltaLink yet", "Entra ID swept in full (no Microsoft Graph deltaLink yet)", every)
+
+	unchanged := run("unchanged tenant", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
+	if n := unchanged.RequestsByArea["graph"]; n >= int64(propertySpec.EntraGroups) {
+		t.Errorf("unchanged tenant: %d Azure DevOps Graph requests, no fewer than one per Entra group", n)
+	}
+
+	memberships := func(run int64) int {
+		n := 0
+		if err := st.Scan(ctx, snapshot.Memberships, run, func(snapshot.Row) error { n++; return nil }); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	before := memberships(unchanged.ID)
+	res, err := sim.Mutate(adosim.MutateRequest{Count: 2, Seed: 1, Kinds: []string{"entra.membership.add"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	groups := map[string]bool{}
+	for _, m := range res.Applied {
+		groups[m.Target] = true
+	}
+	changed := run("2 members added", "through a Microsoft Graph delta query (1 request)", "members of "+itoa(int64(len(groups)))+" Entra groups re-read")
+	if n := memberships(changed.ID); n != before+2 {
+		t.Fatalf("after 2 members added in Entra ID: %d memberships, want %d", n, before+2)
+	}
+
+	sim.ExpireEntraDeltaTokens()
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 1, Seed: 2, Kinds: []string{"entra.membership.remove"}}); err != nil {
+		t.Fatal(err)
+	}
+	expired := run("expired deltaLink", "Entra ID swept in full (the Microsoft Graph deltaLink expired", every)
+	if n := memberships(expired.ID); n != before+1 {
+		t.Fatalf("after a member removed in Entra ID: %d memberships, want %d", n, before+1)
+	}
+	run("after the fallback", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
+}
