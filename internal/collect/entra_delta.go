@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
@@ -106,11 +107,14 @@ func (g *MSGraph) relative(link string) (string, bool) {
 // delta: that keeps the store what a full sync reads.
 func (r *incRun) sweepByDelta(ctx context.Context, sw *entraSweep, groupsFull bool) (done bool, err error) {
 	g := r.opts.Graph
-	if link := sw.last.DeltaLink; link != "" && sw.hasLast && !groupsFull {
+	if link, issued := splitDeltaLink(sw.last.DeltaLink); link != "" && sw.hasLast && !groupsFull {
 		changed, next, n, err := g.GroupsDelta(ctx, link)
 		sw.graphRequests += n
 		if err == nil {
-			sw.method, sw.deltaLink = entraSweepDelta, next
+			sw.method, sw.deltaLink = entraSweepDelta, joinDeltaLink(next, sw.at)
+			if sw.at.Sub(issued) < entraMirrorLag {
+				sw.deltaLink = sw.last.DeltaLink // ask again from there: Azure DevOps may not show them yet
+			}
 			return true, r.queueEntraGroups(ctx, sw, changed)
 		}
 		if ctx.Err() != nil {
@@ -120,7 +124,7 @@ func (r *incRun) sweepByDelta(ctx context.Context, sw *entraSweep, groupsFull bo
 	} else if !groupsFull {
 		sw.fallback = "no Microsoft Graph deltaLink yet"
 	}
-	next, err := r.opts.entraDeltaLatest(ctx)
+	next, err := r.opts.entraDeltaLatest(ctx, sw.at)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -164,14 +168,40 @@ func (r *incRun) queueEntraGroups(ctx context.Context, sw *entraSweep, objectIDs
 	return nil
 }
 
-// entraDeltaLatest starts a delta round from now, for a sweep that reads
-// every Entra group: one request. Without Graph it is "".
-func (o SyncOptions) entraDeltaLatest(ctx context.Context) (string, error) {
+// entraDeltaLatest starts a delta round from now (the service's clock
+// says at), for a sweep that reads every Entra group: one request. Without
+// Graph it is "".
+func (o SyncOptions) entraDeltaLatest(ctx context.Context, at time.Time) (string, error) {
 	if o.Graph == nil {
 		return "", nil
 	}
 	_, link, _, err := o.Graph.GroupsDelta(ctx, groupsDeltaLatest)
-	return link, err
+	if err != nil {
+		return "", err
+	}
+	return joinDeltaLink(link, at), nil
+}
+
+// entraMirrorLag is how long Azure DevOps may take to show a change made in
+// Entra ID (Microsoft documents up to an hour). The delta names a changed
+// group once, but its re-read through Azure DevOps may come before Azure
+// DevOps shows the change; so a sweep keeps asking from the same deltaLink
+// until it is this old, re-reading the groups changed since each time.
+const entraMirrorLag = time.Hour
+
+// The store keeps a deltaLink with the time it was issued, as a fragment
+// (#issued=RFC 3339) that Graph's links never carry and that is cut
+// before the link is called.
+const deltaIssued = "#issued="
+
+func joinDeltaLink(link string, at time.Time) string {
+	return link + deltaIssued + at.UTC().Format(time.RFC3339)
+}
+
+func splitDeltaLink(stored string) (link string, issued time.Time) {
+	link, at, _ := strings.Cut(stored, deltaIssued)
+	issued, _ = time.Parse(time.RFC3339, at) // none: old enough to move on
+	return link, issued
 }
 
 func plural(n int) string {

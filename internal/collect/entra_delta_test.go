@@ -4,6 +4,7 @@ import (
 	"context"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -24,7 +25,8 @@ func dialGraph(t testing.TB, sim *adosim.Server) *MSGraph {
 // only those: an unchanged tenant costs one Microsoft Graph request and no
 // group read. Without a deltaLink (the full sync had no Graph), or once
 // Graph no longer knows it (410 Gone), the sweep reads every Entra group
-// and starts a new round.
+// and starts a new round. Each sweep within an hour of the deltaLink asks
+// from it again (entraMirrorLag).
 func TestEntraSweepByDelta(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: 3})
@@ -80,6 +82,14 @@ func TestEntraSweepByDelta(t *testing.T) {
 	if n := memberships(changed.ID); n != before+2 {
 		t.Fatalf("after 2 members added in Entra ID: %d memberships, want %d", n, before+2)
 	}
+	// Azure DevOps may show a change made in Entra ID up to an hour late:
+	// for an hour, each sweep asks from the same deltaLink and re-reads
+	// those groups again; then it moves on.
+	again := "members of " + itoa(int64(len(groups))) + " Entra groups re-read"
+	run("within the hour", "through a Microsoft Graph delta query (1 request)", again)
+	sim.Advance(61 * time.Minute)
+	run("an hour later", "through a Microsoft Graph delta query (1 request)", again)
+	run("after that", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
 
 	sim.ExpireEntraDeltaTokens()
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 1, Seed: 2, Kinds: []string{"entra.membership.remove"}}); err != nil {

@@ -391,7 +391,7 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	defer ids.loading.abandon() // a no-op once the run has used it
 	notes := &runNotes{}
 	// Entra changes from now on are what the next sweep asks Graph for.
-	deltaLink, err := opts.entraDeltaLatest(ctx)
+	deltaLink, err := opts.entraDeltaLatest(ctx, snapshotTime)
 	if err != nil {
 		notes.add("no Microsoft Graph deltaLink for the next Entra sweep, which will read every Entra group: " + err.Error())
 	}
