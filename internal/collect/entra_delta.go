@@ -2,7 +2,6 @@ package collect
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -31,13 +30,16 @@ const (
 )
 
 // groupsDeltaLatest is the start of a round that skips the tenant's
-// current state ("sync from now"): its one answer is a deltaLink.
-const groupsDeltaLatest = "/groups/delta?$select=members&$deltatoken=latest"
+// current state ("sync from now"): its one answer is a deltaLink. Graph
+// tracks only the properties $select names: the members, and the name
+// Azure DevOps mirrors.
+const groupsDeltaLatest = "/groups/delta?$select=displayName,members&$deltatoken=latest"
 
 // GroupsDelta follows a delta round of the tenant's groups' members from
 // link (a stored deltaLink, or groupsDeltaLatest) to its deltaLink, and
-// returns the object ids of the groups whose members changed (or that were
-// deleted), in the order Graph gave them, and how many requests it took.
+// returns the object ids of the groups it lists (from a deltaLink: those
+// whose members or name changed, or that were deleted), in the order Graph
+// gave them, and how many requests it took.
 func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []string, deltaLink string, requests int, err error) {
 	next, ok := g.relative(link)
 	if !ok {
@@ -49,9 +51,7 @@ func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []strin
 			NextLink  string `json:"@odata.nextLink"`
 			DeltaLink string `json:"@odata.deltaLink"`
 			Value     []struct {
-				ID      string            `json:"id"`
-				Removed map[string]any    `json:"@removed"`
-				Members []json.RawMessage `json:"members@delta"`
+				ID string `json:"id"`
 			} `json:"value"`
 		}
 		requests++
@@ -67,7 +67,7 @@ func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []strin
 			return nil, "", requests, fmt.Errorf("Microsoft Graph delta query of groups: %w", err)
 		}
 		for _, v := range page.Value {
-			if v.ID != "" && (v.Removed != nil || len(v.Members) > 0) && !seen[v.ID] {
+			if v.ID != "" && !seen[v.ID] {
 				seen[v.ID] = true
 				changed = append(changed, v.ID)
 			}
