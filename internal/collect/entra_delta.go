@@ -107,14 +107,11 @@ func (g *MSGraph) relative(link string) (string, bool) {
 // delta: that keeps the store what a full sync reads.
 func (r *incRun) sweepByDelta(ctx context.Context, sw *entraSweep, groupsFull bool) (done bool, err error) {
 	g := r.opts.Graph
-	if link, issued := splitDeltaLink(sw.last.DeltaLink); link != "" && sw.hasLast && !groupsFull {
-		changed, next, n, err := g.GroupsDelta(ctx, link)
+	if links := parseDeltaLinks(sw.last.DeltaLink); links.base.link != "" && sw.hasLast && !groupsFull {
+		changed, next, n, err := g.GroupsDelta(ctx, links.base.link)
 		sw.graphRequests += n
 		if err == nil {
-			sw.method, sw.deltaLink = entraSweepDelta, joinDeltaLink(next, sw.at)
-			if sw.at.Sub(issued) < entraMirrorLag {
-				sw.deltaLink = sw.last.DeltaLink // ask again from there: Azure DevOps may not show them yet
-			}
+			sw.method, sw.deltaLink = entraSweepDelta, links.advance(next, sw.at).String()
 			return true, r.queueEntraGroups(ctx, sw, changed)
 		}
 		if ctx.Err() != nil {
@@ -179,29 +176,67 @@ func (o SyncOptions) entraDeltaLatest(ctx context.Context, at time.Time) (string
 	if err != nil {
 		return "", err
 	}
-	return joinDeltaLink(link, at), nil
+	return deltaLinks{base: issuedLink{link, at}}.String(), nil
 }
 
 // entraMirrorLag is how long Azure DevOps may take to show a change made in
-// Entra ID (Microsoft documents up to an hour). The delta names a changed
-// group once, but its re-read through Azure DevOps may come before Azure
-// DevOps shows the change; so a sweep keeps asking from the same deltaLink
-// until it is this old, re-reading the groups changed since each time.
+// Entra ID (Microsoft documents up to an hour). A delta round names a
+// changed group once, and its re-read through Azure DevOps may come before
+// Azure DevOps shows the change. So sweeps keep asking from a base
+// deltaLink, re-reading every group changed since, and move the base on
+// only to a link at least this old: whatever changed before that link was
+// re-read at least this long after it changed.
 const entraMirrorLag = time.Hour
 
-// The store keeps a deltaLink with the time it was issued, as a fragment
-// (#issued=RFC 3339) that Graph's links never carry and that is cut
-// before the link is called.
-const deltaIssued = "#issued="
+// deltaLinks is what the store keeps (entra_sweeps.delta_link): the base
+// link sweeps ask from, and the newest link a sweep got, which becomes the
+// base once it is entraMirrorLag old. Each is kept with the time it was
+// issued, as a fragment (#issued=RFC 3339) that Graph's links never carry
+// and that is cut before a link is called; one line each.
+type deltaLinks struct{ base, next issuedLink }
 
-func joinDeltaLink(link string, at time.Time) string {
-	return link + deltaIssued + at.UTC().Format(time.RFC3339)
+type issuedLink struct {
+	link string
+	at   time.Time
 }
 
-func splitDeltaLink(stored string) (link string, issued time.Time) {
-	link, at, _ := strings.Cut(stored, deltaIssued)
-	issued, _ = time.Parse(time.RFC3339, at) // none: old enough to move on
-	return link, issued
+const deltaIssued = "#issued="
+
+func (d deltaLinks) String() string {
+	var lines []string
+	for _, l := range []issuedLink{d.base, d.next} {
+		if l.link != "" {
+			lines = append(lines, l.link+deltaIssued+l.at.UTC().Format(time.RFC3339))
+		}
+	}
+	return strings.Join(lines, "\n")
+}
+
+func parseDeltaLinks(stored string) deltaLinks {
+	var ls []issuedLink
+	for _, line := range strings.Split(stored, "\n") {
+		link, at, _ := strings.Cut(line, deltaIssued)
+		issued, _ := time.Parse(time.RFC3339, at) // none: old enough to move on
+		ls = append(ls, issuedLink{link, issued})
+	}
+	var d deltaLinks
+	d.base = ls[0]
+	if len(ls) > 1 {
+		d.next = ls[1]
+	}
+	return d
+}
+
+// advance is the links after a sweep at at that asked from the base and got
+// the deltaLink got.
+func (d deltaLinks) advance(got string, at time.Time) deltaLinks {
+	switch {
+	case d.next.link == "":
+		d.next = issuedLink{got, at}
+	case at.Sub(d.next.at) >= entraMirrorLag:
+		d.base, d.next = d.next, issuedLink{got, at}
+	}
+	return d
 }
 
 func plural(n int) string {

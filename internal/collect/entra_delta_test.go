@@ -25,8 +25,8 @@ func dialGraph(t testing.TB, sim *adosim.Server) *MSGraph {
 // only those: an unchanged tenant costs one Microsoft Graph request and no
 // group read. Without a deltaLink (the full sync had no Graph), or once
 // Graph no longer knows it (410 Gone), the sweep reads every Entra group
-// and starts a new round. Each sweep within an hour of the deltaLink asks
-// from it again (entraMirrorLag).
+// and starts a new round. Sweeps ask from a base deltaLink they move on
+// only to one an hour old (entraMirrorLag).
 func TestEntraSweepByDelta(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: 3})
@@ -83,21 +83,33 @@ func TestEntraSweepByDelta(t *testing.T) {
 		t.Fatalf("after 2 members added in Entra ID: %d memberships, want %d", n, before+2)
 	}
 	// Azure DevOps may show a change made in Entra ID up to an hour late:
-	// for an hour, each sweep asks from the same deltaLink and re-reads
-	// those groups again; then it moves on.
+	// sweeps keep asking from a base deltaLink, and move it on only to one
+	// at least an hour old, so the changed groups are re-read for an hour
+	// or two.
 	again := "members of " + itoa(int64(len(groups))) + " Entra groups re-read"
 	run("within the hour", "through a Microsoft Graph delta query (1 request)", again)
 	sim.Advance(61 * time.Minute)
-	run("an hour later", "through a Microsoft Graph delta query (1 request)", again)
-	run("after that", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
+	run("an hour later", "through a Microsoft Graph delta query (1 request)", again) // base: the link of the unchanged run
+	run("after that", "through a Microsoft Graph delta query (1 request)", again)
+	sim.Advance(61 * time.Minute)
+	run("two hours later", "through a Microsoft Graph delta query (1 request)", again) // base: the link of the run an hour later
+	run("after the changes", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
+	// A change just before the base moves on is still asked for after.
+	sim.Advance(61 * time.Minute)
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 1, Seed: 7, Kinds: []string{"entra.membership.add"}}); err != nil {
+		t.Fatal(err)
+	}
+	run("a change as the base moves on", "through a Microsoft Graph delta query (1 request)", "members of 1 Entra groups re-read")
+	last := run("right after", "through a Microsoft Graph delta query (1 request)", "members of 1 Entra groups re-read")
+	before = memberships(last.ID)
 
 	sim.ExpireEntraDeltaTokens()
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 1, Seed: 2, Kinds: []string{"entra.membership.remove"}}); err != nil {
 		t.Fatal(err)
 	}
 	expired := run("expired deltaLink", "Entra ID swept in full (the Microsoft Graph deltaLink expired", every)
-	if n := memberships(expired.ID); n != before+1 {
-		t.Fatalf("after a member removed in Entra ID: %d memberships, want %d", n, before+1)
+	if n := memberships(expired.ID); n != before-1 {
+		t.Fatalf("after a member removed in Entra ID: %d memberships, want %d", n, before-1)
 	}
 	run("after the fallback", "through a Microsoft Graph delta query (1 request)", "members of 0 Entra groups re-read")
 }
