@@ -40,6 +40,7 @@ func newSyncCmd() *Command {
 		parallel    int
 		budget      = durationValue(10 * time.Minute)
 		entraSweep  entraSweepValue
+		graphURL    string
 	)
 	return &Command{
 		Name:    "sync",
@@ -70,9 +71,13 @@ Modes:
 Changes made in Microsoft Entra ID (a member added to or removed from an
 Entra group, a user deleted there) have no Azure DevOps Audit Log entry, so
 an incremental sync also re-reads the members of every Entra group and the
-state of Entra accounts: about one request per Entra group. --entra-sweep
-24h does that at most once a day instead of every run; each run's note
-says when Entra ID was last swept.
+state of Entra accounts: about one request per Entra group. With --auth
+entra it asks Microsoft Graph's delta query instead which Entra groups
+changed, and re-reads only those: one request for an unchanged tenant (the
+app needs the Microsoft Graph application permission GroupMember.Read.All;
+--msgraph-url none turns this off). --entra-sweep 24h sweeps at most once
+a day instead of every run; each run's note says when Entra ID was last
+swept.
 
 Credentials:
   --auth pat      a personal access token from ADO_PAT or --pat-file
@@ -141,6 +146,7 @@ Examples:
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
 			fs.Var(&fullEvery, "full-every", "force a full sync when the last one is this old, e.g. 7d (default: never)")
 			fs.Var(&entraSweep, "entra-sweep", "how often an incremental sync re-reads Entra group members and Entra accounts, which change without Audit Log entries: every-run, or a cadence such as 24h")
+			fs.StringVar(&graphURL, "msgraph-url", "", "with --auth entra, the Microsoft Graph endpoint the Entra sweep's delta query asks (env MSGRAPH_URL; default "+collect.DefaultMSGraphURL+"; none: no Microsoft Graph)")
 			fs.Var(&overlap, "audit-overlap", "how far before the last cursor an incremental sync reads again, for late entries")
 			fs.Var(&retention, "audit-retention", "how long the organization keeps Audit Log entries")
 			fs.StringVar(&accounts, "accounts-url", "", "where --org all|NAME|GLOB lists the credential's organizations (env ADO_ACCOUNTS_URL; default "+collect.DefaultAccountsURL+")")
@@ -161,7 +167,7 @@ Examples:
 			if concurrency < 1 || concurrency > 64 {
 				return usageErrorf("--concurrency %d: want 1 to 64", concurrency)
 			}
-			cred, err := credential(env, auth.String(), patFile)
+			cred, entra, err := credentialWithEntra(env, auth.String(), patFile)
 			if err != nil {
 				return err
 			}
@@ -170,6 +176,9 @@ Examples:
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
 				Permissions: !noPerms, Namespaces: splitComma(namespaces), EntraSweep: time.Duration(entraSweep),
 				Pipelines: !noPipes, Tokens: !noPATs,
+			}
+			if opts.Graph, err = sweepGraph(env, entra, graphURL, concurrency); err != nil {
+				return err
 			}
 			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
 				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {
@@ -251,6 +260,26 @@ func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *coll
 	run, err := collect.Sync(ctx, client, st, p.opts)
 	stop()
 	return run, prog, err
+}
+
+// sweepGraph is the Microsoft Graph connection of the Entra sweep's delta
+// query: with an Entra credential, at --msgraph-url (or MSGRAPH_URL, or
+// Microsoft's); none without one, or with --msgraph-url none.
+func sweepGraph(env *Env, entra azcore.TokenCredential, url string, concurrency int) (*collect.MSGraph, error) {
+	if url == "" {
+		url = env.Getenv("MSGRAPH_URL")
+	}
+	if entra == nil || url == "none" {
+		return nil, nil
+	}
+	if url == "" {
+		url = collect.DefaultMSGraphURL
+	}
+	g, err := collect.DialMSGraph(url, collect.EntraTokensFor(entra, collect.MSGraphScope), collect.Options{Concurrency: concurrency, Logger: env.Logger})
+	if err != nil {
+		return nil, usageErrorf("--msgraph-url: %v", err)
+	}
+	return g, nil
 }
 
 // credential picks how to authenticate. Nothing here ever prints a secret.

@@ -130,7 +130,11 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if org == "" {
 			return schedule.Result{}, schedule.ConfigError(errors.New("no organization: set org: in the job or ADO_ORG_URL"))
 		}
-		cred, err := credential(env, j.auth.String(), j.patFile)
+		cred, entra, err := credentialWithEntra(env, j.auth.String(), j.patFile)
+		if err != nil {
+			return schedule.Result{}, schedule.ConfigError(err)
+		}
+		graph, err := sweepGraph(env, entra, "", 8) // MSGRAPH_URL, or Microsoft's
 		if err != nil {
 			return schedule.Result{}, schedule.ConfigError(err)
 		}
@@ -140,8 +144,8 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		}
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
-			EntraSweep: time.Duration(s.EntraSweep),
-			Pipelines:  true, Tokens: true,
+			EntraSweep: time.Duration(s.EntraSweep), Graph: graph,
+			Pipelines: true, Tokens: true,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8

@@ -229,6 +229,8 @@ type Org struct {
 	auditSeq  int64
 	retention time.Duration
 
+	entraDelta entraDeltaLog // Entra membership changes, for Microsoft Graph delta queries (msgraph_delta.go)
+
 	// Well-known groups and the administrator that scripted changes run as.
 	pca, pcvu, pcsa, pcbsa *Subject
 	buildService           map[string]*Subject // project id → its build service identity

@@ -37,6 +37,7 @@ func (s *Server) msgraphRoutes() []*route {
 		newRoute(h, http.MethodPost, "v1.0/groups/{id}/members/$ref", "msgraph.members.add", rw, s.addEntraMember),
 		newRoute(h, http.MethodDelete, "v1.0/groups/{id}/members/{objectId}/$ref", "msgraph.members.remove", rw, s.removeEntraMember),
 		newRoute(h, http.MethodGet, "v1.0/groups/{id}/members", "msgraph.members.list", r, s.listEntraMembers),
+		newRoute(h, http.MethodGet, "v1.0/groups/delta", "msgraph.groups.delta", r, s.groupsDelta),
 	}
 }
 
@@ -222,6 +223,7 @@ func (o *Org) AddEntraMember(g, m *Subject) bool {
 		return false
 	}
 	g.changed()
+	o.entraDelta.record(g, m)
 	o.followGroupRules(m)
 	return true
 }
@@ -233,6 +235,7 @@ func (o *Org) RemoveEntraMember(g, m *Subject) bool {
 		return false
 	}
 	g.changed()
+	o.entraDelta.record(g, m)
 	o.followGroupRules(m)
 	return true
 }

@@ -40,6 +40,14 @@ type entraSweep struct {
 	at      time.Time // the service's clock as the sweep starts
 
 	groups, accounts, accountsChanged int
+
+	// With Microsoft Graph (SyncOptions.Graph): how the groups were
+	// chosen, the deltaLink to record, the Graph requests it took, and why
+	// the sweep fell back to every group, if it did.
+	method        string
+	deltaLink     string
+	graphRequests int
+	fallback      string
 	// ruleMembers are the direct members, before this run, of the groups
 	// that group rules grant licenses through.
 	ruleMembers map[string]map[string]bool
@@ -50,7 +58,7 @@ type entraSweep struct {
 // Entra group of the store for a re-read. It notes the members of group
 // rules' groups, to find whose access level may have changed.
 func (r *incRun) startEntraSweep(ctx context.Context) (*entraSweep, error) {
-	sw := &entraSweep{at: r.c.Stats.ServerNow(), ruleMembers: map[string]map[string]bool{}}
+	sw := &entraSweep{at: r.c.Stats.ServerNow(), ruleMembers: map[string]map[string]bool{}, method: entraSweepMethod}
 	err := r.query(ctx, func(w *snapshot.Writer) error {
 		var err error
 		if sw.last, sw.hasLast, err = w.LastEntraSweep(); err != nil {
@@ -80,7 +88,17 @@ func (r *incRun) startEntraSweep(ctx context.Context) (*entraSweep, error) {
 	}
 	every := r.opts.EntraSweep
 	sw.due = every <= 0 || !sw.hasLast || sw.at.Sub(sw.last.SweptAt) >= every
-	if _, full := r.p.full[kindGroups]; !sw.due || full {
+	_, full := r.p.full[kindGroups]
+	if !sw.due {
+		return sw, nil
+	}
+	if r.opts.Graph != nil {
+		done, err := r.sweepByDelta(ctx, sw, full)
+		if done || err != nil {
+			return sw, err
+		}
+	}
+	if full {
 		return sw, nil // a full read of the groups reads the Entra groups too
 	}
 	r.mu.Lock()
@@ -224,17 +242,24 @@ func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 		return nil
 	}
 	if err := r.out.do(ctx, func(w *snapshot.Writer) error {
-		return w.RecordEntraSweep(sw.at, entraSweepMethod, "")
+		return w.RecordEntraSweep(sw.at, sw.method, sw.deltaLink)
 	}); err != nil {
 		return err
 	}
-	r.notes.add(fmt.Sprintf("Entra ID swept (its changes have no Audit Log entries): members of %d Entra groups, %d Entra accounts (%d changed), access levels of %d users whose group-rule group changed",
-		sw.groups, sw.accounts, sw.accountsChanged, sw.ruleUsers))
+	how := ""
+	if sw.method == entraSweepDelta {
+		how = fmt.Sprintf(" through a Microsoft Graph delta query (%d request%s)", sw.graphRequests, plural(sw.graphRequests))
+	} else if sw.fallback != "" {
+		how = " in full (" + sw.fallback + ")"
+	}
+	r.notes.add(fmt.Sprintf("Entra ID swept%s (its changes have no Audit Log entries): members of %d Entra groups re-read, %d Entra accounts (%d changed), access levels of %d users whose group-rule group changed",
+		how, sw.groups, sw.accounts, sw.accountsChanged, sw.ruleUsers))
 	return nil
 }
 
 // How a sweep read Entra ID, as recorded in the store.
 const (
 	entraSweepMethod = "Azure DevOps Graph memberships of each Entra group"
+	entraSweepDelta  = "Microsoft Graph delta query of Entra group members"
 	entraSweepFull   = "full sync"
 )

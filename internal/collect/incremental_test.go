@@ -71,7 +71,21 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 			sim := startSim(t, adosim.Options{Spec: &propertySpec, Seed: uint64(seed)})
 			c := dial(t, sim, "readwrite")
 			st := openStore(t)
-			syncMode(t, c, st, "full")
+			// Half the seeds sweep Entra ID through Microsoft Graph's delta
+			// query, half through Azure DevOps Graph, group by group.
+			var graph *MSGraph
+			if seed%2 == 0 {
+				graph = dialGraph(t, sim)
+			}
+			syncWith := func(mode string) snapshot.Run {
+				t.Helper()
+				run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true, Pipelines: true, Tokens: true, Graph: graph})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return run
+			}
+			syncWith("full")
 			entra := 0 // changes made in Entra ID, which the Audit Log never shows
 			defer func() {
 				if !t.Failed() && entra == 0 {
@@ -95,9 +109,12 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 				if _, err := sim.Mutate(adosim.MutateRequest{Count: 1 + n/5, Seed: uint64(seed*100 + round), Kinds: adosim.PipelineMutationKinds()}); err != nil {
 					t.Fatal(err)
 				}
-				inc := syncMode(t, c, st, "incremental")
+				inc := syncWith("incremental")
 				if inc.Kind != "incremental" {
 					t.Fatalf("round %d: run kind %s", round, inc.Kind)
+				}
+				if graph != nil && !strings.Contains(inc.Note, "through a Microsoft Graph delta query") {
+					t.Fatalf("round %d: the sweep did not use the delta query: %s", round, inc.Note)
 				}
 				fresh := openStore(t)
 				full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")

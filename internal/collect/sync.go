@@ -41,6 +41,10 @@ type SyncOptions struct {
 	// Microsoft Entra ID without an Audit Log entry (entra_sweep.go): 0,
 	// every run; otherwise when the last sweep is at least this old.
 	EntraSweep time.Duration
+	// Graph, if set, lets the Entra sweep ask Microsoft Graph's delta
+	// query which Entra groups' members changed (entra_delta.go), instead
+	// of re-reading every Entra group.
+	Graph *MSGraph
 	// Pipelines reads service connections, variable groups, environments,
 	// agent pools and queues, their role assignments and pipeline
 	// permissions (pipelines.go).
@@ -398,10 +402,15 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	ids.load(ctx, w.Store())
 	defer ids.loading.abandon() // a no-op once the run has used it
 	notes := &runNotes{}
+	// Entra changes from now on are what the next sweep asks Graph for.
+	deltaLink, err := opts.entraDeltaLatest(ctx, snapshotTime)
+	if err != nil {
+		notes.add("no Microsoft Graph deltaLink for the next Entra sweep, which will read every Entra group: " + err.Error())
+	}
 	if err := withWriter(ctx, c, w, ids, opts, notes, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
-	if err := w.RecordEntraSweep(snapshotTime, entraSweepFull, ""); err != nil { // it read Entra groups in full
+	if err := w.RecordEntraSweep(snapshotTime, entraSweepFull, deltaLink); err != nil { // it read Entra groups in full
 		return snapshot.Run{}, err
 	}
 	return commit(c, w, snapshotTime, cur, notes.append(note))

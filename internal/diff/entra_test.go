@@ -16,8 +16,15 @@ import (
 // entry: a member added to an Entra group (one a group rule grants a
 // license through) and one removed, through the simulator's Microsoft
 // Graph as an Entra administrator would, and a user deleted in Entra ID.
-// The next incremental sync sees each of them, and so does the diff.
+// The next incremental sync sees each of them, and so does the diff:
+// without Microsoft Graph (every Entra group re-read through Azure DevOps)
+// and with it (Microsoft Graph's delta query names the groups to re-read).
 func TestIncrementalSeesEntraChanges(t *testing.T) {
+	t.Run("azure devops graph", func(t *testing.T) { testIncrementalSeesEntraChanges(t, false) })
+	t.Run("microsoft graph delta", func(t *testing.T) { testIncrementalSeesEntraChanges(t, true) })
+}
+
+func testIncrementalSeesEntraChanges(t *testing.T, withDelta bool) {
 	ctx := context.Background()
 	sim, err := adosim.New(adosim.Options{Spec: &simSpec, Seed: 3, GeneratedAt: time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
@@ -28,13 +35,24 @@ func TestIncrementalSeesEntraChanges(t *testing.T) {
 	}
 	t.Cleanup(func() { sim.Close() })
 	st := newStore(t)
+	mg, err := collect.DialMSGraph(sim.MicrosoftGraphURL(), collect.StaticToken(sim.Credential("msgraph")), collect.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sweepGraph *collect.MSGraph
+	if withDelta {
+		sweepGraph, err = collect.DialMSGraph(sim.MicrosoftGraphURL(), collect.StaticToken(sim.Credential("msgraph")), collect.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 	sync := func(mode string) snapshot.Run {
 		t.Helper()
 		c, err := collect.Dial(ctx, sim.URL(), collect.Credential{PAT: sim.Credential("readonly")}, collect.Options{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Mode: mode, Teams: true})
+		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Mode: mode, Teams: true, Graph: sweepGraph})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -84,10 +102,6 @@ func TestIncrementalSeesEntraChanges(t *testing.T) {
 		t.Fatalf("no user to add (%q) or remove (%q)", add, remove)
 	}
 
-	mg, err := collect.DialMSGraph(sim.MicrosoftGraphURL(), collect.StaticToken(sim.Credential("msgraph")), collect.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
 	if ok, _, err := mg.AddGroupMember(ctx, objectID[group], objectID[add]); !ok || err != nil {
 		t.Fatalf("add through Microsoft Graph: %v %v", ok, err)
 	}
@@ -100,9 +114,22 @@ func TestIncrementalSeesEntraChanges(t *testing.T) {
 	}
 	deleted := res.Applied[0].Target
 
+	var deltaBefore int64
+	if withDelta {
+		deltaBefore, _ = sweepGraph.Stats.Requests()
+	}
 	b := sync("incremental")
 	if b.Kind != "incremental" || !strings.Contains(b.Note, "Entra ID swept") {
 		t.Fatalf("run %s: %q", b.Kind, b.Note)
+	}
+	if withDelta {
+		// One delta request names the changed groups (the rule's group and
+		// those the deleted user left), the full sync having started the
+		// round.
+		n, _ := sweepGraph.Stats.Requests()
+		if n-deltaBefore != 1 || !strings.Contains(b.Note, "through a Microsoft Graph delta query (1 request)") {
+			t.Errorf("the delta sweep made %d Microsoft Graph requests, want 1; note %q", n-deltaBefore, b.Note)
+		}
 	}
 	var got []Change
 	if err := Between(ctx, st, a.ID, b.ID, all, func(c Change) error { got = append(got, c); return nil }); err != nil {
