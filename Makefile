@@ -30,13 +30,15 @@ demo:
 # arithmetic of the transpiled SQLite and triples its cost. -timeout makes a
 # hang fail with a stack, well before go test's own 10 minutes per package.
 # The last lines say if Azure Blob tests were skipped for want of Azurite,
-# and the warehouse reader tests for want of DuckDB.
+# the warehouse reader tests for want of DuckDB, and the browser tests of
+# report.html for want of Chromium.
 TEST_TIMEOUT ?= 8m
 test: vet fmt-check
 	$(GO) test -race -gcflags=all=-d=checkptr=0 -count=1 -timeout $(TEST_TIMEOUT) ./...
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) -run '^TestIncremental(EqualsFreshFullSync|ByChangeKind)$$' ./internal/collect/
 	@scripts/azurite.sh status
 	@scripts/duckdb.sh status
+	@scripts/chromium.sh status
 
 vet:
 	$(GO) vet ./...

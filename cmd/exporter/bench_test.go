@@ -26,7 +26,13 @@ func benchLine(name string, value float64, unit string) {
 // processRun is one run of the exporter binary, measured from outside.
 type processRun struct {
 	wall    time.Duration
-	peakRSS float64 // MiB, the process's own high-water mark (getrusage)
+	peakRSS float64       // MiB, the process's own high-water mark (getrusage)
+	cpu     time.Duration // user and system (runMeasured only)
+}
+
+// cpuTime is the user and system time of a rusage.
+func cpuTime(ru *syscall.Rusage) time.Duration {
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func runExporter(b *testing.B, bin string, env []string, args ...string) processRun {

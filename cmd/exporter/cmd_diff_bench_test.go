@@ -162,16 +162,17 @@ func runMeasured(b *testing.B, bin string, env []string, args ...string) process
 	if err != nil {
 		b.Fatal(err)
 	}
-	var wall time.Duration
+	var wall, cpu time.Duration
 	var rssKiB int64
-	if _, err := fmt.Sscan(string(got), &wall, &rssKiB); err != nil {
+	if _, err := fmt.Sscan(string(got), &wall, &rssKiB, &cpu); err != nil {
 		b.Fatalf("launcher wrote %q: %v", got, err)
 	}
-	return processRun{wall: wall, peakRSS: float64(rssKiB) / 1024}
+	return processRun{wall: wall, peakRSS: float64(rssKiB) / 1024, cpu: cpu}
 }
 
 // TestBenchLauncher runs the command in EXPORTER_BENCH_LAUNCH (a JSON
-// array) for runMeasured and writes its wall time (ns) and peak RSS (KiB).
+// array) for runMeasured and writes its wall time (ns), peak RSS (KiB) and
+// CPU time (ns, user and system).
 func TestBenchLauncher(t *testing.T) {
 	spec := os.Getenv("EXPORTER_BENCH_LAUNCH")
 	if spec == "" {
@@ -189,7 +190,7 @@ func TestBenchLauncher(t *testing.T) {
 	}
 	wall := time.Since(start)
 	ru := cmd.ProcessState.SysUsage().(*syscall.Rusage)
-	if err := os.WriteFile(os.Getenv("EXPORTER_BENCH_LAUNCH_OUT"), []byte(fmt.Sprintf("%d %d", wall.Nanoseconds(), ru.Maxrss)), 0o644); err != nil {
+	if err := os.WriteFile(os.Getenv("EXPORTER_BENCH_LAUNCH_OUT"), []byte(fmt.Sprintf("%d %d %d", wall.Nanoseconds(), ru.Maxrss, cpuTime(ru).Nanoseconds())), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -28,10 +29,12 @@ func newExportCmd() *Command {
 		dormantDays   int
 		privileged    listFlag
 		maxPrivileged int
+		maxPATDays    int
 		splitBy       string
 		partition     string
 		csvBOM        bool
 		allPerms      bool
+		signKeyFile   string
 		fs            *flag.FlagSet
 	)
 	return &Command{
@@ -46,9 +49,14 @@ XLSX workbook (a Summary sheet with a chart of the changes, one sheet per
 table with filters and a frozen header, a Decision drop-down with
 Reviewer and Comment columns on the accounts, effective_access and
 privileged_access sheets, and a Columns sheet describing every column),
-schema.json (the data dictionary: tables, columns, types, nullability,
-keys, descriptions), and manifest.json, written last, with every file's
-rows and SHA-256. Tables: accounts, groups, group_rules, memberships,
+report.html (one self-contained page to read in a browser or print:
+figures, charts, sortable tables of privileged access, findings and
+changes, and the evidence of decisions applied), schema.json (the data
+dictionary: tables, columns, types, nullability, keys, descriptions), and
+manifest.json, written last, with every file's rows and SHA-256. With
+--sign-key (or ADO_ACCESS_SIGN_KEY naming the key file) the manifest is
+signed with Ed25519 into manifest.json.sig ('exporter keygen' makes a
+key pair; 'exporter verify --key PUB' checks it). Tables: accounts, groups, group_rules, memberships,
 projects, teams, team_members, repositories, effective_access,
 privileged_access, findings, changes, applied_decisions. A column that
 can be null says so in schema.json; in CSV, null is an empty field.
@@ -99,6 +107,7 @@ Examples:
   exporter export packet --db stores/ --org all --split-by org --to reviews/2026-q4
   exporter export packet --to https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
   exporter export packet --csv-bom --to reviews/2026-q4
+  exporter export packet --sign-key keys/reviews.key --to reviews/2026-q4
   exporter export warehouse --to azblob://lake/ado-access
   exporter export warehouse --partition run --to azblob://lake/ado-access
 `,
@@ -113,9 +122,11 @@ Examples:
 			f.IntVar(&dormantDays, "dormant-days", export.DefaultDormantDays, "an account is dormant after this many days without access")
 			f.Var(&privileged, "privileged-groups", "privileged `GROUPS` by display name, principal name or descriptor, comma-separated; repeatable (default: "+strings.Join(export.DefaultPrivilegedGroups, ", ")+")")
 			f.IntVar(&maxPrivileged, "max-privileged", export.DefaultMaxPrivileged, "a privileged group with more accounts than this is a finding")
+			f.IntVar(&maxPATDays, "max-pat-days", 90, "a personal access token valid longer than this many days is a finding")
 			f.StringVar(&splitBy, "split-by", "", "with a store folder of several organizations: 'org' writes one packet per organization, into --to/ORG")
 			f.StringVar(&partition, "partition", export.PartitionByDate, "warehouse partitions: date (a later run that day replaces an earlier one) or run (every run kept, snapshot_date=…/run=…)")
 			f.BoolVar(&allPerms, "all-permissions", false, "packet effective_permissions lists every permission of every account (default: the privileged ones; the warehouse always has every one)")
+			f.StringVar(&signKeyFile, "sign-key", "", "sign each packet's manifest with this Ed25519 private key `FILE` (PEM PKCS#8; env ADO_ACCESS_SIGN_KEY names one too): manifest.json.sig")
 			f.BoolVar(&csvBOM, "csv-bom", false, "packet CSV files start with a UTF-8 byte-order mark, so Excel on Windows shows non-Latin names right when a CSV is double-clicked")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
@@ -131,7 +142,7 @@ Examples:
 			}
 			var misplaced []string
 			fs.Visit(func(f *flag.Flag) {
-				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom" || f.Name == "all-permissions") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
+				if kind == "warehouse" && (f.Name == "format" || f.Name == "baseline" || f.Name == "csv-bom" || f.Name == "all-permissions" || f.Name == "sign-key") || kind == "packet" && (f.Name == "date" || f.Name == "partition") {
 					misplaced = append(misplaced, "--"+f.Name)
 				}
 			})
@@ -140,6 +151,9 @@ Examples:
 			}
 			if dormantDays < 1 {
 				return usageErrorf("--dormant-days %d: want 1 or more", dormantDays)
+			}
+			if maxPATDays < 1 || maxPATDays > 3650 {
+				return usageErrorf("--max-pat-days %d: want 1 to 3650", maxPATDays)
 			}
 			if maxPrivileged < 1 {
 				return usageErrorf("--max-privileged %d: want 1 or more", maxPrivileged)
@@ -160,8 +174,15 @@ Examples:
 			}
 			p := exportParams{
 				kind: kind, sf: sf, run: run, to: to, formats: fmts, baseline: baseline, date: date,
-				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged,
+				dormantDays: dormantDays, privileged: privileged, maxPrivileged: maxPrivileged, maxPATDays: maxPATDays,
 				partition: partition, csvBOM: csvBOM, allPermissions: allPerms,
+			}
+			if kind == "packet" {
+				key, err := signKey(env, signKeyFile)
+				if err != nil {
+					return usageErrorf("%v", err)
+				}
+				p.signKey = key
 			}
 			stores, closeAll, err := p.sf.openAllForReading(ctx, env, false)
 			if err != nil {
@@ -217,9 +238,9 @@ func exportSpanning(ctx context.Context, env *Env, stores []orgStore, p exportPa
 	}
 	start := time.Now()
 	m, err := export.ExportSpanningPacket(ctx, os, sink, export.PacketOptions{
-		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Options: export.Options{DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 			ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger},
-		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM,
+		Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey,
 	})
 	if err != nil {
 		return usageErrorf("%v", err)
@@ -234,15 +255,17 @@ type exportParams struct {
 	sf             storeFlags
 	run            int64 // 0: the latest complete run
 	to             string
-	formats        []string // packet
-	baseline       string   // packet
-	csvBOM         bool     // packet
-	allPermissions bool     // packet
-	date           string   // warehouse
-	partition      string   // warehouse: date or run
+	formats        []string           // packet
+	baseline       string             // packet
+	csvBOM         bool               // packet
+	allPermissions bool               // packet
+	signKey        ed25519.PrivateKey // packet: signs the manifest
+	date           string             // warehouse
+	partition      string             // warehouse: date or run
 	dormantDays    int
 	privileged     []string
 	maxPrivileged  int
+	maxPATDays     int
 }
 
 // exportStore writes a packet or a warehouse partition from the store, as
@@ -269,7 +292,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		return nil, nil, err
 	}
 	opts := export.Options{
-		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, AllPermissions: p.allPermissions,
+		Run: r.ID, DormantDays: p.dormantDays, PrivilegedGroups: p.privileged, MaxPrivileged: p.maxPrivileged, MaxPATDays: p.maxPATDays, AllPermissions: p.allPermissions,
 		ToolVersion: toolVersion(), Version: version, Commit: buildCommit(), Logger: env.Logger,
 	}
 	to := p.to
@@ -289,7 +312,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 		if err != nil {
 			return nil, nil, err
 		}
-		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM})
+		m, err = export.ExportPacket(ctx, st, sink, export.PacketOptions{Options: opts, Formats: p.formats, Baseline: b, CSVBOM: p.csvBOM, SignKey: p.signKey})
 		if err != nil {
 			return nil, nil, err
 		}

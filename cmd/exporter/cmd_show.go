@@ -58,6 +58,7 @@ func newShowCmd() *Command {
 Usage: exporter show KIND [ARG] [--run N] [--format table|json|csv] [--db FILE] [--org URL]
        exporter show permissions --repo NAME | --project NAME | --subject USER [--permission NAME]
        exporter show who-can PERMISSION --repo NAME
+       exporter show who-can use CONNECTION
 
 Print one kind of entity as it was in a run's snapshot (the latest complete
 run unless --run is given). KIND is one of:
@@ -71,6 +72,13 @@ run unless --run is given). KIND is one of:
   access SUBJECT       every group a user (or group) belongs to, directly or
                        through nested groups, with the path
   projects, teams, repos
+  service-connections  service connections per project: type, scheme, the
+                       Azure subscription, open to all pipelines or which
+  pats                 personal access tokens: owner, name, scopes, validity
+  who-can use CONNECTION
+                       the accounts that may use a service connection (User
+                       or Administrator on it, directly or inherited), through
+                       nested groups with the path, and its pipelines
   permissions          effective permissions, allowed and denied, of a
                        repository (--repo NAME or PROJECT/NAME, with its
                        branches), a project (--project NAME) or an account
@@ -115,6 +123,10 @@ Examples:
 				return usageErrorf("what to show? one of %s", strings.Join(showKindNames(), ", "))
 			}
 			if args[0] == "permissions" || args[0] == "who-can" {
+				useCmd := len(args) > 1 && args[0] == "who-can" && args[1] == "use"
+				if useCmd && len(args) != 3 {
+					return usageErrorf("show who-can use needs one CONNECTION argument (a service connection's name or id)")
+				}
 				st, err := sf.openForReading(ctx, env)
 				if err != nil {
 					return err
@@ -123,6 +135,9 @@ Examples:
 				r, err := pickRun(ctx, st, run)
 				if err != nil {
 					return err
+				}
+				if useCmd {
+					return showWhoCanUse(ctx, env, st, r.ID, args[2], format.String())
 				}
 				return showPermissions(ctx, env, st, r.ID, args, pf, format.String())
 			}

@@ -20,7 +20,8 @@ func newSimCmd() *Command {
 		seed             uint64
 		burst            string
 		retention, lag   durationValue
-		latency, retry   durationValue
+		retry            durationValue
+		latency          string
 		tokenTTL         durationValue
 		printSpec        bool
 		orgs             int
@@ -76,6 +77,11 @@ Admin endpoints (no credential needed, loopback only):
   /_sim/NAME/stats|mutate|faults   the same, for one organization (faults
                             of its own: {"rate_5xx":1} makes it fail throughout)
 
+--latency takes one duration for every request, or a profile by area:
+AREA=DURATION pairs, "default" for the areas not named. Areas: graph,
+identity, entitlements, core, git, audit, security, discovery, accounts,
+msgraph, other (as the exporter's requests_by_area names them).
+
 Presets: small (demo, ~50 users), medium (~5k users), large (50k users,
 10k groups, 1,000 projects, ~600k direct memberships). --spec FILE takes
 a JSON spec instead (the fields of a preset; see 'exporter sim --print-spec').
@@ -83,6 +89,7 @@ a JSON spec instead (the fields of a preset; see 'exporter sim --print-spec').
 Examples:
   exporter sim
   exporter sim --preset large --listen 127.0.0.1:8080 --latency 20ms
+  exporter sim --preset large --latency entitlements=300ms,graph=120ms,default=150ms
   exporter sim --fault-429 0.05 --retry-after 2s --fault-5xx 0.01 --fault-cut 0.01
   exporter sim --burst-429 100/10      # every 100 requests, 10 answered 429
   exporter sim --orgs 3                # fabrikam, contoso and northwind
@@ -96,7 +103,7 @@ Examples:
 			fs.IntVar(&orgs, "orgs", 1, "how many organizations to serve behind the same credentials")
 			fs.StringVar(&listen, "listen", "127.0.0.1:0", "address to listen on (port 0 picks a free port)")
 			fs.BoolVar(&opts.OnPrem, "on-prem", false, "answer discovery as Azure DevOps Server: every API under the organization URL")
-			fs.Var(&latency, "latency", "latency added to every API request, e.g. 20ms")
+			fs.StringVar(&latency, "latency", "", "latency added to every API request, e.g. 20ms, or per area: entitlements=300ms,graph=120ms,default=150ms")
 			fs.Float64Var(&opts.Faults.Rate429, "fault-429", 0, "share of API requests answered 429 Too Many Requests (0..1)")
 			fs.StringVar(&burst, "burst-429", "", "bursts of 429: EVERY/LEN, e.g. 100/10")
 			fs.Var(&retry, "retry-after", "Retry-After on 429 answers (default 1s)")
@@ -121,7 +128,13 @@ Examples:
 				return nil
 			}
 			opts.Seed = seed
-			opts.Faults.Latency = adosim.Duration(latency)
+			if latency != "" {
+				flat, areas, err := adosim.ParseLatency(latency)
+				if err != nil {
+					return usageErrorf("--latency: %v", err)
+				}
+				opts.Faults.Latency, opts.Faults.AreaLatency = flat, areas
+			}
 			opts.Faults.RetryAfter = adosim.Duration(retry)
 			opts.Faults.TokenTTL = adosim.Duration(tokenTTL)
 			opts.AuditRetention = time.Duration(retention)

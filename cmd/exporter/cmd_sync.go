@@ -27,6 +27,8 @@ func newSyncCmd() *Command {
 		concurrency int
 		noTeams     bool
 		noPerms     bool
+		noPipes     bool
+		noPATs      bool
 		namespaces  string
 		wait        bool
 		mode        = newChoice("auto", "auto", "full", "incremental")
@@ -92,6 +94,17 @@ vso.security_manage, which has no read-only form (or a full-access PAT).
 Without it the sync goes on, leaves the permission tables as they were and
 says so in the run's note; --no-permissions skips them.
 
+Pipeline resources: service connections, variable groups, environments,
+agent pools and queues, the roles assigned on them and their pipeline
+permissions (four lists per project, two reads per resource), and every
+user's personal access tokens (Token Admin: one request per user). They
+need Service Connections (Read & query), Variable Groups (Read),
+Environment (Read & manage), Agent Pools (Read), Build (Read) and Token
+Administration (Read & manage). A kind the PAT may not read is skipped with
+a warning naming the scope, its table left as it was; --no-pipelines and
+--no-pats skip them. No secret is ever stored: no connection credential,
+variable value or token value.
+
 Many organizations:
   --org all, a comma-separated list of names or URLs, or a glob
   ('contoso-*') syncs every organization it picks among those the
@@ -121,6 +134,8 @@ Examples:
 			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
 			fs.BoolVar(&noPerms, "no-permissions", false, "skip security namespaces and access control lists")
+			fs.BoolVar(&noPipes, "no-pipelines", false, "skip service connections, variable groups, environments, agent pools and queues")
+			fs.BoolVar(&noPATs, "no-pats", false, "skip personal access tokens (one request per user)")
 			fs.StringVar(&namespaces, "namespaces", "", "security namespaces whose ACLs to read, comma-separated names or ids (default: Project, Git Repositories, Build, ReleaseManagement, Identity)")
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
@@ -154,6 +169,7 @@ Examples:
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
 				Permissions: !noPerms, Namespaces: splitComma(namespaces), EntraSweep: time.Duration(entraSweep),
+				Pipelines: !noPipes, Tokens: !noPATs,
 			}
 			if isSelector(sf.org) || snapshot.IsFolder(sf.db) {
 				if perOrg < 1 || perOrg > concurrency || parallel < 1 || parallel > 64 {

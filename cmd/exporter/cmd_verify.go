@@ -10,16 +10,18 @@ import (
 	"strings"
 
 	"github.com/ado-access/ado-access/internal/export"
+	"github.com/ado-access/ado-access/internal/seal"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
 func newVerifyCmd() *Command {
 	format := newChoice("text", "text", "json")
+	var keyFile string
 	return &Command{
 		Name:    "verify",
 		Summary: "check a packet or warehouse export against its manifest",
 		Usage: `
-Usage: exporter verify LOCATION [--format text|json]
+Usage: exporter verify LOCATION [--key PUBKEY] [--format text|json]
 
 Read manifest.json at LOCATION and check every file it lists: present,
 the same size and SHA-256, and (CSV and Parquet) the same number of rows.
@@ -32,13 +34,20 @@ a warehouse export's manifest folder, ROOT/_manifests/org=ORG/org_id=ID/snapshot
 (which also needs its _SUCCESS marker). Files that look like the export's
 own but that the manifest does not list are noted, not failed.
 
+With --key, the signer's Ed25519 public key (PEM, as 'exporter keygen'
+writes it), the manifest must also carry its signature, manifest.json.sig,
+and the signature must match: a packet changed by one byte anywhere, signed
+with another key, or not signed fails (exit 1).
+
 Examples:
   exporter verify packet-fabrikam-run12
+  exporter verify --key fabrikam-reviews.pub packet-fabrikam-run12
   exporter verify https://acme.blob.core.windows.net/reviews/fabrikam/2026-q4
   exporter verify lake/_manifests/org=fabrikam/org_id=ID/snapshot_date=2026-11-24
 `,
 		Flags: func(fs *flag.FlagSet) {
 			fs.Var(format, "format", "output format")
+			fs.StringVar(&keyFile, "key", "", "the signer's Ed25519 public key `FILE` (PEM): the manifest's signature must match it")
 		},
 		Run: func(ctx context.Context, env *Env, args []string) error {
 			if len(args) != 1 {
@@ -54,12 +63,20 @@ Examples:
 				}
 				return exitCode(exitError, err)
 			}
+			var opts export.VerifyOptions
+			if keyFile != "" {
+				k, err := seal.LoadPublicKey(keyFile)
+				if err != nil {
+					return usageErrorf("--key: %v", err)
+				}
+				opts.Key = k
+			}
 			root, dir := export.SplitManifestLocation(args[0])
 			sink, err := export.OpenSink(ctx, root, env.Getenv, export.BlobOptions{})
 			if err != nil {
 				return fail(err)
 			}
-			rep, err := export.Verify(ctx, sink, dir)
+			rep, err := export.VerifyWith(ctx, sink, dir, opts)
 			if errors.Is(err, export.ErrNoManifest) {
 				if dir == "" {
 					if n, example := warehouseManifests(ctx, sink); n > 0 {
@@ -86,22 +103,42 @@ Examples:
 			}
 			if asJSON {
 				out := map[string]any{"ok": rep.OK(), "location": sink.String(), "kind": m.Kind, "what": what,
-					"checked": rep.Checked, "problems": nonNil(rep.Problems), "unlisted": nonNil(rep.Unlisted)}
+					"checked": rep.Checked, "problems": nonNil(rep.Problems), "unlisted": nonNil(rep.Unlisted),
+					"signed": rep.Signed, "signature_checked": rep.SignatureChecked}
+				if rep.SignatureProblem != "" {
+					out["signature_problem"] = rep.SignatureProblem
+				}
 				b, _ := json.MarshalIndent(out, "", "  ")
 				fmt.Fprintln(env.Stdout, string(b))
 			} else {
 				for _, p := range rep.Problems {
 					fmt.Fprintf(env.Stdout, "MISMATCH  %s\n", p)
 				}
+				if rep.SignatureProblem != "" {
+					fmt.Fprintf(env.Stdout, "MISMATCH  %s\n", rep.SignatureProblem)
+				}
 				for _, u := range rep.Unlisted {
 					fmt.Fprintf(env.Stdout, "note      %s is not in the manifest\n", u)
 				}
 			}
 			if !rep.OK() {
-				return exitCode(exitError, fmt.Errorf("%s at %s: %d of %d files do not match the manifest", what, sink, len(rep.Problems), len(m.Files)))
+				var why []string
+				if len(rep.Problems) > 0 {
+					why = append(why, fmt.Sprintf("%d of %d files do not match the manifest", len(rep.Problems), len(m.Files)))
+				}
+				if rep.SignatureProblem != "" {
+					why = append(why, "the signature does not hold: "+rep.SignatureProblem)
+				}
+				return exitCode(exitError, fmt.Errorf("%s at %s: %s", what, sink, strings.Join(why, "; ")))
 			}
 			if !asJSON {
 				fmt.Fprintf(env.Stdout, "ok: %s: %d files match %s\n", what, rep.Checked, export.ManifestName)
+				switch {
+				case rep.SignatureChecked:
+					fmt.Fprintf(env.Stdout, "ok: the manifest is signed by the key %s\n", seal.Fingerprint(opts.Key))
+				case rep.Signed:
+					fmt.Fprintf(env.Stdout, "note: the manifest is signed (signer %s); give --key to check the signature\n", m.Signer)
+				}
 			}
 			return nil
 		},

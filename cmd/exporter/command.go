@@ -47,6 +47,7 @@ var commands = []func() *Command{
 	newScheduleCmd,
 	newSchedulesCmd,
 	newApplyCmd,
+	newKeygenCmd,
 }
 
 // allCommands returns every command, help included, sorted by name.

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"crypto/ed25519"
 	"errors"
 	"flag"
 	"fmt"
@@ -139,6 +140,7 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
 			EntraSweep: time.Duration(s.EntraSweep),
+			Pipelines:  true, Tokens: true,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8
@@ -217,9 +219,15 @@ func runExport(env *Env, kind string) schedule.Runner {
 		if err != nil {
 			return schedule.Result{}, schedule.ConfigError(err)
 		}
+		var key ed25519.PrivateKey
+		if kind == "packet" { // signed when ADO_ACCESS_SIGN_KEY names a key file
+			if key, err = signKey(env, ""); err != nil {
+				return schedule.Result{}, schedule.ConfigError(err)
+			}
+		}
 		m, sink, err := exportStore(ctx, env, exportParams{
 			kind: kind, sf: storeFlags{db: s.Store, org: org}, to: to, formats: formats, baseline: baseline,
-			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged,
+			dormantDays: s.DormantDays, privileged: s.PrivilegedGroups, maxPrivileged: s.MaxPrivileged, signKey: key,
 		})
 		if err != nil {
 			return schedule.Result{}, jobError(err)

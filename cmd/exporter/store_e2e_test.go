@@ -84,8 +84,9 @@ func TestAStoreHoldsOneOrganization(t *testing.T) {
 	}
 }
 
-// A damaged store is caught: an incremental sync does not add a run to it,
-// and reading commands say what to do.
+// A damaged store is caught: a full sync (which checks the whole file, as
+// does the first run of each day) does not add a run to it, and reading
+// commands say what to do.
 func TestDamagedStoreIsNoticed(t *testing.T) {
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
 	if code, _, errs := cli(t, env, "sync"); code != 0 {
@@ -101,9 +102,9 @@ func TestDamagedStoreIsNoticed(t *testing.T) {
 	f.WriteAt(junk, fi.Size()/2)
 	f.Close()
 
-	code, out, errs := cli(t, env, "sync", "--mode", "incremental")
+	code, out, errs := cli(t, env, "sync", "--mode", "full")
 	if code != 1 || !strings.Contains(errs, "damaged") || !strings.Contains(errs, "backup") || strings.Contains(out, "complete") {
-		t.Fatalf("incremental sync of a damaged store: exit %d %q %q", code, out, errs)
+		t.Fatalf("full sync of a damaged store: exit %d %q %q", code, out, errs)
 	}
 	oneLine(t, errs)
 	// Reading commands fail where they meet the damage, saying what it is.

@@ -6,6 +6,7 @@ import (
 	"database/sql"
 	"encoding/csv"
 	"encoding/json"
+	"fmt"
 	"os"
 	osexec "os/exec"
 	"path/filepath"
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/ado-access/ado-access/internal/adosim"
+	"github.com/ado-access/ado-access/internal/export"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -341,17 +343,17 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("demo: exit %d\n%s", code, errs)
 	}
+	files := 2*len(export.PacketTables) + 3 // each table's CSV and Parquet, the workbook, schema.json and report.html
 	for _, want := range []string{"run 1 (full)", "run 2 (incremental)",
-		// Seed 7's ten changes: two permission entries the demo does not
-		// read (it reads no ACLs), and the sweep of Entra ID.
-		"10 entries read, 0 already handled, 8 mapped to re-reads; not collected: Security 2", "Entra ID swept", "access_gained", "verified: 32 checked, 0 problems",
+		// Seed 7's ten changes are mapped to re-reads, and Entra ID is swept.
+		"10 entries read", "mapped to re-reads", "Entra ID swept", "access_gained", fmt.Sprintf("verified: %d checked, 0 problems", files),
 		"3 done, 0 failed; verified live: 3 of 3 as wanted", "run 3 (incremental)"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("demo output lacks %q:\n%s", want, stdout)
 		}
 	}
 	// The reviewer filled the workbook in: it alone differs from the manifest.
-	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, "1 of 32 files") || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
+	if code, vout, errs := cli(t, map[string]string{}, "verify", filepath.Join(out, "packet-run2")); code != 1 || !strings.Contains(errs, fmt.Sprintf("1 of %d files", files)) || !strings.Contains(vout, "MISMATCH  packet.xlsx") {
 		t.Fatalf("verify of the demo packet: exit %d %s %s", code, vout, errs)
 	}
 	// The loop: exactly the revoked memberships are gone in the last run.
@@ -360,6 +362,8 @@ func TestDemoRunsTheMainJob(t *testing.T) {
 	if strings.Count(last, "memberships removed: ") != 3 || strings.Count(last, " removed: ")+strings.Count(last, " added: ")+strings.Count(last, " modified: ") != 3 {
 		t.Errorf("the diff after apply does not show the 3 revokes alone:\n%s", stdout)
 	}
+	signedEvidencePacket(t, filepath.Join(out, "ado-access.db"))
+
 	// The "Next:" commands work as printed.
 	_, next, _ := strings.Cut(stdout, "\nNext")
 	ran := 0

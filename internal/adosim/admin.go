@@ -207,6 +207,10 @@ func (s *Server) serveAdmin(w http.ResponseWriter, r *http.Request) {
 			bad("faults", err)
 			return
 		}
+		if err := f.checkLatency(); err != nil {
+			bad("faults", err)
+			return
+		}
 		if org != nil {
 			s.SetOrgFaults(org.Name, f) // {} clears them
 		} else {

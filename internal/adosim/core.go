@@ -391,15 +391,36 @@ func (s *Server) listTeamMembers(c *call) {
 	}
 	members := o.directMembers(t.Group)
 	page := members[min(skip, len(members)):min(skip+top, len(members))]
+	admins := o.teamAdmins(t)
 	body := buildList(len(page), 512, func(b []byte, i int) []byte {
 		b = append(b, `{"isTeamAdmin":`...)
-		b = strconv.AppendBool(b, t.Admins[page[i].seq])
+		b = strconv.AppendBool(b, admins[strings.ToLower(page[i].Legacy)])
 		b = append(b, `,"identity":`...)
 		b = append(b, c.o.identityRefJSON(page[i])...)
 		return append(b, '}')
 	})
 	o.mu.RUnlock()
 	writeBuilt(c.w, body)
+}
+
+// teamAdmins are the legacy descriptors (lower case) that administer a
+// team. The service keeps no flag: a team administrator is an identity
+// whose explicit entry on the team's token in the Identity namespace
+// ("{project}\\{team}") allows ManageMembership, which is where the portal
+// writes it and Terraform's azuredevops_team reads it back. So the
+// generated administrators (the defaults) count only as long as entries
+// set or removed through the API leave them so.
+func (o *Org) teamAdmins(t *Team) map[string]bool {
+	ns := namespaceByID(nsIdentity)
+	bit := ns.bits("ManageMembership")
+	out := map[string]bool{}
+	for _, seq := range sortedSeqs(t.Admins) {
+		out[strings.ToLower(o.subjects[seq].Legacy)] = true
+	}
+	for _, e := range o.aces[aclKey{ns.id, strings.ToLower(t.ProjectID + `\` + t.ID)}] {
+		out[strings.ToLower(e.descriptor)] = !e.removed && e.allow&bit != 0
+	}
+	return out
 }
 
 // identityRefJSON is identityRef encoded, cached on the subject until it

@@ -17,6 +17,9 @@ import (
 // Rates are shares of API requests (0..1). Admin endpoints never fail.
 type Faults struct {
 	Latency Duration `json:"latency,omitempty"` // added to every API request
+	// AreaLatency replaces Latency for the requests of an area (see
+	// LatencyAreas and ParseLatency).
+	AreaLatency map[string]Duration `json:"area_latency,omitempty"`
 
 	Rate429       float64  `json:"rate_429,omitempty"`        // requests answered 429 at random
 	Burst429Every int      `json:"burst_429_every,omitempty"` // every N requests a burst of 429s starts
@@ -43,7 +46,7 @@ type Faults struct {
 
 // empty reports whether f makes no fault at all.
 func (f Faults) empty() bool {
-	return f.Latency == 0 && f.Rate429 == 0 && f.Burst429Every == 0 && f.DelayRate == 0 &&
+	return f.Latency == 0 && len(f.AreaLatency) == 0 && f.Rate429 == 0 && f.Burst429Every == 0 && f.DelayRate == 0 &&
 		f.Rate5xx == 0 && f.RateCut == 0 && f.RateCutAfter == 0 && f.RateExpireToken == 0 && f.TokenTTL == 0
 }
 

@@ -77,6 +77,7 @@ func generate(name string, spec Spec, seed uint64, ref time.Time, clk *clock) *O
 	g.edgeCases()
 	g.groupRules()
 	g.history()
+	g.genPipelines(seed)
 	return o
 }
 

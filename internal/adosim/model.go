@@ -235,6 +235,7 @@ type Org struct {
 	admin                  *Subject
 
 	aces    map[aclKey][]ace       // explicit access control entries set through the API
+	pl      *pipelineState         // pipeline resources and tokens (pipelines.go), made on first use
 	inherit map[aclKey]inheritFlag // inheritPermissions set through the API
 
 	srv    *Server                                 // the server that serves it

@@ -48,15 +48,15 @@ func MutationKinds() []string {
 	return out
 }
 
-// The weights (per 415 changes) follow the make-up of an organization's
+// The weights (per 417 changes) follow the make-up of an organization's
 // access-related Audit Log: mostly group membership changes (75%), then
 // licenses and accounts (12%), a few structural changes: groups (4%),
-// repositories (4%), teams (1%), projects (1%), and permissions (4%:
-// entries set, removed and reset, inheritance turned off or on). Changes
-// made in Entra ID, which the log never shows (mutate_entra.go), come on
-// top: 105 more, so about one change in five, for tenants that grant
-// access through Entra groups (membership added 56, removed 45, users
-// deleted in Entra 4).
+// repositories (4%), teams (1%: created, administrators changed), projects
+// (1%), and permissions (4%: entries set, removed and reset, inheritance
+// turned off or on). Changes made in Entra ID, which the log never shows
+// (mutate_entra.go), come on top: 105 more, so about one change in five,
+// for tenants that grant access through Entra groups (membership added 56,
+// removed 45, users deleted in Entra 4).
 var mutationKinds = []mutationKind{
 	{"membership.add", 152, (*mutator).membershipAdd},
 	{"membership.remove", 120, (*mutator).membershipRemove},
@@ -80,6 +80,7 @@ var mutationKinds = []mutationKind{
 	{"permission.remove", 3, (*mutator).permissionRemove},
 	{"permission.reset", 2, (*mutator).permissionReset},
 	{"acl.inherit", 2, (*mutator).aclInherit},
+	{"team.admin", 2, (*mutator).teamAdmin},
 	{"entra.membership.add", 56, (*mutator).entraMemberAdd},
 	{"entra.membership.remove", 45, (*mutator).entraMemberRemove},
 	{"entra.user.disable", 4, (*mutator).entraUserDisable},
@@ -104,7 +105,9 @@ func (s *Server) Mutate(req MutateRequest) (MutateResult, error) {
 			if i < 0 {
 				return MutateResult{Applied: []Mutation{}}, fmt.Errorf("mutate: unknown kind %q (known: %v)", name, MutationKinds())
 			}
-			kinds = append(kinds, mutationKinds[i])
+			k := mutationKinds[i]
+			k.weight = max(k.weight, 1) // a kind named is drawn even if the default mix leaves it out
+			kinds = append(kinds, k)
 		}
 	}
 	total := 0

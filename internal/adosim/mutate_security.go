@@ -177,3 +177,37 @@ func (m *mutator) aclInherit() (Mutation, bool) {
 	}
 	return Mutation{ActionID: "Security.ModifyAccessControlLists", Summary: fmt.Sprintf("inheritance %s on %s", onOff(on), token), Target: token}, true
 }
+
+// teamAdmin makes a direct member of a team its administrator, or an
+// administrator no longer one, as the team's settings page does: an entry
+// on the team's token in the Identity namespace (see teamAdmins).
+func (m *mutator) teamAdmin() (Mutation, bool) {
+	o := m.o
+	var teams []*Team
+	for _, t := range o.teams {
+		if !t.Deleted && !t.Group.Deleted && len(o.members[t.Group.seq]) > 0 {
+			teams = append(teams, t)
+		}
+	}
+	if len(teams) == 0 {
+		return Mutation{}, false
+	}
+	t := teams[m.r.IntN(len(teams))]
+	members := o.directMembers(t.Group)
+	if len(members) == 0 {
+		return Mutation{}, false
+	}
+	who := members[m.r.IntN(len(members))]
+	ns := namespaceByID(nsIdentity)
+	token := t.ProjectID + `\` + t.ID
+	if o.teamAdmins(t)[strings.ToLower(who.Legacy)] {
+		if _, err := o.RemoveAccessControlEntries(o.admin, ns, token, []string{who.Legacy}); err != nil {
+			return Mutation{}, false
+		}
+		return Mutation{ActionID: "Security.RemovePermission", Summary: who.DisplayName + " no longer administers team " + t.Name, Target: token}, true
+	}
+	if _, err := o.SetAccessControlEntries(o.admin, ns, token, false, []aceInput{{Descriptor: who.Legacy, Allow: ns.all()}}); err != nil {
+		return Mutation{}, false
+	}
+	return Mutation{ActionID: "Security.ModifyPermission", Summary: who.DisplayName + " administers team " + t.Name, Target: token}, true
+}

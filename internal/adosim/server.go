@@ -109,6 +109,9 @@ func New(opts Options) (*Server, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	if err := opts.Faults.checkLatency(); err != nil {
+		return nil, err
+	}
 	s := &Server{opts: opts, clock: clk, log: log, stats: newStats(), ref: ref}
 	s.faults = newFaultState(opts.Faults, opts.Seed)
 	s.org, err = s.AddOrg(OrgOptions{Name: opts.Org, Spec: &spec, Seed: opts.Seed})
@@ -367,6 +370,7 @@ func (s *Server) allRoutes() []*route {
 	rs = append(rs, s.identityRoutes()...)
 	rs = append(rs, s.securityRoutes()...)
 	rs = append(rs, s.msgraphRoutes()...)
+	rs = append(rs, s.pipelineRoutes()...)
 	return rs
 }
 
@@ -511,9 +515,9 @@ func (s *Server) serveAPI(c *call, rt *route) {
 	w.Header().Set("ActivityId", uuid.NewString())
 	fs := s.faultsFor(c.o)
 	f := fs.get()
-	if f.Latency.D() > 0 && f.applies(c.r.URL.Path) {
+	if d := f.latencyFor(rt.host, c.r.Method, c.r.URL.Path); d > 0 && f.applies(c.r.URL.Path) {
 		select {
-		case <-time.After(f.Latency.D()):
+		case <-time.After(d):
 		case <-c.r.Context().Done():
 			return
 		}

@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/google/uuid"
@@ -58,6 +59,8 @@ type Options struct {
 	Logger *slog.Logger
 	// Transport is the base transport (default: a clone of http.DefaultTransport).
 	Transport http.RoundTripper
+
+	slots chan struct{} // the client's requests in flight (see ownSlot)
 }
 
 // Client is a connection to one organization: the v7 clients of every area
@@ -70,6 +73,7 @@ type Client struct {
 	Me    Identity
 	Stats *Stats
 	conc  int // requests in flight
+	slots chan struct{}
 	log   *slog.Logger
 	http  *http.Client
 
@@ -79,6 +83,7 @@ type Client struct {
 	Git      git.Client
 	Audit    audit.Client
 	Security security.Client     // on the organization URL: the security API has no resource area
+	pipes    pipeClients         // pipeline resources and tokens (pipelines.go)
 	vsaex    *azuredevops.Client // member entitlements, called raw (see entitlements.go)
 	graph    *azuredevops.Client // Graph, for calls whose v7 types drop fields
 
@@ -118,7 +123,7 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	log := opts.Logger
 	// The connection carries no credential: authTransport adds it.
 	conn := &azuredevops.Connection{BaseUrl: strings.ToLower(strings.TrimRight(orgURL, "/")), SuppressFedAuthRedirect: true, UserAgent: "ado-access"}
-	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, log: log, http: hc}
+	c := &Client{Org: conn.BaseUrl, Stats: stats, conc: opts.Concurrency, slots: opts.slots, log: log, http: hc}
 	clientAt := func(u string) *azuredevops.Client {
 		return azuredevops.NewClientWithOptions(conn, strings.ToLower(strings.TrimRight(u, "/")), azuredevops.WithHTTPClient(hc))
 	}
@@ -167,6 +172,10 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 		{areaCore, "Core", func(x *azuredevops.Client) { c.Core = &core.ClientImpl{Client: *x} }},
 		{areaGit, "Git", func(x *azuredevops.Client) { c.Git = &git.ClientImpl{Client: *x} }},
 		{areaAudit, "Audit", func(x *azuredevops.Client) { c.Audit = &audit.ClientImpl{Client: *x} }},
+		{areaServiceEndpoint, "Service Endpoint", c.pipes.setEndpoints},
+		{areaTaskAgent, "Distributed Task", c.pipes.setTasks},
+		{areaPipelinePermissions, "Pipeline Permissions", c.pipes.setPerms},
+		{areaTokenAdmin, "Token Admin", c.pipes.setTokens},
 	} {
 		x, err := area(a.id, a.name)
 		if err != nil {
@@ -208,6 +217,7 @@ func newHTTP(cred Credential, opts Options) (*http.Client, *Stats, Options, erro
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
 	stats := &Stats{byArea: map[string]int64{}}
+	opts.slots = make(chan struct{}, opts.Concurrency)
 	return &http.Client{Transport: newChain(header, stats, opts, opts.Logger, baseTransport(opts))}, stats, opts, nil
 }
 
@@ -234,10 +244,36 @@ func newChain(header func(context.Context) (string, error), stats *Stats, opts O
 			stats:  stats,
 			log:    log,
 			next: &countTransport{stats: stats, next: &limitTransport{
-				sem: make(chan struct{}, opts.Concurrency), global: opts.Budget, next: base,
+				sem: slots(opts), global: opts.Budget, next: base,
 			}},
 		},
 	}
+}
+
+func slots(opts Options) chan struct{} {
+	if opts.slots != nil {
+		return opts.slots
+	}
+	return make(chan struct{}, max(opts.Concurrency, 1))
+}
+
+// ownSlot gives a chain of dependent requests (continuation-token pages,
+// each waiting for the one before) one of the client's request slots for
+// its whole length: its requests never queue behind the independent reads
+// that fill the other slots, so a sync lasts about as long as its longest
+// chain, not that chain slowed by everything else. release gives the slot
+// back. The chain's requests still count against a shared Budget.
+func (c *Client) ownSlot(ctx context.Context) (_ context.Context, release func(), err error) {
+	if c.slots == nil {
+		return ctx, func() {}, nil // a client not dialled: no limit to hold
+	}
+	select {
+	case c.slots <- struct{}{}:
+	case <-ctx.Done():
+		return ctx, func() {}, ctx.Err()
+	}
+	var once sync.Once
+	return context.WithValue(ctx, slotHeld{}, true), func() { once.Do(func() { <-c.slots }) }, nil
 }
 
 // Identity is an identity as the location service names it.

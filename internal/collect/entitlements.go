@@ -71,7 +71,14 @@ func entitlementRow(descriptor string, a *licensing.AccessLevel, rules *[]member
 
 // readUserEntitlements pages through every user entitlement: the access
 // level (versioned), the last access (volatile) and the storage key.
+// The pages are the sync's one long chain: it holds a request slot of its
+// own (see Client.ownSlot).
 func readUserEntitlements(ctx context.Context, e *env) error {
+	ctx, release, err := e.c.ownSlot(ctx)
+	if err != nil {
+		return err
+	}
+	defer release()
 	const restarts = 3
 	for attempt := 0; ; attempt++ {
 		n, err := e.pageUserEntitlements(ctx)
@@ -86,33 +93,59 @@ func readUserEntitlements(ctx context.Context, e *env) error {
 	}
 }
 
+// pagesAhead is how many pages of user entitlements the chain may read
+// ahead of the writer: the next page is asked for at once, not after the
+// rows of this one have queued behind other tables' writes.
+const pagesAhead = 32
+
 // pageUserEntitlements reads every page; it returns how many entitlements
 // it put, even when it fails.
 func (e *env) pageUserEntitlements(ctx context.Context) (int, error) {
-	token := ""
+	pages := make(chan []memberentitlementmanagement.UserEntitlement, pagesAhead)
 	n := 0
-	for {
-		q := url.Values{}
-		if token != "" {
-			q.Set("continuationToken", token)
-		}
-		var page userEntitlementPage
-		if err := sendJSON(ctx, e.c.vsaex, http.MethodGet, locUserEntitlements, "7.1-preview.3", nil, q, &page); err != nil {
-			return n, err
-		}
-		for _, m := range page.Members {
-			if err := e.putEntitlement(ctx, m.User.Descriptor, m.Id, m.AccessLevel, m.GroupAssignments, m.DateCreated, m.LastAccessedDate); err != nil {
-				return n, err
-			}
-			if m.User.Descriptor != nil && *m.User.Descriptor != "" {
-				n++
+	putErr := make(chan error, 1)
+	go func() {
+		var err error
+		for members := range pages {
+			for _, m := range members {
+				if err != nil {
+					break // drain after a failure
+				}
+				err = e.putEntitlement(ctx, m.User.Descriptor, m.Id, m.AccessLevel, m.GroupAssignments, m.DateCreated, m.LastAccessedDate)
+				if err == nil && m.User.Descriptor != nil && *m.User.Descriptor != "" {
+					n++
+				}
 			}
 		}
-		if page.ContinuationToken == nil || *page.ContinuationToken == "" {
-			return n, nil
+		putErr <- err
+	}()
+	err := func() error {
+		token := ""
+		for {
+			q := url.Values{}
+			if token != "" {
+				q.Set("continuationToken", token)
+			}
+			var page userEntitlementPage
+			if err := sendJSON(ctx, e.c.vsaex, http.MethodGet, locUserEntitlements, "7.1-preview.3", nil, q, &page); err != nil {
+				return err
+			}
+			select {
+			case pages <- page.Members:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+			if page.ContinuationToken == nil || *page.ContinuationToken == "" {
+				return nil
+			}
+			token = *page.ContinuationToken
 		}
-		token = *page.ContinuationToken
+	}()
+	close(pages)
+	if perr := <-putErr; err == nil {
+		err = perr
 	}
+	return n, err
 }
 
 func (e *env) putEntitlement(ctx context.Context, descriptor *string, id *uuid.UUID, a *licensing.AccessLevel, rules *[]memberentitlementmanagement.GroupEntitlement, created, last *azuredevops.Time) error {

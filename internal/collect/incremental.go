@@ -100,6 +100,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if p.acl.on() {
 		steps = append(steps, step{name: "permissions", run: on(inc.rereadPermissions)})
 	}
+	if p.pipes.on(e.opts) {
+		steps = append(steps, step{name: "pipeline resources", run: on(inc.rereadPipelines)})
+	}
 	if e.opts.Teams {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
 	}

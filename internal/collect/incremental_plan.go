@@ -21,6 +21,7 @@ type plan struct {
 	repos      bool              // re-read the repositories
 	groupRules bool              // re-read the group rules
 	acl        *aclPlan          // permissions (incremental_perms.go)
+	pipes      pipePlan          // pipeline resources and tokens (incremental_pipelines.go)
 	full       map[string]string // resource kind → why it is re-read in full
 	mapped     int               // entries that led to re-reads
 	ignored    map[string]int    // actions that touch nothing collected, by area
@@ -70,6 +71,9 @@ func dataStrings(data map[string]any, key string) []string {
 func (p *plan) add(e entry) {
 	area, _, _ := strings.Cut(e.action, ".")
 	p.mapped++
+	if p.addPipelines(e, area) {
+		return
+	}
 	perms := p.mapPermissions(e)
 	switch {
 	case e.action == "Group.UpdateGroupMembership.Add" || e.action == "Group.UpdateGroupMembership.Remove":

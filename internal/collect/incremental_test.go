@@ -29,7 +29,7 @@ var propertySpec = adosim.Spec{
 // the "readwrite" credential's Security (Manage); others sync without them).
 func syncMode(t testing.TB, c *Client, st *snapshot.Store, mode string) snapshot.Run {
 	t.Helper()
-	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true})
+	run, err := Sync(context.Background(), c, st, SyncOptions{Mode: mode, Teams: true, Permissions: true, Pipelines: true, Tokens: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,6 +89,11 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 					if strings.HasPrefix(m.Kind, "entra.") {
 						entra++
 					}
+				}
+				// Pipeline resources and tokens change too (the default mix
+				// leaves them out).
+				if _, err := sim.Mutate(adosim.MutateRequest{Count: 1 + n/5, Seed: uint64(seed*100 + round), Kinds: adosim.PipelineMutationKinds()}); err != nil {
+					t.Fatal(err)
 				}
 				inc := syncMode(t, c, st, "incremental")
 				if inc.Kind != "incremental" {

@@ -35,8 +35,14 @@ var directionDown = graph.GraphTraversalDirectionValues.Down
 func readMemberships(ctx context.Context, e *env) error {
 	e.mu.Lock()
 	groups := e.groups
+	e.membersRead = make(map[string]bool, len(groups))
 	e.mu.Unlock()
-	return e.groupMembers(ctx, groups, e.replaceMembers)
+	return e.groupMembers(ctx, groups, func(ctx context.Context, group string, rows []snapshot.Row) error {
+		e.mu.Lock()
+		e.membersRead[group] = true
+		e.mu.Unlock()
+		return e.replaceMembers(ctx, group, rows)
+	})
 }
 
 // replaceMembers records a group's direct members as read.

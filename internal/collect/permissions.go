@@ -160,9 +160,14 @@ func readPermissions(ctx context.Context, e *env) error {
 		return err
 	}
 	err = forEach(ctx, e.c.conc, chosen, func(ctx context.Context, ns namespaceInfo) error {
-		acls, err := e.queryACLs(ctx, ns, "")
-		if err != nil {
-			return err
+		e.mu.Lock()
+		acls := e.identityACLs // read by the team administrators step
+		e.mu.Unlock()
+		if acls == nil || !strings.EqualFold(ns.id, nsIdentityID) {
+			var err error
+			if acls, err = e.queryACLs(ctx, ns, ""); err != nil {
+				return err
+			}
 		}
 		return e.writeACLs(ctx, ns, acls)
 	})

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/security"
 	"golang.org/x/sync/errgroup"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -40,6 +41,12 @@ type SyncOptions struct {
 	// Microsoft Entra ID without an Audit Log entry (entra_sweep.go): 0,
 	// every run; otherwise when the last sweep is at least this old.
 	EntraSweep time.Duration
+	// Pipelines reads service connections, variable groups, environments,
+	// agent pools and queues, their role assignments and pipeline
+	// permissions (pipelines.go).
+	Pipelines bool
+	// Tokens reads every user's personal access tokens (tokens.go).
+	Tokens bool
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool
@@ -183,7 +190,12 @@ type env struct {
 	mu     sync.Mutex
 	groups []groupRef // filled by the groups collector, read by memberships
 	teams  []teamRef  // filled by the teams collector, read by team members
-	sps    []string   // service principal descriptors, for their entitlements
+	admins teamAdmins // team administrators, if the Identity ACLs were read
+	// identityACLs are those ACLs, for the permissions step to reuse.
+	identityACLs []security.AccessControlList
+	// membersRead are the groups whose direct members a full sync read.
+	membersRead map[string]bool
+	sps         []string // service principal descriptors, for their entitlements
 }
 
 // runNotes gathers what collectors want the run's note to say.
@@ -511,7 +523,8 @@ type step struct {
 }
 
 // steps lists the readers. Lists come first; memberships need the groups,
-// team members the teams, service principal entitlements the principals.
+// team members the teams and memberships, service principal entitlements
+// the principals.
 // Each step starts as soon as what it needs is done, so the long chains of
 // continuation-token pages (users, entitlements) overlap with the rest.
 func steps(teams, permissions bool) []step {
@@ -527,14 +540,21 @@ func steps(teams, permissions bool) []step {
 		{name: "service principal entitlements", after: []string{"service principals"}, run: readServicePrincipalEntitlements},
 	}
 	if teams {
+		// Team members are their groups' members (see teams.go).
 		s = append(s,
 			step{name: "teams", run: readTeams},
-			step{name: "team members", after: []string{"teams"}, run: readTeamMembers})
+			step{name: "team administrators", run: readTeamAdmins},
+			step{name: "team members", after: []string{"teams", "team administrators", "memberships"}, run: deriveTeamMembers})
 	}
 	if permissions {
 		// After memberships, whose reads teach the resolver most of the
-		// identities the entries name.
-		s = append(s, step{name: "permissions", after: []string{"memberships"}, run: readPermissions})
+		// identities the entries name, and the team administrators, whose
+		// Identity ACLs it reuses.
+		after := []string{"memberships"}
+		if teams {
+			after = append(after, "team administrators")
+		}
+		s = append(s, step{name: "permissions", after: after, run: readPermissions})
 	}
 	return s
 }
@@ -551,7 +571,7 @@ func runPhases(ctx context.Context, e *env) error {
 		return err
 	}
 	e.out.prog.setPhase("reading")
-	if err := runSteps(ctx, e, steps(e.opts.Teams, e.opts.Permissions)); err != nil {
+	if err := runSteps(ctx, e, append(steps(e.opts.Teams, e.opts.Permissions), pipelineSteps(e.opts)...)); err != nil {
 		return err
 	}
 	e.out.prog.setPhase("committing")

@@ -167,13 +167,19 @@ type limitTransport struct {
 	global *Budget
 }
 
+// slotHeld marks the context of a request whose chain holds a slot of its
+// own (see Client.ownSlot).
+type slotHeld struct{}
+
 func (t *limitTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	select {
-	case t.sem <- struct{}{}:
-	case <-r.Context().Done():
-		return nil, r.Context().Err()
+	if held, _ := r.Context().Value(slotHeld{}).(bool); !held {
+		select {
+		case t.sem <- struct{}{}:
+		case <-r.Context().Done():
+			return nil, r.Context().Err()
+		}
+		defer func() { <-t.sem }()
 	}
-	defer func() { <-t.sem }()
 	if t.global != nil {
 		select {
 		case t.global.sem <- struct{}{}:

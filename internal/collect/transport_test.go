@@ -259,3 +259,75 @@ func TestTransportsOwnRetriesAreCounted(t *testing.T) {
 		t.Fatalf("counted %d requests, the server saw %d; want 3 and 3", total, served.Load())
 	}
 }
+
+// A chain that owns a slot is never queued behind the reads that fill the
+// others, the client still stays within its concurrency, and the slot goes
+// back to the others when the chain ends.
+func TestChainOwnsASlot(t *testing.T) {
+	block := make(chan struct{})
+	var slow, most atomic.Int64
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/slow" {
+			n := slow.Add(1)
+			defer slow.Add(-1)
+			for m := most.Load(); n > m && !most.CompareAndSwap(m, n); m = most.Load() {
+			}
+			<-block
+		}
+		io.WriteString(w, "{}")
+	}))
+	t.Cleanup(srv.Close)
+	hc, _, opts, err := newHTTP(Credential{PAT: "secret"}, Options{Concurrency: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &Client{slots: opts.slots}
+	get := func(ctx context.Context, path string) error {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, srv.URL+path, nil)
+		resp, err := hc.Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		return err
+	}
+	chain, release, err := c.ownSlot(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Add(1)
+		go func() { defer wg.Done(); get(context.Background(), "/slow") }()
+	}
+	waitFor := func(what string, ok func() bool) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); !ok(); time.Sleep(time.Millisecond) {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+		}
+	}
+	waitFor("two reads in flight", func() bool { return slow.Load() == 2 })
+	// The other slots are full: a request without a slot of its own waits.
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	if err := get(ctx, "/page"); err == nil {
+		t.Fatal("a request got through with every slot taken")
+	}
+	cancel()
+	// The chain's pages go through at once, one after the other.
+	for i := range 5 {
+		ctx, cancel := context.WithTimeout(chain, 2*time.Second)
+		if err := get(ctx, "/page"); err != nil {
+			t.Fatalf("page %d of the chain: %v", i, err)
+		}
+		cancel()
+	}
+	if most.Load() > 2 {
+		t.Fatalf("%d reads in flight beside the chain, want at most 2", most.Load())
+	}
+	release()
+	release() // twice is harmless
+	waitFor("the chain's slot to go to the reads", func() bool { return slow.Load() == 3 })
+	close(block)
+	wg.Wait()
+}

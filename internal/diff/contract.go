@@ -44,6 +44,9 @@ type PacketTable struct {
 	// Carry are read but not compared: last access for dormancy, the grant
 	// path of effective access. They may be missing from a packet.
 	Carry []Column
+	// Optional tables may be missing from one packet (written before the
+	// table existed); the diff then skips them.
+	Optional bool
 }
 
 // Columns lists the key, compared and carried columns, in that order: the

@@ -2,6 +2,7 @@ package diff
 
 import (
 	"fmt"
+	"strings"
 	"time"
 )
 
@@ -18,9 +19,6 @@ type index struct {
 }
 
 func loadIndex(t *PacketTable, r tableReader) (*index, error) {
-	if len(t.Key) > 2 {
-		return nil, fmt.Errorf("diff: %s has a key of %d columns; at most 2 are supported", t.Name, len(t.Key))
-	}
 	x := &index{t: t, in: newInterner(), width: len(t.Columns()), byKey: map[uint64]int32{}}
 	err := readAll(r, func(row []string) error {
 		n := int32(len(x.used))
@@ -38,8 +36,12 @@ func loadIndex(t *PacketTable, r tableReader) (*index, error) {
 	return x, err
 }
 
-// key packs the interned key values of a row.
+// key packs the interned key values of a row; a key of more than two
+// columns is interned whole.
 func (x *index) key(ids []int32) uint64 {
+	if len(x.t.Key) > 2 {
+		return uint64(uint32(x.in.id(x.joined(ids))))
+	}
 	k := uint64(uint32(ids[0]))
 	if len(x.t.Key) == 2 {
 		k = k<<32 | uint64(uint32(ids[1]))
@@ -47,9 +49,19 @@ func (x *index) key(ids []int32) uint64 {
 	return k
 }
 
+// joined is a key of many columns as one string.
+func (x *index) joined(ids []int32) string {
+	parts := make([]string, len(x.t.Key))
+	for i := range parts {
+		parts[i] = x.in.names[ids[i]]
+	}
+	return "\x00key\x1f" + strings.Join(parts, "\x1f")
+}
+
 // find returns the old row with the key of row, if any.
 func (x *index) find(row []string) (int32, bool) {
-	var ids [2]int32
+	var buf [4]int32 // the longest key of the contract
+	ids := buf[:len(x.t.Key)]
 	for i := range x.t.Key {
 		id, ok := x.in.ids[row[i]]
 		if !ok {
@@ -57,7 +69,16 @@ func (x *index) find(row []string) (int32, bool) {
 		}
 		ids[i] = id
 	}
-	n, ok := x.byKey[x.key(ids[:])]
+	if len(ids) > 2 {
+		// Look the whole key up without interning it.
+		id, ok := x.in.ids[x.joined(ids)]
+		if !ok {
+			return 0, false
+		}
+		n, ok := x.byKey[uint64(uint32(id))]
+		return n, ok
+	}
+	n, ok := x.byKey[x.key(ids)]
 	return n, ok
 }
 

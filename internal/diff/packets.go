@@ -176,6 +176,14 @@ func (p *packetDiff) table(ctx context.Context, t *PacketTable) (cs []Change, ok
 	switch {
 	case !inOld && !inNew:
 		return nil, false, nil
+	case t.Optional && (!inOld || !inNew):
+		if inOld {
+			oldR.Close()
+		}
+		if inNew {
+			newR.Close()
+		}
+		return nil, false, nil
 	case !inOld || !inNew:
 		missing := p.oldDir
 		if inOld {

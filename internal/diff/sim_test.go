@@ -44,7 +44,7 @@ func simStore(t testing.TB, seed uint64) (st *snapshot.Store, a, b int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Teams: true})
+		r, err := collect.Sync(ctx, c, st, collect.SyncOptions{Teams: true, Pipelines: true, Tokens: true})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -54,7 +54,11 @@ func simStore(t testing.TB, seed uint64) (st *snapshot.Store, a, b int64) {
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 120, Seed: seed}); err != nil {
 		t.Fatal(err)
 	}
-	// Some of every kind the diff reports specially.
+	// Some of every kind the diff reports specially, and one account
+	// disabled for certain (the draw above need not disable any).
+	if _, err := sim.Mutate(adosim.MutateRequest{Count: 1, Seed: seed, Kinds: []string{"user.disable"}}); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := sim.Mutate(adosim.MutateRequest{Count: 8, Seed: seed, Kinds: []string{"user.disable", "license.change", "nested.add", "nested.remove", "group.rename", "group.delete"}}); err != nil {
 		t.Fatal(err)
 	}

@@ -38,6 +38,7 @@ type job struct {
 	changes      changeSource
 	changeKinds  map[string]int64
 	perms        *diff.PermissionSnapshot // loaded for permissions, used by effective_permissions
+	pipes        *pipeState               // names and Azure connections, for resource_roles (pipelines.go)
 	rows         map[string]int64         // rows per table
 }
 
@@ -138,6 +139,9 @@ func (j *job) produce(ctx context.Context, t *Table, emit func(Row) error) error
 		return j.changeRows(ctx, count)
 	case AppliedDecisions:
 		return j.appliedRows(ctx, count)
+	}
+	if fn := j.pipelineProducer(t); fn != nil {
+		return fn(ctx, count)
 	}
 	return fmt.Errorf("export: no rows for table %s", t.Name)
 }

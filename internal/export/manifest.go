@@ -42,7 +42,10 @@ type Manifest struct {
 	// Root is where file paths start, relative to the manifest's folder
 	// ("" for the folder itself; "../../../.." for a warehouse manifest,
 	// one more with --partition run).
-	Root   string  `json:"root,omitempty"`
+	Root string `json:"root,omitempty"`
+	// Signer is the SHA-256 fingerprint of the public key whose signature
+	// of this manifest is manifest.json.sig (seal.Fingerprint); "" unsigned.
+	Signer string  `json:"signer,omitempty"`
 	Tables []Count `json:"tables"` // rows per table
 	Files  []File  `json:"files"`
 }

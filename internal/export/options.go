@@ -48,6 +48,9 @@ type Options struct {
 	// be tens of millions of rows, too many to review; the warehouse always
 	// has them all.
 	AllPermissions bool
+	// MaxPATDays: a personal access token valid longer than this is a
+	// finding (0: 90).
+	MaxPATDays int
 	// ToolVersion goes into the manifest ("exporter v1.2.3 (0123abc)").
 	ToolVersion string
 	// Version and Commit are the build's (main.version and main.commit,
@@ -66,6 +69,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxPrivileged == 0 {
 		o.MaxPrivileged = DefaultMaxPrivileged
+	}
+	if o.MaxPATDays == 0 {
+		o.MaxPATDays = defaultMaxPATDays
 	}
 	if o.ToolVersion == "" {
 		o.ToolVersion = "dev"

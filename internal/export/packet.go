@@ -2,7 +2,10 @@ package export
 
 import (
 	"context"
+	"crypto/ed25519"
+	"errors"
 	"fmt"
+	"io/fs"
 	"path"
 	"slices"
 	"strconv"
@@ -12,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 
+	"github.com/ado-access/ado-access/internal/seal"
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -37,11 +41,14 @@ type PacketOptions struct {
 	// CSVBOM starts every CSV file with a UTF-8 byte-order mark, so that
 	// Excel on Windows, opening one by a double click, reads it as UTF-8.
 	CSVBOM bool
+	// SignKey, if set, signs the manifest: manifest.json.sig, written just
+	// before it, and the key's fingerprint in the manifest (signer).
+	SignKey ed25519.PrivateKey
 }
 
 // ExportPacket writes a review packet of a run to sink: {table}.csv and
 // {table}.parquet for every table of PacketTables, packet.xlsx,
-// schema.json, and manifest.json last. An earlier packet at the same place
+// report.html, schema.json, and manifest.json last. An earlier packet at the same place
 // stays whole while the new one is written: every new file is staged
 // first (see Sink), then the old manifest goes, the staged files are
 // committed, the old packet's files the new one lacks are removed, and the
@@ -169,12 +176,16 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		pf = spanningParquetFile(jobs, names, pf)
 	}
 	var files []File
+	rr := newReportRows()
 	for _, t := range PacketTables {
 		start := time.Now()
 		out := &tableOut{t: tableOf(t)}
 		if err := j.packetParts(ctx, out, sink, shadow, formats, wb, pf, opts.CSVBOM); err != nil {
 			out.abort()
 			return nil, err
+		}
+		if p := rr.part(t, out.t); p != nil {
+			out.parts = append(out.parts, p)
 		}
 		for i, jj := range jobs {
 			if spanning {
@@ -235,6 +246,14 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		heap, rss := memory()
 		log.Debug("workbook written", "bytes", f.Bytes, "took", time.Since(start).Round(time.Millisecond), "heap_mib", int(heap), "peak_rss_mib", int(rss))
 	}
+	start := time.Now()
+	page, sf, err := stageReport(ctx, jobs, names, sink, m, rr)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, page)
+	staged = append(staged, sf)
+	log.Debug("report written", "bytes", page.Bytes, "took", time.Since(start).Round(time.Millisecond))
 	schema, sf, err := stageDictionary(ctx, sink, SchemaName, packetDictionary(tables))
 	if err != nil {
 		return nil, err
@@ -259,14 +278,57 @@ func writePacket(ctx context.Context, jobs []*job, names []string, sink Sink, op
 		return nil, err
 	}
 	m.CreatedAt = now()
-	body, err := m.encode()
-	if err != nil {
-		return nil, err
-	}
-	if err := writeFile(ctx, sink, ManifestName, body); err != nil {
+	if err := publishManifest(ctx, sink, m, opts.SignKey); err != nil {
 		return nil, err
 	}
 	return m, nil
+}
+
+// publishManifest writes the manifest, and first its signature when key
+// is set (a reader who finds the manifest finds its signature).
+func publishManifest(ctx context.Context, sink Sink, m *Manifest, key ed25519.PrivateKey) error {
+	if key != nil {
+		m.Signer = seal.Fingerprint(key.Public().(ed25519.PublicKey))
+	}
+	body, err := m.encode()
+	if err != nil {
+		return err
+	}
+	return WriteSigned(ctx, sink, ManifestName, body, key)
+}
+
+// WriteSigned writes the file name of sink, and first its signature,
+// name.sig, when key is set (a campaign's campaign.json is written so);
+// without a key it removes a signature an earlier file left there.
+func WriteSigned(ctx context.Context, sink Sink, name string, body []byte, key ed25519.PrivateKey) error {
+	if key != nil {
+		if err := writeFile(ctx, sink, seal.SignatureName(name), seal.Sign(key, body)); err != nil {
+			return err
+		}
+	} else if err := sink.Delete(ctx, seal.SignatureName(name)); err != nil {
+		return err
+	}
+	return writeFile(ctx, sink, name, body)
+}
+
+// CheckSigned reads the file name of sink (at most limit bytes) and checks
+// its signature, name.sig, against key: the file's bytes, or why not.
+func CheckSigned(ctx context.Context, sink Sink, name string, limit int64, key ed25519.PublicKey) ([]byte, error) {
+	body, err := readFileLimit(ctx, sink, name, limit)
+	if err != nil {
+		return nil, err
+	}
+	sig, err := readFileLimit(ctx, sink, seal.SignatureName(name), maxSignature)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, fmt.Errorf("%s is not signed: %s is missing", name, seal.SignatureName(name))
+	}
+	if err != nil {
+		return nil, err
+	}
+	if err := seal.Verify(key, body, sig); err != nil {
+		return nil, fmt.Errorf("%s: %w (key %s)", name, err, seal.Fingerprint(key))
+	}
+	return body, nil
 }
 
 // CheckFormats checks a list of packet formats and puts it in order;
@@ -407,7 +469,7 @@ func packetNames(name string) bool {
 	if strings.Contains(name, "/") {
 		return false
 	}
-	if name == WorkbookName || name == SchemaName || isPartial(name) {
+	if name == WorkbookName || name == SchemaName || name == ReportName || name == seal.SignatureName(ManifestName) || isPartial(name) {
 		return true
 	}
 	base, ext := strings.TrimSuffix(name, path.Ext(name)), path.Ext(name)

@@ -246,6 +246,10 @@ func contentType(name string) string {
 		return "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 	case ".parquet":
 		return "application/vnd.apache.parquet"
+	case ".html":
+		// report.html opens in the browser from a Blob static website or a
+		// SAS link, instead of downloading.
+		return "text/html; charset=utf-8"
 	}
 	return "application/octet-stream"
 }

@@ -2,6 +2,7 @@ package export
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/csv"
 	"encoding/hex"
@@ -15,6 +16,8 @@ import (
 	"strings"
 
 	"github.com/parquet-go/parquet-go"
+
+	"github.com/ado-access/ado-access/internal/seal"
 )
 
 // Report is what Verify found.
@@ -26,10 +29,22 @@ type Report struct {
 	// not list (left by hand, or by an interrupted run): worth a look, not
 	// a failure.
 	Unlisted []string
+	// Signed: manifest.json.sig is there. SignatureChecked: it was checked
+	// against VerifyOptions.Key and matches. SignatureProblem says why
+	// not, when a key was given.
+	Signed, SignatureChecked bool
+	SignatureProblem         string
+}
+
+// VerifyOptions are what VerifyWith checks beyond the hashes.
+type VerifyOptions struct {
+	// Key, if set, is the signer's public key: the manifest must carry a
+	// signature (manifest.json.sig) that it verifies.
+	Key ed25519.PublicKey
 }
 
 // OK reports whether every file matched.
-func (r *Report) OK() bool { return len(r.Problems) == 0 }
+func (r *Report) OK() bool { return len(r.Problems) == 0 && r.SignatureProblem == "" }
 
 // ErrNoManifest means the location holds no manifest.json: not an export,
 // or one still being written (or that failed).
@@ -41,6 +56,12 @@ var ErrNoManifest = errors.New("no manifest.json")
 // header; Parquet rows from the footer), and a warehouse export must have
 // its _SUCCESS marker.
 func Verify(ctx context.Context, sink Sink, dir string) (*Report, error) {
+	return VerifyWith(ctx, sink, dir, VerifyOptions{})
+}
+
+// VerifyWith is Verify that also checks the manifest's signature when
+// opts.Key is set: the signature of the very bytes whose files were checked.
+func VerifyWith(ctx context.Context, sink Sink, dir string, opts VerifyOptions) (*Report, error) {
 	mpath := path.Join(dir, ManifestName)
 	b, err := readFileLimit(ctx, sink, mpath, maxManifest)
 	if errors.Is(err, fs.ErrNotExist) {
@@ -56,6 +77,9 @@ func Verify(ctx context.Context, sink Sink, dir string) (*Report, error) {
 	rep := &Report{Manifest: m}
 	if m.Root != "" && dir == "" {
 		return nil, fmt.Errorf("the manifest at %s belongs %s above it: verify the warehouse root with its manifest folder", sink, m.Root)
+	}
+	if err := rep.checkSignature(ctx, sink, path.Join(dir, seal.SignatureName(ManifestName)), b, opts.Key); err != nil {
+		return nil, err
 	}
 	for _, p := range m.inconsistencies() {
 		rep.Problems = append(rep.Problems, ManifestName+": "+p)
@@ -87,6 +111,34 @@ func Verify(ctx context.Context, sink Sink, dir string) (*Report, error) {
 		return nil, err
 	}
 	return rep, nil
+}
+
+// maxSignature bounds what is read of a signature file (Ed25519: 64 bytes).
+const maxSignature = 1 << 10
+
+// checkSignature reads the manifest's signature, if any, and checks it
+// against key (nil: only notes whether there is one).
+func (rep *Report) checkSignature(ctx context.Context, sink Sink, name string, manifest []byte, key ed25519.PublicKey) error {
+	sig, err := readFileLimit(ctx, sink, name, maxSignature)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		if key != nil {
+			rep.SignatureProblem = seal.SignatureName(ManifestName) + " is missing: the manifest is not signed"
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	rep.Signed = true
+	if key == nil {
+		return nil
+	}
+	if err := seal.Verify(key, manifest, sig); err != nil {
+		rep.SignatureProblem = fmt.Sprintf("%s: %v (key %s)", seal.SignatureName(ManifestName), err, seal.Fingerprint(key))
+		return nil
+	}
+	rep.SignatureChecked = true
+	return nil
 }
 
 // inconsistencies are what the manifest says against itself: each table's
@@ -295,7 +347,7 @@ func (rep *Report) unlisted(ctx context.Context, sink Sink, dir string, m *Manif
 			if dir != "" {
 				rel = n[len(dir)+1:]
 			}
-			if packetNames(rel) && !listed[n] {
+			if packetNames(rel) && !listed[n] && rel != seal.SignatureName(ManifestName) {
 				rep.Unlisted = append(rep.Unlisted, n)
 			}
 		}

@@ -35,7 +35,9 @@ func (s *Store) Lock(ctx context.Context, wait bool) (*Lock, error) {
 		unlock()
 		return nil, fmt.Errorf("lock %s: %w", s.path, explain(s.path, err))
 	}
-	s.startCheck(ctx)
+	if s.checkDue(ctx) {
+		s.startCheck(ctx)
+	}
 	return &Lock{s: s}, nil
 }
 

@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	sqlfiles "github.com/ado-access/ado-access/sql"
 )
@@ -257,7 +258,7 @@ func corrupt(t *testing.T, p string) {
 	}
 }
 
-// A run is never committed into a damaged store.
+// A checked run (every full one) is never committed into a damaged store.
 func TestCommitRefusesADamagedStore(t *testing.T) {
 	ctx := context.Background()
 	p := filepath.Join(t.TempDir(), "store.db")
@@ -289,7 +290,7 @@ func TestCommitRefusesADamagedStore(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer lock.Unlock()
-	w, err = s.Begin(ctx, "org", "incremental")
+	w, err = s.Begin(ctx, "org", "full")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -324,5 +325,50 @@ func TestRowsSeenCountsEachKeyOnce(t *testing.T) {
 	w.EndFull(Projects)
 	if r := commit(t, w); r.RowsSeen != 2 {
 		t.Fatalf("rows seen = %d, want 2", r.RowsSeen)
+	}
+}
+
+// The whole file is checked on every full run and once a day; the
+// incremental runs between are not (see Check).
+func TestIntegrityCheckEveryFullRunAndDaily(t *testing.T) {
+	ctx := context.Background()
+	s := openTemp(t)
+	run := func(kind string) bool {
+		t.Helper()
+		lock, err := s.Lock(ctx, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer lock.Unlock()
+		w, err := s.Begin(ctx, "org", kind)
+		if err != nil {
+			t.Fatal(err)
+		}
+		w.Put(Projects, project("p-"+kind, kind))
+		commit(t, w)
+		var checked bool
+		if err := s.db.QueryRow(`SELECT integrity_checked FROM runs WHERE id = ?`, w.ID()).Scan(&checked); err != nil {
+			t.Fatal(err)
+		}
+		return checked
+	}
+	if !run("full") {
+		t.Fatal("a full run was not checked")
+	}
+	if run("incremental") || run("incremental") {
+		t.Fatal("an incremental run was checked within a day of the last check")
+	}
+	if !run("full") {
+		t.Fatal("the second full run was not checked")
+	}
+	// A day later the next run is checked whatever its kind.
+	if _, err := s.db.Exec(`UPDATE runs SET started_at = ?`, formatTime(time.Now().Add(-CheckEvery-time.Minute))); err != nil {
+		t.Fatal(err)
+	}
+	if !run("incremental") {
+		t.Fatal("an incremental run a day after the last check was not checked")
+	}
+	if run("incremental") {
+		t.Fatal("the run after it was checked again")
 	}
 }

@@ -53,6 +53,9 @@ func (s *Store) Begin(ctx context.Context, org, kind string) (*Writer, error) {
 		s.markFailed(id, err, RunStats{}, time.Now())
 		return nil, fmt.Errorf("begin run %d: %w", id, explain(s.path, err))
 	}
+	if kind == "full" || s.checkDue(ctx) {
+		s.startCheck(ctx) // see Check: every full run, and once a day
+	}
 	w := &Writer{s: s, ctx: ctx, tx: tx, stmts: map[*Table]*tableStmts{}, seen: map[*Table]map[string]struct{}{}}
 	w.run, _ = s.Run(ctx, id)
 	if err := w.prepare(); err != nil {
@@ -488,13 +491,15 @@ type RunStats struct {
 // Progress reports rows seen and versions added and closed so far.
 func (w *Writer) Progress() (rowsSeen, added, closed int64) { return w.rowsSeen, w.added, w.closed }
 
-// Commit makes the run visible as complete. The store's integrity is
-// checked first (see Check): a run is never committed into a damaged file.
+// Commit makes the run visible as complete. If the store's integrity is
+// being checked (see Check), it waits for the answer first: a checked run
+// is never committed into a damaged file.
 func (w *Writer) Commit(st RunStats) (Run, error) {
 	for t := range w.seen {
 		return w.run, fmt.Errorf("snapshot: commit with a full read of %s still open", t.Name)
 	}
-	if err := w.s.waitCheck(w.ctx); err != nil {
+	checked, err := w.s.waitCheck(w.ctx)
+	if err != nil {
 		w.Abort(err, st)
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, err)
 	}
@@ -506,11 +511,11 @@ func (w *Writer) Commit(st RunStats) (Run, error) {
 	if !st.AuditCursorTime.IsZero() {
 		cursorTime = formatTime(st.AuditCursorTime)
 	}
-	_, err := w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
+	_, err = w.tx.ExecContext(w.ctx, `UPDATE runs SET status = 'complete', finished_at = ?, snapshot_time = ?,
 		audit_cursor_time = ?, audit_cursor_id = ?, api_requests = ?, requests_by_area = ?, retries = ?,
-		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ? WHERE id = ?`,
+		rows_seen = ?, versions_added = ?, versions_closed = ?, note = ?, integrity_checked = ? WHERE id = ?`,
 		formatTime(time.Now()), snap, cursorTime, st.AuditCursorID, st.APIRequests, areas, st.Retries,
-		w.rowsSeen, w.added, w.closed, st.Note, w.run.ID)
+		w.rowsSeen, w.added, w.closed, st.Note, checked, w.run.ID)
 	if err != nil {
 		w.Abort(err, st)
 		return w.run, fmt.Errorf("commit run %d: %w", w.run.ID, explain(w.s.path, err))

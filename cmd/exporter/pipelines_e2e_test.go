@@ -1,0 +1,58 @@
+package main
+
+import (
+	"encoding/csv"
+	"strings"
+	"testing"
+
+	"github.com/ado-access/ado-access/internal/adosim"
+)
+
+// A reviewer's questions about pipelines at the command line: which
+// connections exist, which tokens, who can use one connection.
+func TestShowServiceConnectionsPATsAndWhoCanUse(t *testing.T) {
+	sim, env := simEnv(t, adosim.Options{Preset: "small"})
+	env["ADO_PAT"] = sim.Credential("readwrite")
+	if code, _, errs := cli(t, env, "sync"); code != 0 {
+		t.Fatalf("sync: %s", errs)
+	}
+	code, out, errs := cli(t, env, "show", "service-connections", "--format", "csv")
+	if code != 0 {
+		t.Fatalf("show service-connections: exit %d %s", code, errs)
+	}
+	recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(recs) < 2 {
+		t.Fatalf("service connections: %v, %d rows", err, len(recs))
+	}
+	if got, want := len(recs)-1, sim.PipelineCounts().Connections; got != want {
+		t.Errorf("show service-connections: %d rows, the organization has %d", got, want)
+	}
+	name, id := recs[1][3], recs[1][2]
+	code, out, errs = cli(t, env, "show", "pats")
+	if code != 0 || !strings.Contains(out, "vso.") && !strings.Contains(out, "app_token") {
+		t.Fatalf("show pats: exit %d %q %s", code, out, errs)
+	}
+	code, out, errs = cli(t, env, "show", "who-can", "use", id, "--format", "csv")
+	if code != 0 {
+		t.Fatalf("who-can use %s: exit %d %s", id, code, errs)
+	}
+	rows, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("who-can use %s: %v, %q", name, err, out)
+	}
+	direct, nested := 0, 0
+	for _, r := range rows[1:] {
+		switch {
+		case r[5] == "direct":
+			direct++
+		case strings.HasPrefix(r[5], "via ") && strings.Contains(r[5], "Endpoint Administrators") || strings.Contains(r[5], "Project Administrators"):
+			nested++
+		}
+	}
+	if direct == 0 || nested == 0 {
+		t.Errorf("who-can use %s: %d direct holders, %d through the project's administrator groups; want both:\n%s", name, direct, nested, out)
+	}
+	if code, _, errs := cli(t, env, "show", "who-can", "use", "no-such-connection"); code == 0 || !strings.Contains(errs, "no service connection") {
+		t.Errorf("an unknown connection: exit %d %s", code, errs)
+	}
+}
