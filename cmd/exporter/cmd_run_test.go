@@ -207,7 +207,7 @@ func TestSchedulesCheck(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
-	for _, want := range []string{"hourly-sync", "Sun 2026-11-01 01:05 UTC", "Sun 2026-11-08 03:35 UTC", "Fri 2027-01-01 06:00 UTC", "4 jobs in ../../schedules: OK"} {
+	for _, want := range []string{"hourly-sync", "Sun 2026-11-01 01:05 UTC", "Sun 2026-11-08 03:35 UTC", "Fri 2027-01-01 06:00 UTC", "5 jobs in ../../schedules: OK"} {
 		if !strings.Contains(stdout, want) {
 			t.Errorf("output lacks %q:\n%s", want, stdout)
 		}

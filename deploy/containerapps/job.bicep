@@ -60,6 +60,7 @@ param jobs array = [
   { name: 'weekly-full-sync', cron: '35 3 * * 0', timeout: 14400 }
   { name: 'nightly-warehouse', cron: '45 2 * * *', timeout: 3600 }
   { name: 'quarterly-review-packet', cron: '0 6 1 1,4,7,10 *', timeout: 7200 }
+  { name: 'weekly-review-status', cron: '0 7 * * 1', timeout: 3600 }
 ]
 
 var stateUrl = 'https://${storageAccountName}.blob.${environment().suffixes.storage}/${stateContainer}/${stateBlob}'

@@ -207,7 +207,7 @@ func TestBlobPacketUploadAndReupload(t *testing.T) {
 	if _, err := ExportPacket(ctx, f.st, s, PacketOptions{Formats: []string{FormatXLSX}}); err != nil {
 		t.Fatal(err)
 	}
-	if names, _ := s.List(ctx, ""); !slices.Equal(names, []string{ManifestName, WorkbookName, SchemaName}) {
+	if names, _ := s.List(ctx, ""); !slices.Equal(names, []string{ManifestName, WorkbookName, ReportName, SchemaName}) {
 		t.Fatalf("after an xlsx-only packet: %v", names)
 	}
 }
