@@ -179,7 +179,7 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 		switch {
 		case err == nil:
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status}
-		case errors.Is(err, collect.ErrNotFound) && (a.Kind == ActRevoke || a.Kind == ActRemoveAccount):
+		case errors.Is(err, collect.ErrNotFound) && (a.Kind == ActRevoke || a.Kind == ActRemoveAccount || a.Kind == ActRemoveRole || a.Kind == ActClosePipelines):
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status, Err: "already gone when sent"}
 		case errors.Is(err, collect.ErrAccountExists):
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status, Err: "already in the organization when sent"}
@@ -206,6 +206,9 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 // send makes an action's one write and returns the answer's status.
 func (ap *Applier) send(ctx context.Context, a *Action) (int, error) {
 	ado, graph := ap.Live.ADO, ap.Live.Graph
+	if isPipelineAction(a.Kind) {
+		return ap.Live.pipeSend(ctx, a)
+	}
 	switch a.Kind {
 	case ActGrant:
 		if a.Group.Entra {
