@@ -149,14 +149,17 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			continue
 		}
 		var keyVals []string
+		empty := false
 		for _, k := range t.key {
-			if v := cell(k); v == "" {
+			v := cell(k)
+			// An agent pool's role is of no project.
+			if v == "" && !(t.name == TableRoles && k == "project_id") {
 				r.p.add(src, "%s is empty", k)
-			} else {
-				keyVals = append(keyVals, v)
+				empty = true
 			}
+			keyVals = append(keyVals, v)
 		}
-		if len(keyVals) < len(t.key) {
+		if empty {
 			continue
 		}
 		key := strings.Join(keyVals, "\x1f")

@@ -157,6 +157,9 @@ func entry(p *Plan, a *Action) snapshot.JournalEntry {
 	if subject == "" {
 		subject = a.Subject.Principal
 	}
+	if subject == "" && a.Res != nil {
+		subject = a.Res.planSubject(a)
+	}
 	target, targetName := a.Target()
 	return snapshot.JournalEntry{PlanID: p.ID, Seq: a.Seq, SourceFile: src.File, SourceSheet: src.Sheet, SourceRow: src.Row,
 		Action: a.Kind, Subject: subject, SubjectName: a.Subject.Name, Target: target, TargetName: targetName,
