@@ -2,6 +2,7 @@ package provision
 
 import (
 	"errors"
+	"net/http"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -242,5 +243,56 @@ func TestPipelineKillBetweenSendAndJournal(t *testing.T) {
 	j, _ := e.st.Journal(e.ctx, p.ID)
 	if len(j) != 2 || j[0].Status != snapshot.JournalDone || !strings.Contains(j[0].Error, "confirmed") || j[1].Status != snapshot.JournalDone {
 		t.Fatalf("journal after resume: %+v", j)
+	}
+}
+
+// An item changed since the packet's run (here a pipeline authorized on
+// the resource, so its pipeline_permissions row differs in the newest
+// snapshot) is refused, and applied with --allow-stale.
+func TestPipelineStaleItemRefused(t *testing.T) {
+	t.Parallel()
+	e := newPipeEnv(t)
+	dir := e.packet()
+	wb := filepath.Join(dir, export.WorkbookName)
+	s := openSheet(t, wb, TablePipelinePerms)
+	perm := s.pickRow(func(i int) bool {
+		return strings.EqualFold(s.get(i, "all_pipelines"), "true") && s.get(i, "resource_type") == "endpoint"
+	})
+	project, id := s.get(perm, "project_id"), s.get(perm, "resource_id")
+	s.decide(perm, "Revoke")
+	s.save()
+
+	// Someone authorizes one more pipeline on it; the next sync sees that.
+	body := strings.NewReader(`{"pipelines":[{"id":4242,"authorized":true}]}`)
+	req, err := http.NewRequest(http.MethodPatch, e.sim.URL()+"/"+project+"/_apis/pipelines/pipelinepermissions/endpoint/"+id+"?api-version=7.1-preview.1", body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.SetBasicAuth("", e.sim.Credential("readwrite"))
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("authorize a pipeline: HTTP %d", resp.StatusCode)
+	}
+	e.sync()
+
+	d := e.mustRead(wb)
+	p := e.mustBuild(d, Options{})
+	if len(p.Actions) != 1 || p.Actions[0].State != StateRefused || !strings.Contains(p.Actions[0].Note, "changed since the packet's run") {
+		t.Fatalf("stale plan: %+v", p.Actions[0])
+	}
+	p = e.mustBuild(d, Options{AllowStale: true})
+	if p.Actions[0].State != StateApply {
+		t.Fatalf("--allow-stale: %+v", p.Actions[0])
+	}
+	if res := e.apply(p); res.Counts[snapshot.JournalDone] != 1 {
+		t.Fatalf("outcomes: %v", res.Counts)
+	}
+	if open, err := e.ado.OpenToAllPipelines(e.ctx, project, "endpoint", id); err != nil || open {
+		t.Fatalf("after apply: open %v, %v", open, err)
 	}
 }
