@@ -51,10 +51,10 @@ func reviseSheet(t *testing.T, workbook, sheet, want string, pick func(get func(
 	return ""
 }
 
-// A personal access token and a service connection open to all pipelines
-// revoked in the packet workbook: apply carries both out, 'apply --status'
-// names the actions, and the next sync's packet shows the token gone and
-// the connection closed.
+// A personal access token, a User role on a service connection and a
+// service connection open to all pipelines revoked in the packet workbook:
+// apply carries them out, 'apply --status' names the actions, and the next
+// sync's packet shows the token and the role gone and the connection closed.
 func TestApplyPipelineRevokes(t *testing.T) {
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
 	env["ADO_PAT"] = sim.Credential("readwrite")
@@ -67,14 +67,17 @@ func TestApplyPipelineRevokes(t *testing.T) {
 	}
 	workbook := filepath.Join(dir, "packet.xlsx")
 	token := reviseSheet(t, workbook, "personal_access_tokens", "authorization_id", func(get func(string) string) bool {
-		return strings.EqualFold(get("full_access"), "true")
+		return strings.EqualFold(get("full_access"), "true") && !strings.ContainsAny(get("owner_name")[:1], "+=-@")
+	})
+	role := reviseSheet(t, workbook, "resource_roles", "identity", func(get func(string) string) bool {
+		return get("role") == "User" && strings.EqualFold(get("inherited"), "false") && strings.HasPrefix(get("subject_descriptor"), "aad.")
 	})
 	conn := reviseSheet(t, workbook, "pipeline_permissions", "resource_id", func(get func(string) string) bool {
 		return get("resource_type") == "endpoint" && strings.EqualFold(get("all_pipelines"), "true")
 	})
 
 	code, out, errs := cli(t, env, "apply", "--decisions", workbook, "--apply")
-	if code != 0 || !strings.Contains(out, "2 done") || strings.Contains(out, " NO\n") {
+	if code != 0 || !strings.Contains(out, "3 done") || strings.Contains(out, " NO\n") {
 		t.Fatalf("apply: exit %d\n%s\n%s", code, out, errs)
 	}
 	if n := sim.Stats().Requests["tokenadmin.revocations"]; n != 2 { // the write check, then the revocation
@@ -83,7 +86,7 @@ func TestApplyPipelineRevokes(t *testing.T) {
 	code, out, _ = cli(t, env, "apply", "--status")
 	id := strings.Fields(strings.Split(out, "\n")[1])[0]
 	code, out, _ = cli(t, env, "apply", "--status", id[:8])
-	if code != 0 || !strings.Contains(out, "revoke-pat") || !strings.Contains(out, "close-pipelines") {
+	if code != 0 || !strings.Contains(out, "revoke-pat") || !strings.Contains(out, "remove-role") || !strings.Contains(out, "close-pipelines") {
 		t.Fatalf("status of the plan: %s", out)
 	}
 
@@ -100,6 +103,15 @@ func TestApplyPipelineRevokes(t *testing.T) {
 	}
 	if strings.Contains(string(pats), token) {
 		t.Fatalf("token %s still listed after the next sync", token)
+	}
+	roles, err := os.ReadFile(filepath.Join(next, "resource_roles.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(roles), "\n") {
+		if strings.Contains(line, role) && strings.Contains(line, ",User,") {
+			t.Fatalf("role of %s still listed after the next sync: %s", role, line)
+		}
 	}
 	perms, err := os.ReadFile(filepath.Join(next, "pipeline_permissions.csv"))
 	if err != nil {

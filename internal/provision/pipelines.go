@@ -79,9 +79,9 @@ func (r *Resource) target(kind string) (string, string) {
 	case ActRevokePAT:
 		return r.ID, "personal access token " + orID(r.Name, r.ID)
 	case ActRemoveRole:
-		return r.Scope + "/" + r.ID, "role on " + orID(r.Name, r.ID)
+		return r.Scope + "/" + r.ID, orID(r.Name, r.ID) // "Administrator on prod-azure"
 	}
-	return r.Project + "/" + r.Type + "/" + r.ID, "all pipelines of " + r.Type + " " + orID(r.Name, r.ID)
+	return r.Project + "/" + r.Type + "/" + r.ID, "all pipelines"
 }
 
 func orID(name, id string) string {
@@ -152,9 +152,49 @@ func (v *view) pipeRows(ctx context.Context, table string) (map[string][]any, er
 	return rows, nil
 }
 
+// resourceNames are the names of the view's pipeline resources, by
+// type/project/id (as pipeline permissions name them) and by the id the
+// securityroles API uses ({project}_{id}, {project}${id} for variable
+// groups, a pool's id).
+func (v *view) resourceNames(ctx context.Context) (map[string]string, error) {
+	v.pipeMu.Lock()
+	defer v.pipeMu.Unlock()
+	if v.names != nil {
+		return v.names, nil
+	}
+	names := map[string]string{}
+	for _, q := range []struct{ query, typ, sep string }{
+		{"export_service_connections", "endpoint", "_"}, {"export_variable_groups", "variablegroup", "$"},
+		{"export_environments", "environment", "_"}, {"export_agent_queues", "queue", "_"},
+	} {
+		err := v.st.Rows(ctx, q.query, []any{sql.Named("run", v.run)}, nil, func(r []any) error {
+			project, id, name := text(r[0]), fmt.Sprint(r[2]), text(r[3])
+			names[q.typ+"/"+project+"/"+id] = name
+			names[project+q.sep+id] = name
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	err := v.st.Rows(ctx, "export_agent_pools", []any{sql.Named("run", v.run)}, nil, func(r []any) error {
+		names[fmt.Sprint(r[0])] = text(r[1])
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	v.names = names
+	return names, nil
+}
+
 // pipeAction makes the action on one row of a pipeline table (as the
 // view's run holds it). It says why not when the row asks for nothing.
 func (r *resolver) pipeAction(v *view, table string, row []any) (*Action, string) {
+	names, err := v.resourceNames(r.ctx)
+	if err != nil {
+		return nil, "the resources' names cannot be read: " + err.Error()
+	}
 	switch table {
 	case TableTokens:
 		owner := text(row[0])
@@ -174,13 +214,16 @@ func (r *resolver) pipeAction(v *view, table string, row []any) (*Action, string
 		} else if g := v.groups[d]; g != nil {
 			s = Subject{Descriptor: g.descriptor, Name: g.name(), Principal: g.principal, OriginID: g.originID, Kind: "group"}
 		}
-		return &Action{Kind: ActRemoveRole, Subject: s, Res: &Resource{Project: text(row[0]), Scope: text(row[2]), ID: text(row[3]), Identity: identity, Name: text(row[6]) + " on " + text(row[3])}}, ""
+		res := text(row[3])
+		return &Action{Kind: ActRemoveRole, Subject: s, Res: &Resource{Project: text(row[0]), Scope: text(row[2]), ID: res, Identity: identity,
+			Name: text(row[6]) + " on " + orID(names[res], res)}}, ""
 	}
 	if integer(row[3]) == 0 {
 		return nil, "the resource is not open to all pipelines: there is nothing to close (pipelines authorized one by one are changed in Azure DevOps)"
 	}
 	typ, id := text(row[1]), text(row[2])
-	return &Action{Kind: ActClosePipelines, Subject: Subject{Name: typ + " " + id}, Res: &Resource{Project: text(row[0]), Type: typ, ID: id}}, ""
+	name := orID(names[typ+"/"+text(row[0])+"/"+id], id)
+	return &Action{Kind: ActClosePipelines, Subject: Subject{Name: typ + " " + name}, Res: &Resource{Project: text(row[0]), Type: typ, ID: id, Name: name}}, ""
 }
 
 // pipeDecision turns a Revoke on a pipeline table's row into an action.

@@ -23,6 +23,7 @@ type view struct {
 
 	pipeMu sync.Mutex
 	pipe   map[string]map[string][]any // pipeline table → key → row, read when first asked for (pipelines.go)
+	names  map[string]string           // pipeline resources' names (resourceNames)
 }
 
 type account struct {
