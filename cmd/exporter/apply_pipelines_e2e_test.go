@@ -97,6 +97,14 @@ func TestApplyPipelineRevokes(t *testing.T) {
 	if code, _, errs := cli(t, env, "export", "packet", "--to", next, "--format", "csv"); code != 0 {
 		t.Fatalf("export: %s", errs)
 	}
+	// Its report's evidence confirms the three actions by this snapshot.
+	page, err := os.ReadFile(filepath.Join(next, "report.html"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(page), "3 confirmed by this snapshot") {
+		t.Fatalf("report.html does not confirm the three actions")
+	}
 	pats, err := os.ReadFile(filepath.Join(next, "personal_access_tokens.csv"))
 	if err != nil {
 		t.Fatal(err)
