@@ -1,8 +1,10 @@
 package provision
 
 import (
+	"encoding/csv"
 	"errors"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -170,6 +172,14 @@ func TestPipelineRailsAndScopes(t *testing.T) {
 	if !strings.Contains(p.Actions[0].Note, "running identity") || !strings.Contains(p.Actions[2].Note, "running identity") {
 		t.Fatalf("notes: %q, %q", p.Actions[0].Note, p.Actions[2].Note)
 	}
+	// --plan-out writes a plan file that plans the same again.
+	out := filepath.Join(e.dir, "plan.json")
+	if err := WritePlanJSON(out, p); err != nil {
+		t.Fatal(err)
+	}
+	if again := e.mustBuild(e.mustRead(out), Options{Me: me}); again.ID != p.ID || len(again.Actions) != 4 {
+		t.Fatalf("plan.json planned %s with %d actions, want %s", again.ID, len(again.Actions), p.ID)
+	}
 	// Nobody known: nothing of anyone's own can be protected.
 	if p, err := Build(e.ctx, e.st, d, e.live(), Options{}); err != nil || p.Actions[1].State != StateRefused {
 		t.Fatalf("unknown identity: %v %+v", err, p.Actions[1])
@@ -294,5 +304,57 @@ func TestPipelineStaleItemRefused(t *testing.T) {
 	}
 	if open, err := e.ado.OpenToAllPipelines(e.ctx, project, "endpoint", id); err != nil || open {
 		t.Fatalf("after apply: open %v, %v", open, err)
+	}
+}
+
+// A review table's CSV with a Decision column works for the pipeline
+// tables too: the decided row is bound to the packet's own copy.
+func TestPipelineTableCSVDecisions(t *testing.T) {
+	t.Parallel()
+	e := newPipeEnv(t)
+	dir := e.packet("csv")
+	f, err := os.Open(filepath.Join(dir, TableTokens+".csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) < 3 {
+		t.Fatalf("tokens csv: %d rows, %v", len(rows), err)
+	}
+	me := e.me().Descriptor
+	var pick []string
+	for _, r := range rows[1:] {
+		if r[0] != me {
+			pick = r
+			break
+		}
+	}
+	out := [][]string{append(append([]string(nil), rows[0]...), export.DecisionColumn, export.ReviewerColumn),
+		append(append([]string(nil), pick...), "Revoke", "sec@fabrikam.example")}
+	var b strings.Builder
+	w := csv.NewWriter(&b)
+	w.WriteAll(out)
+	path := filepath.Join(dir, TableTokens+"-decided.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	d := e.mustRead(path)
+	p := e.mustBuild(d, Options{})
+	if len(p.Actions) != 1 || p.Actions[0].Kind != ActRevokePAT || p.Actions[0].State != StateApply || p.Actions[0].Res.ID != pick[3] {
+		t.Fatalf("plan: %+v", p.Actions)
+	}
+
+	// A row changed after export is not the packet's.
+	out[1][3] = "00000000-0000-0000-0000-000000000001"
+	b.Reset()
+	w = csv.NewWriter(&b)
+	w.WriteAll(out)
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var ie *InputError
+	if _, err := e.read(path); !errors.As(err, &ie) || !strings.Contains(err.Error(), "not a row of the packet's personal_access_tokens") {
+		t.Fatalf("an edited row: %v", err)
 	}
 }
