@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -356,5 +357,36 @@ func TestPipelineTableCSVDecisions(t *testing.T) {
 	var ie *InputError
 	if _, err := e.read(path); !errors.As(err, &ie) || !strings.Contains(err.Error(), "not a row of the packet's personal_access_tokens") {
 		t.Fatalf("an edited row: %v", err)
+	}
+}
+
+// A credential without Token Administration is told so, naming the scope,
+// both when the plan reads the owner's tokens and by the write check.
+func TestPipelineTokenScopeMissing(t *testing.T) {
+	t.Parallel()
+	creds := adosim.DefaultCredentials()
+	for _, c := range creds {
+		if c.Name == "readwrite" {
+			c.Name, c.Token = "notokens", c.Token+"x"
+			c.Scopes = slices.DeleteFunc(slices.Clone(c.Scopes), func(s string) bool { return s == "vso.tokenadministration" })
+			creds = append(creds, c)
+			break
+		}
+	}
+	e := newEnv(t, adosim.Options{Credentials: creds})
+	e.pipelines = true
+	e.sync()
+	tok := e.pipeRow(`SELECT owner, authorization_id FROM personal_access_tokens WHERE ` + atRun + ` ORDER BY owner, authorization_id LIMIT 1`)
+	d := e.mustRead(e.planCSV("plan.csv", planHeader, []string{"revoke-pat", tok[0], tok[1], "", "", "a@b.example", ""}))
+	nt := &Live{ADO: e.dial("notokens")}
+	if _, err := Build(e.ctx, e.st, d, nt, Options{Me: e.me()}); !errors.Is(err, collect.ErrForbidden) || !strings.Contains(err.Error(), "Token Administration (Read & manage)") {
+		t.Fatalf("plan without the scope: %v", err)
+	}
+	p := e.mustBuild(d, Options{})
+	if err := nt.CheckWriteAccess(e.ctx, p); !errors.Is(err, collect.ErrForbidden) || !strings.Contains(err.Error(), "Token Administration (Read & manage), vso.tokenadministration") {
+		t.Fatalf("write check without the scope: %v", err)
+	}
+	if err := e.live().CheckWriteAccess(e.ctx, p); err != nil {
+		t.Fatalf("write check with the scope: %v", err)
 	}
 }
