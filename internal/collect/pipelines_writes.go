@@ -14,7 +14,8 @@ import (
 )
 
 // Writes on pipeline resources and tokens for 'exporter apply', and the
-// live reads around them: revoke a personal access token (Token Admin
+// live reads around them (the service has no read-only scope for tokens
+// or role assignments: reading them needs the scope that writes them): revoke a personal access token (Token Admin
 // revocations), remove a role assignment on a resource (securityroles),
 // close a resource to all pipelines (pipeline permissions). As with the
 // other writes, nothing here retries: the caller reads the item again.
@@ -23,6 +24,8 @@ func init() {
 	scopeHints["tokenadmin-write"] = "Token Administration (Read & manage), vso.tokenadministration"
 	scopeHints["security-write"] = "Security (Manage), vso.security_manage"
 	scopeHints["pipelineresources-write"] = "Pipeline Resources (Use and manage), vso.pipelineresources_manage"
+	// apply reads them too (without the sync's way out, --no-pipelines).
+	scopeHints["pipelinepermissions-read"] = "Build (Read), vso.build"
 }
 
 // HasPAT reads live whether owner (a user's descriptor) still holds the
@@ -37,7 +40,7 @@ func (c *Client) HasPAT(ctx context.Context, owner, authorizationID string) (boo
 			if notFound(err) {
 				return false, nil
 			}
-			return false, describe("list the personal access tokens of "+owner, "tokenadmin", err)
+			return false, describe("list the personal access tokens of "+owner, "tokenadmin-write", err)
 		}
 		for _, t := range deref2(page.Value) {
 			if t.AuthorizationId != nil && strings.EqualFold(t.AuthorizationId.String(), authorizationID) {
@@ -88,7 +91,7 @@ func (c *Client) RoleOf(ctx context.Context, scope, resource, identity string) (
 		if notFound(err) {
 			return "", false, nil // the resource is gone
 		}
-		return "", false, describe("read the role assignments on "+resource, "security", err)
+		return "", false, describe("read the role assignments on "+resource, "security-write", err)
 	}
 	var list struct {
 		Value []roleAssignment `json:"value"`
@@ -138,7 +141,7 @@ func (c *Client) OpenToAllPipelines(ctx context.Context, project, typ, id string
 		if notFound(err) {
 			return false, fmt.Errorf("%w: %w", ErrNotFound, err)
 		}
-		return false, describe("read the pipeline permissions of "+typ+" "+id, "pipelinepermissions", err)
+		return false, describe("read the pipeline permissions of "+typ+" "+id, "pipelinepermissions-read", err)
 	}
 	return pp.AllPipelines != nil && pp.AllPipelines.Authorized != nil && *pp.AllPipelines.Authorized, nil
 }
