@@ -190,11 +190,7 @@ func (v *view) resourceNames(ctx context.Context) (map[string]string, error) {
 
 // pipeAction makes the action on one row of a pipeline table (as the
 // view's run holds it). It says why not when the row asks for nothing.
-func (r *resolver) pipeAction(v *view, table string, row []any) (*Action, string) {
-	names, err := v.resourceNames(r.ctx)
-	if err != nil {
-		return nil, "the resources' names cannot be read: " + err.Error()
-	}
+func pipeAction(v *view, names map[string]string, table string, row []any) (*Action, string) {
 	switch table {
 	case TableTokens:
 		owner := text(row[0])
@@ -238,7 +234,11 @@ func (r *resolver) pipeDecision(d Decision) error {
 		r.ps.add(d.Source, "%s row %s is not in the packet's run %d of the store", d.Table, clip(strings.Join(d.Key, ", ")), v.run)
 		return nil
 	}
-	a, why := r.pipeAction(v, d.Table, row)
+	names, err := v.resourceNames(r.ctx)
+	if err != nil {
+		return err
+	}
+	a, why := pipeAction(v, names, d.Table, row)
 	if d.Value == Change {
 		why = "Change is not carried out from a packet: write the change in a plan file"
 	}
@@ -296,7 +296,12 @@ func (r *resolver) pipePlanDecision(d Decision, a *Action) bool {
 		r.ps.add(d.Source, "%s %s %s: no such row in %s of the newest snapshot (run %d)", d.Action, clip(d.Subject), clip(d.Target), table, v.run)
 		return false
 	}
-	b, why := r.pipeAction(v, table, row)
+	names, err := v.resourceNames(r.ctx)
+	if err != nil {
+		r.ps.add(d.Source, "read the resources' names: %v", err)
+		return false
+	}
+	b, why := pipeAction(v, names, table, row)
 	if b == nil {
 		r.ps.add(d.Source, "%s", why)
 		return false
