@@ -269,7 +269,11 @@ func TestDiffHelp(t *testing.T) {
 // Packets written at schema version 1 (testdata: required strings with ”
 // for none, data page v2 Parquet) still diff, as either side, against
 // each other and against version-2 packets of the same organization, and
-// still serve as an export's baseline: the same data, no changes.
+// still serve as an export's baseline: the same data, no changes but one
+// the simulator made since. The fixtures predate directoryAlias on its
+// service principals (Microsoft's examples carry it: the object id), so a
+// packet written now differs from them in exactly that: each service
+// principal's directory_alias, from none to a value.
 func TestDiffReadsVersion1Packets(t *testing.T) {
 	at := time.Date(2026, 11, 1, 10, 1, 0, 0, time.UTC) // the fixtures' clock, a minute on
 	sim, env := simEnv(t, adosim.Options{Preset: "small", Seed: 7, Now: func() time.Time { return at }})
@@ -303,17 +307,35 @@ func TestDiffReadsVersion1Packets(t *testing.T) {
 			t.Fatal(errs)
 		}
 	}
-	for _, pair := range [][2]string{{v1["csv"], v1["parquet"]}, {v1["parquet"], v2["csv"]}, {v1["csv"], v2["parquet"]}, {v1["parquet"], v2["parquet"]}} {
-		code, out, errs := cli(t, env, "diff", "--packets", pair[0], pair[1], "--effective", "--exit-code")
-		if code != 0 || !strings.Contains(out, "no changes") {
-			t.Fatalf("diff --packets %s %s: exit %d\n%s%s", filepath.Base(pair[0]), filepath.Base(pair[1]), code, out, errs)
+	if code, out, errs := cli(t, env, "diff", "--packets", v1["csv"], v1["parquet"], "--effective", "--exit-code"); code != 0 || !strings.Contains(out, "no changes") {
+		t.Fatalf("diff --packets v1-csv v1-parquet: exit %d\n%s%s", code, out, errs)
+	}
+	const servicePrincipals = 3 // in the small preset, seed 7
+	for _, pair := range [][2]string{{v1["parquet"], v2["csv"]}, {v1["csv"], v2["parquet"]}, {v1["parquet"], v2["parquet"]}} {
+		code, out, errs := cli(t, env, "diff", "--packets", pair[0], pair[1], "--effective", "--format", "csv")
+		recs, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+		if code != 0 || err != nil || len(recs) != 1+servicePrincipals {
+			t.Fatalf("diff --packets %s %s: exit %d %v\n%s%s", filepath.Base(pair[0]), filepath.Base(pair[1]), code, err, out, errs)
+		}
+		for _, r := range recs[1:] { // kind entity key subject subject_kind name field before after path
+			if r[0] != "modified" || r[1] != "accounts" || r[4] != "service_principal" || r[6] != "directory_alias" || r[7] != "" || r[8] == "" {
+				t.Errorf("diff --packets %s %s: a change the fixtures do not explain: %q", filepath.Base(pair[0]), filepath.Base(pair[1]), r)
+			}
 		}
 	}
 	out := filepath.Join(tmp, "since-v1")
 	if code, _, errs := cli(t, env, "export", "packet", "--format", "csv", "--baseline", v1["parquet"], "--to", out); code != 0 {
 		t.Fatal(errs)
 	}
-	if b, _ := os.ReadFile(filepath.Join(out, "changes.csv")); strings.Count(string(b), "\n") != 1 {
-		t.Fatalf("changes since the version-1 packet of the same data:\n%s", b)
+	f, _ := os.Open(filepath.Join(out, "changes.csv"))
+	recs, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(recs) != 1+servicePrincipals {
+		t.Fatalf("changes since the version-1 packet of the same data: %v %q", err, recs)
+	}
+	for _, r := range recs[1:] { // kind entity key subject subject_kind name details …
+		if r[0] != "modified" || r[1] != "accounts" || r[4] != "service_principal" || !strings.HasPrefix(r[6], "directory_alias: ") {
+			t.Errorf("a change since the version-1 packet the fixtures do not explain: %q", r)
+		}
 	}
 }

@@ -86,7 +86,10 @@ run unless --run is given). KIND is one of:
                        with the entry that decides it and the group path
   who-can PERMISSION   the accounts allowed PERMISSION (as the namespace
                        names it: ForcePush, PolicyExempt, GenericContribute,
-                       ManagePermissions, …) on --repo NAME
+                       ManagePermissions, …) on --repo NAME, and the members
+                       of Project Collection Administrators denied it, shown
+                       deny* (admin_override_possible): Microsoft documents
+                       that they may get a permission even when denied it
                        (permissions and who-can read one organization: in a
                        store folder, name it with --org)
 

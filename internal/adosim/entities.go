@@ -94,6 +94,7 @@ func (o *Org) newServicePrincipal(display string, managed bool) *Subject {
 		s.MetaType = "managedIdentity"
 	}
 	s.PrincipalName = s.ApplicationID
+	s.DirectoryAlias = s.OriginID // the object id, as Microsoft's examples of service principals show it
 	s.Descriptor = makeDescriptor("aadsp", o.newGUID())
 	s.Legacy = legacyAADSP + ";" + o.TenantID + `\` + s.OriginID
 	return o.addSubject(s)

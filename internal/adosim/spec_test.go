@@ -300,3 +300,59 @@ func TestSpecValidatorCatchesDepartures(t *testing.T) {
 		}
 	}
 }
+
+// A service principal carries every property Microsoft's examples of one
+// shows (GetServicePrincipal), directoryAlias among them: the definitions leave properties optional, so
+// the schema check alone would not notice one gone. In every example of a
+// service principal (GetServicePrincipal, GetAllServicePrincipals,
+// GetAllMembers) the alias is its object id (originId).
+func TestServicePrincipalsCarryWhatMicrosoftsExamplesShow(t *testing.T) {
+	dir := specDir(t)
+	b, err := os.ReadFile(filepath.Join(dir, "graph/7.1/httpExamples/ServicePrincipals/GetServicePrincipal.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var example struct {
+		Responses map[string]struct {
+			Body map[string]any `json:"body"`
+		} `json:"responses"`
+	}
+	if err := json.Unmarshal(bytes.TrimPrefix(b, []byte("\xef\xbb\xbf")), &example); err != nil {
+		t.Fatal(err)
+	}
+	want := example.Responses["200"].Body
+	if len(want) == 0 || want["directoryAlias"] != want["originId"] {
+		t.Fatalf("Microsoft's example is not as this test reads it: %v", want)
+	}
+	s := startSim(t, Options{})
+	o := s.Org()
+	o.mu.RLock()
+	var sp *Subject
+	for _, sub := range o.subjects {
+		if !sub.Deleted && sub.Kind == KindServicePrincipal {
+			sp = sub
+			break
+		}
+	}
+	o.mu.RUnlock()
+	if sp == nil {
+		t.Fatal("the simulated organization has no service principal")
+	}
+	r, body := rawRequest{method: http.MethodGet, url: o.hostURL(hostVSSPS) + "/_apis/graph/serviceprincipals/" + sp.Descriptor,
+		token: s.Credential("readwrite")}.send(t)
+	if r.StatusCode != http.StatusOK {
+		t.Fatalf("get service principal: %d %s", r.StatusCode, body)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(body, &got); err != nil {
+		t.Fatal(err)
+	}
+	for k := range want {
+		if _, ok := got[k]; !ok {
+			t.Errorf("the simulator's service principal has no %q (Microsoft's example has it): %s", k, body)
+		}
+	}
+	if got["directoryAlias"] != got["originId"] {
+		t.Errorf("directoryAlias %v, want the object id %v as in Microsoft's examples", got["directoryAlias"], got["originId"])
+	}
+}

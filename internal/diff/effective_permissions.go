@@ -26,6 +26,14 @@ type EffectivePermission struct {
 	// the deciding entry names (descriptors, and names); empty when the
 	// entry names the account itself.
 	Via, ViaNames []string
+	// AdminOverridePossible: the bit is denied, and the account is in
+	// Project Collection Administrators (directly or nested). Microsoft
+	// documents that "in some cases" their members "may always get the
+	// permission even if they're denied that permission in a different
+	// group", without saying which, and names cases where they do not
+	// (see adminOverrideExcluded). The service's rule is not published,
+	// so the decision stays deny and this marks the doubt.
+	AdminOverridePossible bool
 }
 
 // ViaText is the grant path for people: "direct", or "via A → B".
@@ -59,6 +67,9 @@ type PermissionFilter struct {
 //   - at that ACL a deny for any identity beats allows for others;
 //   - an ACL whose inheritance is off ends the walk;
 //   - a bit set nowhere is not allowed (and not listed).
+//
+// A deny for a member of Project Collection Administrators is marked
+// AdminOverridePossible, not turned into an allow.
 //
 // Each permission carries the deciding entry's token and identity, and the
 // group path the account holds it through (the shortest, then the first
@@ -191,7 +202,8 @@ func (s *permState) decide(ns *Namespace, token string, res Resource, account st
 				}
 			}
 			p := EffectivePermission{Subject: account, SubjectKind: acct.Kind, SubjectName: acct.Name, Namespace: ns, Token: token,
-				Resource: res, Action: a, Deny: isDeny, SourceToken: h.token, Identity: *h.ace.subject}
+				Resource: res, Action: a, Deny: isDeny, SourceToken: h.token, Identity: *h.ace.subject,
+				AdminOverridePossible: isDeny && s.admins[account] && !adminOverrideExcluded(ns, a)}
 			if p.SubjectKind == "" {
 				p.SubjectKind, p.SubjectName = kindOfDescriptor(account), account
 			}
@@ -218,4 +230,18 @@ func pathLen(h hit) int32 {
 		return 0
 	}
 	return h.via.from.dist[h.via.idx] + 1
+}
+
+// adminOverrideExcluded are the permissions whose deny, Microsoft's page
+// says, membership of Project Collection Administrators does not bypass:
+// "work item deletion or pipelines" (the Project namespace's work item
+// deletion bits, and the Build and ReleaseManagement namespaces).
+func adminOverrideExcluded(ns *Namespace, a Action) bool {
+	switch ns.ID {
+	case nsBuild, nsRelease:
+		return true
+	case nsProject:
+		return a.Name == "WORK_ITEM_DELETE" || a.Name == "WORK_ITEM_PERMANENTLY_DELETE"
+	}
+	return false
 }

@@ -108,6 +108,9 @@ type permState struct {
 	in      *interner
 	c       *closure
 	members map[int32][]member // group → accounts in it, directly or nested
+	// admins are the accounts in Project Collection Administrators,
+	// directly or nested (see EffectivePermission.AdminOverridePossible).
+	admins map[string]bool
 }
 
 type aclState struct {
@@ -245,6 +248,16 @@ func (s *permState) loadClosure(ctx context.Context, st *snapshot.Store, run int
 			wanted[id] = true
 		}
 	}
+	var admins []int32
+	err = queryEach(ctx, st.DB(), "perm_collection_admins_at", []any{sql.Named("run", run)}, func(r []any) {
+		if id, ok := s.in.ids[r[0].(string)]; ok {
+			admins = append(admins, id)
+			wanted[id] = true
+		}
+	})
+	if err != nil {
+		return err
+	}
 	s.members = map[int32][]member{}
 	best := map[int32]reach{}
 	for _, u := range s.c.accounts() {
@@ -255,6 +268,12 @@ func (s *permState) loadClosure(ctx context.Context, st *snapshot.Store, run int
 			if wanted[r.group] {
 				s.members[r.group] = append(s.members[r.group], member{account: u, r: r})
 			}
+		}
+	}
+	s.admins = map[string]bool{}
+	for _, g := range admins {
+		for _, m := range s.members[g] {
+			s.admins[s.in.names[m.account]] = true
 		}
 	}
 	return nil

@@ -108,7 +108,8 @@ func (j *job) effectivePermissionRows(ctx context.Context, all bool, emit func(R
 		r := e.Resource
 		if all || privilegedPermission(e.Namespace.Name, e.Action.Name) {
 			if err := emit(Row{e.Subject, e.SubjectName, e.SubjectKind, e.Namespace.Name, r.Kind, r.Name, r.Project, r.Repository, r.Branch,
-				e.Token, e.Action.Name, decision, e.SourceToken, e.Identity.Descriptor, e.Identity.Name, e.ViaText(), strings.Join(e.Via, " > ")}); err != nil {
+				e.Token, e.Action.Name, decision, e.SourceToken, e.Identity.Descriptor, e.Identity.Name, e.ViaText(), strings.Join(e.Via, " > "),
+				e.AdminOverridePossible}); err != nil {
 				return err
 			}
 		}

@@ -66,6 +66,16 @@ func TestPacketPermissions(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
+	// A collection administrator denied ForcePush on the repository.
+	admin := collectionAdmin(t, ctx, gc)
+	adminIDs, err := ims.ReadIdentities(ctx, identity.ReadIdentitiesArgs{SubjectDescriptors: &admin})
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := map[string]any{"token": token, "merge": true, "accessControlEntries": []map[string]any{{"descriptor": *(*adminIDs)[0].Descriptor, "allow": 0, "deny": 8}}}
+	if _, err := sec.SetAccessControlEntries(ctx, security.SetAccessControlEntriesArgs{SecurityNamespaceId: &gitNS, Container: body}); err != nil {
+		t.Fatal(err)
+	}
 	st, err := snapshot.Open(ctx, filepath.Join(t.TempDir(), "store.db"))
 	if err != nil {
 		t.Fatal(err)
@@ -102,14 +112,24 @@ func TestPacketPermissions(t *testing.T) {
 
 	eff := rows("effective_permissions")
 	h := eff[0]
-	found := false
+	found, adminDenied := false, false
 	for _, r := range eff[1:] {
-		if r[at(h, "subject_descriptor")] == *user.Descriptor && r[at(h, "token")] == token && r[at(h, "permission")] == "ForcePush" {
-			found = r[at(h, "decision")] == "allow" && r[at(h, "via")] == "direct" && r[at(h, "resource_kind")] == "repository"
+		if r[at(h, "token")] != token || r[at(h, "permission")] != "ForcePush" {
+			continue
+		}
+		switch r[at(h, "subject_descriptor")] {
+		case *user.Descriptor:
+			found = r[at(h, "decision")] == "allow" && r[at(h, "via")] == "direct" && r[at(h, "resource_kind")] == "repository" &&
+				r[at(h, "admin_override_possible")] == "false"
+		case admin:
+			adminDenied = r[at(h, "decision")] == "deny" && r[at(h, "admin_override_possible")] == "true"
 		}
 	}
 	if !found {
-		t.Errorf("effective_permissions has no direct ForcePush of %s on %s", *user.DisplayName, token)
+		t.Errorf("effective_permissions has no direct ForcePush of %s on %s (admin_override_possible false)", *user.DisplayName, token)
+	}
+	if !adminDenied {
+		t.Errorf("effective_permissions has no ForcePush of collection administrator %s on %s denied with admin_override_possible", admin, token)
 	}
 	if len(eff) < 100 {
 		t.Errorf("effective_permissions has %d rows: the defaults alone give every project member some", len(eff)-1)
@@ -167,4 +187,31 @@ func TestPacketPermissions(t *testing.T) {
 			t.Errorf("sheet %s: no Decision column (%v)", sheet, err)
 		}
 	}
+}
+
+// collectionAdmin is a user who is a direct member of the organization's
+// Project Collection Administrators.
+func collectionAdmin(t *testing.T, ctx context.Context, gc graph.Client) string {
+	t.Helper()
+	groups, err := gc.ListGroups(ctx, graph.ListGroupsArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, g := range *groups.GraphGroups {
+		if *g.DisplayName != "Project Collection Administrators" || *g.PrincipalName != `[fabrikam]\Project Collection Administrators` {
+			continue
+		}
+		down := graph.GraphTraversalDirectionValues.Down
+		ms, err := gc.ListMemberships(ctx, graph.ListMembershipsArgs{SubjectDescriptor: g.Descriptor, Direction: &down})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range *ms {
+			if strings.HasPrefix(*m.MemberDescriptor, "aad.") {
+				return *m.MemberDescriptor
+			}
+		}
+	}
+	t.Fatal("no user in Project Collection Administrators")
+	return ""
 }

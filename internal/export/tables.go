@@ -331,6 +331,7 @@ var EffectivePermissions = &Table{
 		wide(opt("source_name", "its name"), 28),
 		wide(str("via", "how the account holds it: \"direct\" (an entry for the account itself) or \"via A → B\" from its direct group to the entry's group"), 48),
 		wide(opt("via_descriptors", "the group path as descriptors joined by \" > \""), 40),
+		flag("admin_override_possible", "true: denied, but the account is in Project Collection Administrators (directly or nested), whose members Microsoft documents may get a permission even when denied it in another group; the service's rule is not published (not for pipelines or work item deletion, where Microsoft says they do not); false for every allow"),
 	},
 }
 

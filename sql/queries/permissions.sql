@@ -43,6 +43,14 @@ UNION ALL
 SELECT descriptor, 'group', display_name, principal_name FROM groups
 WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run);
 
+-- name: perm_collection_admins_at
+-- The organization's Project Collection Administrators at run :run: the
+-- Azure DevOps group of that name at organization level (an Entra group or
+-- a project group that borrows the name is not it).
+SELECT descriptor FROM groups
+WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run)
+  AND subject_type = 'vssgp' AND scope_id = '' AND display_name = 'Project Collection Administrators';
+
 -- name: perm_projects_at
 SELECT id, name FROM projects
 WHERE +valid_from <= :run AND (valid_to IS NULL OR valid_to > :run);
