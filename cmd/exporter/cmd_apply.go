@@ -80,11 +80,20 @@ Decisions (--decisions FILE):
                           descriptor, principal name or mail, and groups by
                           descriptor or "[Project]\Group" ("[org]\Group" at
                           organization level). Licenses: basic,
-                          stakeholder, basic+test-plans.
+                          stakeholder, basic+test-plans. Pipeline
+                          resources and tokens: revoke-pat (subject: the
+                          owner; target: the authorization id),
+                          remove-role (subject: the identity id; target:
+                          scope/resource_id), close-pipelines (subject:
+                          resource_type/resource_id; target: project id).
   Revoke on an effective_access or privileged_access row removes the direct
   membership; inherited access is explained (which direct membership would
   have to go) and left for an explicit decision. Revoke on an accounts row
-  removes the account (needs --allow-account-removal). Keep and blank rows
+  removes the account (needs --allow-account-removal). Revoke on a
+  personal_access_tokens row revokes the token (revoke-pat), on a
+  resource_roles row removes the role assignment (remove-role), on a
+  pipeline_permissions row open to all pipelines closes it (close-pipelines).
+  Keep and blank rows
   are counted; Change is listed, not carried out. Any invalid row (with its
   file, sheet and row) stops everything: nothing is applied.
 
@@ -92,12 +101,15 @@ Safety:
   - items already as wanted are skipped; items changed since the packet's
     run are refused unless --allow-stale;
   - never the last member of Project Collection Administrators, never the
-    running identity's own administrative access;
+    running identity's own administrative access, nor its own tokens or
+    resource roles;
   - at most --max-changes changes per run; remove-account only with
     --allow-account-removal;
   - a credential that cannot write is refused, with the scope it needs,
     before anything is attempted (PAT: Graph (Read & manage) for
-    memberships, Member Entitlement Management (Read & write) for accounts);
+    memberships, Member Entitlement Management (Read & write) for accounts,
+    Token Administration for tokens, Security (Manage) for resource roles,
+    Pipeline Resources (Use and manage) for pipeline permissions);
   - every action is journaled in the store before and after its call. If
     apply is interrupted (even kill -9), run the same command again: what
     was done is not done again, the rest is finished.

@@ -95,6 +95,7 @@ var (
 			flag("all_pipelines", "true: open to all pipelines"),
 			wide(opt("pipelines", "pipelines authorized, comma-separated"), 20),
 		},
+		Review: true, // Revoke on a row open to all pipelines closes it ('exporter apply': close-pipelines)
 	}
 	ResourceRolesT = &Table{
 		Name: "resource_roles",
@@ -113,6 +114,7 @@ var (
 			str("role", "Reader, User, Creator, Administrator, …"),
 			flag("inherited", "true: inherited from the project (or organization) level"),
 		},
+		Review: true, // Revoke removes the role assignment ('exporter apply': remove-role)
 	}
 	PersonalAccessTokensT = &Table{
 		Name: "personal_access_tokens",
@@ -132,6 +134,7 @@ var (
 			num("valid_days", "days between valid from and valid to"),
 			flag("expired", "true: expired at the run's snapshot time"),
 		},
+		Review: true, // Revoke revokes the token ('exporter apply': revoke-pat)
 	}
 )
 

@@ -46,7 +46,7 @@ type reportRows struct {
 	approver map[string]int64
 }
 
-// appliedAction is a done grant or revoke, to check against the snapshot.
+// appliedAction is a done action, to check against the snapshot.
 type appliedAction struct {
 	org                     string
 	action, subject, target string
@@ -128,7 +128,7 @@ func (w *reportWriter) Write(r Row) error {
 		rr.appStat[status]++
 		rr.appAct[action]++
 		rr.approver[cmp.Or(get("approver"), "(no approver)")]++
-		if status == snapshot.JournalDone && (action == "grant" || action == "revoke") && len(rr.applied) < maxVerified {
+		if status == snapshot.JournalDone && verifiable[action] && len(rr.applied) < maxVerified {
 			rr.applied = append(rr.applied, appliedAction{org: get("org"), action: action, subject: get("subject"), target: get("target")})
 		}
 	}
@@ -136,6 +136,9 @@ func (w *reportWriter) Write(r Row) error {
 }
 
 func (w *reportWriter) Close() error { return nil }
+
+// verifiable are the actions report.html checks against the snapshot.
+var verifiable = map[string]bool{"grant": true, "revoke": true, "revoke-pat": true, "remove-role": true, "close-pipelines": true}
 
 // maxVerified bounds the applied actions report.html checks against the
 // snapshot (one indexed lookup each).
@@ -323,8 +326,9 @@ func sortedCounts(m map[string]int64) []report.Count {
 	return out
 }
 
-// verifyApplied checks each done grant and revoke against the packet's
-// snapshot: a revoked membership must be gone, a granted one there.
+// verifyApplied checks each done action against the packet's snapshot: a
+// revoked membership must be gone, a granted one there; a revoked token or
+// removed role gone, a resource closed to all pipelines no longer open.
 func verifyApplied(ctx context.Context, jobs []*job, names []string, acts []appliedAction, e *report.Evidence) error {
 	for _, a := range acts {
 		j := jobs[0]
@@ -334,8 +338,11 @@ func verifyApplied(ctx context.Context, jobs []*job, names []string, acts []appl
 			}
 		}
 		var present bool
-		err := j.st.Rows(ctx, "apply_membership", []any{sql.Named("container", a.target), sql.Named("member", a.subject), sql.Named("run", j.run.ID)},
-			nil, func([]any) error { present = true; return nil })
+		query, args := "apply_membership", []any{sql.Named("container", a.target), sql.Named("member", a.subject), sql.Named("run", j.run.ID)}
+		if a.action != "grant" && a.action != "revoke" { // a token, role or pipeline permission taken away
+			query, args = "apply_pipeline_item", append(args, sql.Named("action", a.action))
+		}
+		err := j.st.Rows(ctx, query, args, nil, func([]any) error { present = true; return nil })
 		if err != nil {
 			return err
 		}

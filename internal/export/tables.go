@@ -257,7 +257,7 @@ var AppliedDecisions = &Table{
 	Columns: []Column{
 		str("plan_id", "the plan (a hash of its actions); with seq the key"),
 		num("seq", "the action's number in the plan"),
-		str("action", "grant, revoke, add-account, set-license or remove-account"),
+		str("action", "grant, revoke, add-account, set-license, remove-account, revoke-pat, remove-role or close-pipelines"),
 		wide(str("subject", "the account or group, by descriptor (principal name for an account being added)"), 30),
 		wide(opt("subject_name", "its name"), 28),
 		wide(opt("target", "the group (by descriptor) or the license"), 30),

@@ -141,6 +141,7 @@ type Decision struct {
 	Group    string   // group_descriptor (access tables)
 	Direct   bool     // the access is a direct membership
 	Path     []string // effective_access path_descriptors: the account's direct group first
+	Key      []string // pipeline tables (pipelines.go): the row's key columns, in order
 	// Plan file rows; Subject and the fields below.
 	Action   string // grant, revoke, add-account, set-license, remove-account
 	Target   string // a group (grant, revoke), project groups (add-account, ';' between)

@@ -230,6 +230,13 @@ func checkPlanRows(d *Decisions, rows []planRow, ps *problems) {
 			if action == ActSetLicense && r.target != "" {
 				fail("set-license takes no target")
 			}
+		case ActRevokePAT, ActRemoveRole, ActClosePipelines:
+			if r.target == "" {
+				fail("%s needs a target (%s)", action, pipePlanTargets[action])
+			}
+			if r.license != "" {
+				fail("%s takes no license", action)
+			}
 		case ActRemoveAccount:
 			if r.target != "" || r.license != "" {
 				fail("remove-account takes no target or license")

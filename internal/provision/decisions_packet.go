@@ -36,11 +36,14 @@ type reviewTable struct {
 
 func reviewTables() []reviewTable {
 	var out []reviewTable
-	for _, name := range []string{TableAccounts, TableEffective, TablePrivileged} {
+	for _, name := range []string{TableAccounts, TableEffective, TablePrivileged, TableTokens, TableRoles, TablePipelinePerms} {
 		t := export.TableByName(name)
 		key := []string{"group_descriptor", "member_descriptor"}
-		if name == TableAccounts {
+		switch {
+		case name == TableAccounts:
 			key = []string{"descriptor"}
+		case isPipelineTable(name):
+			key = t.Key
 		}
 		out = append(out, reviewTable{name: name, key: key, cols: t.ColumnNames()})
 	}
@@ -146,14 +149,17 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 			continue
 		}
 		var keyVals []string
+		empty := false
 		for _, k := range t.key {
-			if v := cell(k); v == "" {
+			v := cell(k)
+			// An agent pool's role is of no project.
+			if v == "" && !(t.name == TableRoles && k == "project_id") {
 				r.p.add(src, "%s is empty", k)
-			} else {
-				keyVals = append(keyVals, v)
+				empty = true
 			}
+			keyVals = append(keyVals, v)
 		}
-		if len(keyVals) < len(t.key) {
+		if empty {
 			continue
 		}
 		key := strings.Join(keyVals, "\x1f")
@@ -178,9 +184,12 @@ func (r *packetRead) table(t reviewTable, sheet string, header []string, next fu
 				r.p.add(src, "%s %s is %d characters, more than the %d it may have", c.name, clip(c.v), n, c.max)
 			}
 		}
-		if t.name == TableAccounts {
+		switch {
+		case isPipelineTable(t.name):
+			dec.Key = keyVals
+		case t.name == TableAccounts:
 			dec.Subject = keyVals[0]
-		} else {
+		default:
 			dec.Group, dec.Subject = keyVals[0], keyVals[1]
 			direct, ok := parseBool(cell("direct"))
 			if !ok {
@@ -363,6 +372,9 @@ func (r *packetRead) crossCheck(ctx context.Context, pk *Packet) error {
 }
 
 func decisionKey(t reviewTable, d *Decision) string {
+	if isPipelineTable(t.name) {
+		return strings.Join(d.Key, "\x1f")
+	}
 	if t.name == TableAccounts {
 		return d.Subject
 	}

@@ -157,6 +157,9 @@ func entry(p *Plan, a *Action) snapshot.JournalEntry {
 	if subject == "" {
 		subject = a.Subject.Principal
 	}
+	if subject == "" && a.Res != nil {
+		subject = a.Res.planSubject(a)
+	}
 	target, targetName := a.Target()
 	return snapshot.JournalEntry{PlanID: p.ID, Seq: a.Seq, SourceFile: src.File, SourceSheet: src.Sheet, SourceRow: src.Row,
 		Action: a.Kind, Subject: subject, SubjectName: a.Subject.Name, Target: target, TargetName: targetName,
@@ -179,7 +182,7 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 		switch {
 		case err == nil:
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status}
-		case errors.Is(err, collect.ErrNotFound) && (a.Kind == ActRevoke || a.Kind == ActRemoveAccount):
+		case errors.Is(err, collect.ErrNotFound) && (a.Kind == ActRevoke || a.Kind == ActRemoveAccount || a.Kind == ActRemoveRole || a.Kind == ActClosePipelines):
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status, Err: "already gone when sent"}
 		case errors.Is(err, collect.ErrAccountExists):
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status, Err: "already in the organization when sent"}
@@ -206,6 +209,9 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 // send makes an action's one write and returns the answer's status.
 func (ap *Applier) send(ctx context.Context, a *Action) (int, error) {
 	ado, graph := ap.Live.ADO, ap.Live.Graph
+	if isPipelineAction(a.Kind) {
+		return ap.Live.pipeSend(ctx, a)
+	}
 	switch a.Kind {
 	case ActGrant:
 		if a.Group.Entra {

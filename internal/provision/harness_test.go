@@ -26,6 +26,8 @@ type env struct {
 	ado *collect.Client // read and write
 	run snapshot.Run
 	dir string
+	// pipelines: syncs read pipeline resources and tokens too.
+	pipelines bool
 }
 
 func newEnv(t *testing.T, opts adosim.Options) *env {
@@ -69,7 +71,7 @@ func (e *env) dial(credential string) *collect.Client {
 // sync records the organization as it is now, in full.
 func (e *env) sync() snapshot.Run {
 	e.t.Helper()
-	run, err := collect.Sync(e.ctx, e.ado, e.st, collect.SyncOptions{Mode: "full"})
+	run, err := collect.Sync(e.ctx, e.ado, e.st, collect.SyncOptions{Mode: "full", Pipelines: e.pipelines, Tokens: e.pipelines})
 	if err != nil {
 		e.t.Fatal(err)
 	}

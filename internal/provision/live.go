@@ -70,6 +70,9 @@ const entraNoop = "membership managed in Entra ID"
 // that cannot be changed) and notes what it read. Entra group memberships
 // are read (and changed) only through Microsoft Graph, when Graph is set.
 func (l *Live) isWanted(ctx context.Context, a *Action) (bool, error) {
+	if isPipelineAction(a.Kind) {
+		return l.pipeWanted(ctx, a)
+	}
 	switch a.Kind {
 	case ActGrant, ActRevoke:
 		var member bool
@@ -147,6 +150,9 @@ func (l *Live) isWanted(ctx context.Context, a *Action) (bool, error) {
 func staleness(ctx context.Context, a *Action, nv *view) (string, error) {
 	if a.packetRun == 0 {
 		return "", nil
+	}
+	if isPipelineAction(a.Kind) {
+		return pipeStaleness(ctx, a, nv)
 	}
 	switch a.Kind {
 	case ActRevoke:

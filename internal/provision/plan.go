@@ -48,21 +48,23 @@ type Group struct {
 
 // Action is one change a plan makes.
 type Action struct {
-	Seq      int      `json:"seq"`
-	Kind     string   `json:"action"`
-	Subject  Subject  `json:"subject"`
-	Group    *Group   `json:"group,omitempty"`   // grant, revoke
-	Groups   []Group  `json:"groups,omitempty"`  // add-account's project groups
-	License  string   `json:"license,omitempty"` // add-account, set-license: express, stakeholder, advanced
-	Sources  []Source `json:"sources"`
-	Approver string   `json:"approver,omitempty"`
-	Ticket   string   `json:"ticket,omitempty"`
-	Reason   string   `json:"reason,omitempty"`
-	State    string   `json:"state"`
-	Note     string   `json:"note,omitempty"`
+	Seq      int       `json:"seq"`
+	Kind     string    `json:"action"`
+	Subject  Subject   `json:"subject"`
+	Group    *Group    `json:"group,omitempty"`    // grant, revoke
+	Groups   []Group   `json:"groups,omitempty"`   // add-account's project groups
+	License  string    `json:"license,omitempty"`  // add-account, set-license: express, stakeholder, advanced
+	Res      *Resource `json:"resource,omitempty"` // revoke-pat, remove-role, close-pipelines
+	Sources  []Source  `json:"sources"`
+	Approver string    `json:"approver,omitempty"`
+	Ticket   string    `json:"ticket,omitempty"`
+	Reason   string    `json:"reason,omitempty"`
+	State    string    `json:"state"`
+	Note     string    `json:"note,omitempty"`
 
 	entitlementID string // the account's storage key, read live
 	packetRun     int64  // the run the decision was made on (0: a plan file)
+	packetRow     string // pipeline actions: what the packet's row said of the item (pipeAttrs)
 	// confirmed: journaled started by an earlier apply that stopped
 	// before journaling the outcome, and read live as carried out. Apply
 	// journals it done, keeping when it started.
@@ -79,12 +81,17 @@ func (a *Action) key() string {
 	if a.Group != nil {
 		k += "\x1f" + a.Group.Descriptor
 	}
+	if a.Res != nil {
+		k += "\x1f" + strings.Join(a.Res.key(a.Kind), "\x1f")
+	}
 	return k
 }
 
 // Target names what an action changes the subject's access to.
 func (a *Action) Target() (descriptor, name string) {
 	switch {
+	case a.Res != nil:
+		return a.Res.target(a.Kind)
 	case a.Group != nil:
 		return a.Group.Descriptor, a.Group.Name
 	case a.Kind == ActAddAccount:
@@ -435,6 +442,8 @@ func WritePlanJSON(path string, p *Plan) error {
 			target, license = strings.Join(gs, "; "), a.License
 		case ActSetLicense:
 			target, license = "", a.License
+		case ActRevokePAT, ActRemoveRole, ActClosePipelines:
+			subject, target = a.Res.planSubject(a), a.Res.planTarget(a.Kind)
 		}
 		var srcs []string
 		for _, s := range a.Sources {

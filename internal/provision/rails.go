@@ -30,6 +30,9 @@ func checkRails(ctx context.Context, p *Plan, live *Live, nv *view, opts Options
 	if err := railOwnAccess(ctx, p, nv, opts, refuse); err != nil {
 		return err
 	}
+	if err := railPipelines(ctx, p, nv, opts, refuse); err != nil {
+		return err
+	}
 	return railLastAdmin(ctx, p, live, nv, refuse)
 }
 
@@ -165,6 +168,8 @@ func (l *Live) CheckWriteAccess(ctx context.Context, p *Plan) error {
 			continue
 		}
 		switch {
+		case isPipelineAction(a.Kind):
+			need[pipeWriteAreas[a.Kind]] = true
 		case (a.Kind == ActGrant || a.Kind == ActRevoke) && a.Group.Entra:
 			need["msgraph"] = true
 		case a.Kind == ActGrant || a.Kind == ActRevoke:
@@ -176,6 +181,13 @@ func (l *Live) CheckWriteAccess(ctx context.Context, p *Plan) error {
 	for _, area := range []string{"graph", "entitlements"} {
 		if need[area] {
 			if err := l.ADO.CheckWriteAccess(ctx, area); err != nil {
+				return err
+			}
+		}
+	}
+	for _, area := range []string{"tokenadmin", "security", "pipelineresources"} {
+		if need[area] {
+			if err := l.ADO.CheckPipelineWriteAccess(ctx, area); err != nil {
 				return err
 			}
 		}

@@ -49,8 +49,10 @@ func (r *resolver) add(a *Action) {
 
 func (r *resolver) packetDecision(d Decision) error {
 	v := r.packet
-	switch d.Table {
-	case TableAccounts:
+	switch {
+	case isPipelineTable(d.Table):
+		return r.pipeDecision(d)
+	case d.Table == TableAccounts:
 		acc := v.accounts[d.Subject]
 		if acc == nil {
 			r.ps.add(d.Source, "account %s is not in the packet's run %d of the store", clip(d.Subject), v.run)
@@ -160,6 +162,10 @@ func (r *resolver) planDecision(d Decision) {
 			return
 		}
 		a.Subject = subjectOf(acc)
+	case ActRevokePAT, ActRemoveRole, ActClosePipelines:
+		if !r.pipePlanDecision(d, a) {
+			return
+		}
 	case ActGrant, ActRevoke:
 		s := r.subject(d.Source, d.Subject)
 		g := r.group(d.Source, d.Target)

@@ -61,6 +61,9 @@ func (l *Live) verify(ctx context.Context, a *Action) (Check, error) {
 		}
 		return "not a member"
 	}
+	if isPipelineAction(a.Kind) {
+		return l.pipeVerify(ctx, a, c)
+	}
 	switch a.Kind {
 	case ActGrant, ActRevoke:
 		member, err := l.ADO.IsMember(ctx, a.Subject.Descriptor, a.Group.Descriptor)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"strings"
+	"sync"
 
 	"github.com/ado-access/ado-access/internal/diff"
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -19,6 +20,10 @@ type view struct {
 	accounts map[string]*account
 	groups   map[string]*group
 	byName   map[string][]string // lower-case principal name or mail → descriptors (accounts and groups)
+
+	pipeMu sync.Mutex
+	pipe   map[string]map[string][]any // pipeline table → key → row, read when first asked for (pipelines.go)
+	names  map[string]string           // pipeline resources' names (resourceNames)
 }
 
 type account struct {

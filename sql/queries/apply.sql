@@ -28,3 +28,19 @@ WHERE container = :container AND member = :member AND valid_from <= :run AND (va
 -- The groups a subject is a direct member of at a run.
 SELECT container FROM memberships
 WHERE member = :member AND valid_from <= :run AND (valid_to IS NULL OR valid_to > :run);
+
+-- name: apply_pipeline_item
+-- Whether what a done revoke-pat, remove-role or close-pipelines took away
+-- is still there at a run (a row: not yet seen gone). :member is the
+-- journal's subject, :container its target.
+SELECT 1 FROM personal_access_tokens
+WHERE :action = 'revoke-pat' AND owner = :member AND authorization_id = :container
+  AND valid_from <= :run AND (valid_to IS NULL OR valid_to > :run)
+UNION ALL
+SELECT 1 FROM resource_roles r LEFT JOIN identity_keys k ON k.storage_key = r.identity
+WHERE :action = 'remove-role' AND r.scope || '/' || r.resource_id = :container AND (r.identity = :member OR k.descriptor = :member)
+  AND r.inherited = 0 AND r.valid_from <= :run AND (r.valid_to IS NULL OR r.valid_to > :run)
+UNION ALL
+SELECT 1 FROM pipeline_permissions
+WHERE :action = 'close-pipelines' AND project_id || '/' || resource_type || '/' || resource_id = :container AND all_pipelines = 1
+  AND valid_from <= :run AND (valid_to IS NULL OR valid_to > :run);
