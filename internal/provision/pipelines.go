@@ -393,22 +393,11 @@ func pipeAttrs(table string, row []any) string {
 // credential may be one of them) or remove a role it holds, itself or
 // through a group it is in.
 func railPipelines(ctx context.Context, p *Plan, nv *view, opts Options, refuse func(*Action, string)) error {
-	var risky []*Action
-	for _, a := range p.Actions {
-		if a.State == StateApply && (a.Kind == ActRevokePAT || a.Kind == ActRemoveRole) {
-			risky = append(risky, a)
-		}
-	}
+	risky := guarded(p, opts, refuse, "its own token and access", ActRevokePAT, ActRemoveRole)
 	if len(risky) == 0 {
 		return nil
 	}
 	me := opts.Me.Descriptor
-	if me == "" {
-		for _, a := range risky {
-			refuse(a, "cannot tell who the credential is, so its own token and access cannot be protected")
-		}
-		return nil
-	}
 	mine, err := nv.reach(ctx, me, nil)
 	if err != nil {
 		return err

@@ -52,23 +52,32 @@ func adminGroups(nv *view) map[string]string {
 	return out
 }
 
-func railOwnAccess(ctx context.Context, p *Plan, nv *view, opts Options, refuse func(*Action, string)) error {
+// guarded lists the actions of the given kinds that the plan would carry
+// out and that a rail about the running identity must look at. When the
+// running identity is unknown, nothing of theirs can be protected: it
+// refuses them all, saying what (what), and returns none.
+func guarded(p *Plan, opts Options, refuse func(*Action, string), what string, kinds ...string) []*Action {
 	var risky []*Action
 	for _, a := range p.Actions {
-		if a.State == StateApply && (a.Kind == ActRevoke || a.Kind == ActRemoveAccount) {
+		if a.State == StateApply && slices.Contains(kinds, a.Kind) {
 			risky = append(risky, a)
 		}
 	}
+	if opts.Me.Descriptor == "" {
+		for _, a := range risky {
+			refuse(a, "cannot tell who the credential is, so "+what+" cannot be protected")
+		}
+		return nil
+	}
+	return risky
+}
+
+func railOwnAccess(ctx context.Context, p *Plan, nv *view, opts Options, refuse func(*Action, string)) error {
+	risky := guarded(p, opts, refuse, "its own administrative access", ActRevoke, ActRemoveAccount)
 	if len(risky) == 0 {
 		return nil
 	}
 	me := opts.Me.Descriptor
-	if me == "" {
-		for _, a := range risky {
-			refuse(a, "cannot tell who the credential is, so its own administrative access cannot be protected")
-		}
-		return nil
-	}
 	cut := map[[2]string]bool{}
 	for _, a := range risky {
 		if a.Kind == ActRemoveAccount && a.Subject.Descriptor == me {
