@@ -59,7 +59,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	}
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range fullTables {
-			w.StartFull(t)
+			if err := w.StartFull(t); err != nil {
+				return err
+			}
 		}
 		return nil
 	}); err != nil {

@@ -284,7 +284,9 @@ func (r *incRun) rereadAllPermissions(ctx context.Context, all []security.Securi
 	tables := []*snapshot.Table{snapshot.SecurityNamespaces, snapshot.NamespaceActions, snapshot.ACLs, snapshot.ACEs}
 	if err := r.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range tables {
-			w.StartFull(t)
+			if err := w.StartFull(t); err != nil {
+				return err
+			}
 		}
 		return nil
 	}); err != nil {

@@ -150,7 +150,9 @@ func readPermissions(ctx context.Context, e *env) error {
 	tables := []*snapshot.Table{snapshot.SecurityNamespaces, snapshot.NamespaceActions, snapshot.ACLs, snapshot.ACEs}
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range tables {
-			w.StartFull(t)
+			if err := w.StartFull(t); err != nil {
+				return err
+			}
 		}
 		return nil
 	}); err != nil {

@@ -573,7 +573,9 @@ func runPhases(ctx context.Context, e *env) error {
 	tables := fullTables(e.opts.Teams)
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, t := range tables {
-			w.StartFull(t)
+			if err := w.StartFull(t); err != nil {
+				return err
+			}
 		}
 		return nil
 	}); err != nil {

@@ -120,6 +120,10 @@ func OpenExisting(ctx context.Context, p string) (*Store, error) {
 	return &Store{db: db, path: p, readOnly: true}, nil
 }
 
+// writerCacheKiB is a writer's page cache, as SQLite's negative cache_size
+// (KiB): 64 MiB.
+const writerCacheKiB = -65536
+
 // openDB opens the database with the pragmas of its mode: writers ("rwc")
 // use WAL so that readers see the last committed snapshot while a sync
 // writes, and leave it at Close (leaveWAL); readers ("ro") change nothing
@@ -127,7 +131,7 @@ func OpenExisting(ctx context.Context, p string) (*Store, error) {
 func openDB(p, mode string) (*sql.DB, error) {
 	dsn := "file:" + (&url.URL{Path: p}).EscapedPath() + "?mode=" + mode + "&_pragma=busy_timeout(10000)"
 	if mode != "ro" {
-		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(-65536)&_pragma=temp_store(MEMORY)&_txlock=immediate"
+		dsn += "&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(ON)&_pragma=cache_size(" + strconv.Itoa(writerCacheKiB) + ")&_pragma=temp_store(MEMORY)&_txlock=immediate"
 	} else {
 		extra, err := readOnlyParams(p)
 		if err != nil {
