@@ -218,7 +218,7 @@ func (j *job) pipelineProducer(t *Table) func(context.Context, func(Row) error) 
 		case PipelinePermissionsT:
 			return queryRows(ctx, j.st, id, t, "export_pipeline_permissions", nil, emit)
 		case ResourceChecksT:
-			return queryRows(ctx, j.st, id, t, "export_resource_checks", j.resourceCheck, emit)
+			return queryRows(ctx, j.st, id, t, "export_resource_checks", nil, emit)
 		case ResourceRolesT:
 			return queryRows(ctx, j.st, id, t, "export_resource_roles", j.resourceRole, emit)
 		default: // PersonalAccessTokensT

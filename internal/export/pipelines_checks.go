@@ -3,10 +3,8 @@ package export
 import (
 	"context"
 	"database/sql"
-	"encoding/json"
 	"fmt"
 	"regexp"
-	"strings"
 )
 
 // Checks and approvals on pipeline resources (store table resource_checks,
@@ -124,27 +122,5 @@ func (j *job) azureApproval(ctx context.Context, r Row) error {
 	}
 	j.find(FindAzureNoApproval, "", "", "", "", fmt.Sprintf("Azure service connection %q in project %s has no enabled Approval check",
 		r[t.Index("name")], orNone(r[t.Index("project")].(string))))
-	return nil
-}
-
-// resourceCheck names a check's approvers.
-func (j *job) resourceCheck(r Row, extra map[string]any) error {
-	var keys [][2]string
-	if s, ok := extra["approver_keys"].(string); ok && s != "" {
-		if err := json.Unmarshal([]byte(s), &keys); err != nil {
-			return fmt.Errorf("resource_checks: approvers of check %v: %w", r[ResourceChecksT.Index("check_id")], err)
-		}
-	}
-	var names []string
-	for _, k := range keys {
-		name := k[0]
-		if a := j.accounts[k[1]]; a != nil {
-			name = a.name
-		} else if g := j.groups[k[1]]; g != nil {
-			name = g.name
-		}
-		names = append(names, name)
-	}
-	r[ResourceChecksT.Index("approver_names")] = strings.Join(names, "; ")
 	return nil
 }

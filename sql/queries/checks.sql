@@ -4,8 +4,8 @@
 
 -- name: export_resource_checks
 -- One row per check; resource_name from the resource's own table;
--- approver_keys pairs each approver's identity id with its descriptor
--- ('' when the store cannot resolve it).
+-- approver_names names each approver (its identity id when the store
+-- cannot resolve it), '; '-separated.
 SELECT c.project_id, coalesce(p.name, '') AS project, c.resource_type, c.resource_id,
        coalesce(CASE c.resource_type
          WHEN 'endpoint' THEN (SELECT s.name FROM service_connections s WHERE s.project_id = c.project_id AND s.id = c.resource_id
@@ -18,8 +18,11 @@ SELECT c.project_id, coalesce(p.name, '') AS project, c.resource_type, c.resourc
                                AND q.valid_from <= :run AND (q.valid_to IS NULL OR q.valid_to > :run))
        END, '') AS resource_name,
        c.check_id, c.type, c.display_name, c.is_disabled, c.timeout, c.approvers,
-       (SELECT json_group_array(json_array(j.value, coalesce(k.descriptor, '')))
-          FROM json_each(c.approvers) j LEFT JOIN identity_keys k ON k.storage_key = j.value) AS approver_keys,
+       (SELECT group_concat(coalesce(a.display_name, nullif(g.principal_name, ''), g.display_name, j.value), '; ')
+          FROM json_each(c.approvers) j
+          LEFT JOIN identity_keys k ON k.storage_key = j.value
+          LEFT JOIN accounts a ON a.descriptor = k.descriptor AND a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
+          LEFT JOIN groups g ON g.descriptor = k.descriptor AND g.valid_from <= :run AND (g.valid_to IS NULL OR g.valid_to > :run)) AS approver_names,
        c.min_required_approvers, c.created_by
 FROM resource_checks c
 LEFT JOIN projects p ON p.id = c.project_id AND p.valid_from <= :run AND (p.valid_to IS NULL OR p.valid_to > :run)
