@@ -74,6 +74,9 @@ run unless --run is given). KIND is one of:
   projects, teams, repos
   service-connections  service connections per project: type, scheme, the
                        Azure subscription, open to all pipelines or which
+  checks               checks and approvals per resource (service connection,
+                       environment, queue, variable group): type, enabled,
+                       the approvers and how many must approve
   pats                 personal access tokens: owner, name, scopes, validity
   who-can use CONNECTION
                        the accounts that may use a service connection (User

@@ -13,12 +13,14 @@ import (
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
-// 'show service-connections', 'show pats' (the export queries of
-// sql/queries/pipelines.sql) and 'show who-can use CONNECTION'.
+// 'show service-connections', 'show checks', 'show pats' (the export
+// queries of sql/queries/pipelines.sql and checks.sql) and 'show who-can use CONNECTION'.
 
 func init() {
 	showKinds["service-connections"] = showKind{query: "export_service_connections",
 		table: []string{"project", "name", "type", "auth_scheme", "subscription_name", "all_pipelines", "pipelines", "created_by_name"}}
+	showKinds["checks"] = showKind{query: "export_resource_checks", // sql/queries/checks.sql
+		table: []string{"project", "resource_type", "resource_name", "type", "display_name", "is_disabled", "min_required_approvers", "approver_names"}}
 	showKinds["pats"] = showKind{query: "export_personal_access_tokens",
 		table: []string{"owner_name", "owner_principal", "display_name", "scope", "token_valid_to", "is_global"}}
 }

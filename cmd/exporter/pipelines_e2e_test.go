@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/csv"
+	"slices"
 	"strings"
 	"testing"
 
@@ -9,7 +10,8 @@ import (
 )
 
 // A reviewer's questions about pipelines at the command line: which
-// connections exist, which tokens, who can use one connection.
+// connections exist, which checks guard them, which tokens, who can use
+// one connection.
 func TestShowServiceConnectionsPATsAndWhoCanUse(t *testing.T) {
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
 	env["ADO_PAT"] = sim.Credential("readwrite")
@@ -28,6 +30,24 @@ func TestShowServiceConnectionsPATsAndWhoCanUse(t *testing.T) {
 		t.Errorf("show service-connections: %d rows, the organization has %d", got, want)
 	}
 	name, id := recs[1][3], recs[1][2]
+	// Checks and approvals, one row per check, approvers named.
+	code, out, errs = cli(t, env, "show", "checks", "--format", "csv")
+	checks, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(checks) < 2 {
+		t.Fatalf("show checks: exit %d %v %s", code, err, errs)
+	}
+	if got, want := len(checks)-1, len(sim.ResourceChecks()); got != want {
+		t.Errorf("show checks: %d rows, the organization has %d checks", got, want)
+	}
+	named := 0
+	for _, r := range checks[1:] {
+		if r[slices.Index(checks[0], "type")] == "Approval" && r[slices.Index(checks[0], "approver_names")] != "" {
+			named++
+		}
+	}
+	if named == 0 {
+		t.Errorf("show checks: no Approval with its approvers named:\n%s", out)
+	}
 	code, out, errs = cli(t, env, "show", "pats")
 	if code != 0 || !strings.Contains(out, "vso.") && !strings.Contains(out, "app_token") {
 		t.Fatalf("show pats: exit %d %q %s", code, out, errs)

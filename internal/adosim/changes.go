@@ -28,12 +28,22 @@ func dotnetTicks(t time.Time) int64 {
 // auditCategory is the category the service gives an action.
 func auditCategory(action string) string {
 	switch action {
-	case "Group.CreateGroups", "Project.CreateCompleted", "Git.RepositoryCreated", "Licensing.Assigned", "Licensing.GroupRuleCreated":
+	case "Group.CreateGroups", "Project.CreateCompleted", "Git.RepositoryCreated", "Licensing.Assigned", "Licensing.GroupRuleCreated", "CheckConfiguration.Created":
 		return "create"
-	case "Group.UpdateGroups.Delete", "Project.SoftDeleteCompleted", "Project.HardDeleteCompleted", "Git.RepositoryDeleted", "Licensing.Removed", "Licensing.GroupRuleDeleted", "Security.RemovePermission":
+	case "Group.UpdateGroups.Delete", "Project.SoftDeleteCompleted", "Project.HardDeleteCompleted", "Git.RepositoryDeleted", "Licensing.Removed", "Licensing.GroupRuleDeleted", "Security.RemovePermission", "CheckConfiguration.Deleted":
 		return "remove"
 	}
 	return "modify"
+}
+
+// auditArea is an action's area: the prefix of its id, except for checks,
+// which the service files under "Checks" (CheckConfiguration.*, CheckSuite.*).
+func auditArea(action string) string {
+	prefix, _, _ := strings.Cut(action, ".")
+	if prefix == "CheckConfiguration" || prefix == "CheckSuite" {
+		return "Checks"
+	}
+	return prefix
 }
 
 // record appends an audit entry. Entries are kept in time order; with an
@@ -46,7 +56,7 @@ func (o *Org) record(at time.Time, actor *Subject, action, details string, p *Pr
 		Time:          at,
 		VisibleAt:     at,
 		ActionID:      action,
-		Area:          strings.Split(action, ".")[0],
+		Area:          auditArea(action),
 		Category:      auditCategory(action),
 		Details:       details,
 		ScopeType:     "organization",

@@ -132,6 +132,8 @@ type pipelineState struct {
 	perms     map[[3]string]*pipePerm
 	pipelines map[string][]int // project id → its pipeline (definition) ids
 	pats      []*PAT           // tokens.go
+	checks    []*Check         // checks.go
+	nextCheck int
 }
 
 func (o *Org) pipes() *pipelineState {
@@ -320,6 +322,7 @@ func (g *generator) genPipelines(seed uint64) {
 		}
 	}
 	g.genPATs(r)
+	g.genChecks(seed)
 }
 
 func pickKind(r *rand.Rand) struct {

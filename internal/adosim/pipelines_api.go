@@ -31,7 +31,11 @@ func init() {
 		struct {
 			id, name string
 			host     host
-		}{"af68438b-ed04-4407-9eb6-f1dbae3f922e", "TokenAdmin", hostVSSPS})
+		}{"af68438b-ed04-4407-9eb6-f1dbae3f922e", "TokenAdmin", hostVSSPS},
+		struct {
+			id, name string
+			host     host
+		}{"4a933897-0488-45af-bd82-6fd3ad33f46a", "PipelinesChecks", hostOrg})
 	locations = append(locations,
 		location{"e85f1c62-adfc-4b74-b618-11a150fb195e", "serviceendpoint", "endpoints", "{project}/_apis/{area}/{resource}/{endpointId}", 4, hostOrg},
 		location{"14e48fdc-2c8b-41ce-a0c3-e26f6cc55bd0", "serviceendpoint", "endpoints", "_apis/{area}/{resource}/{endpointId}", 4, hostOrg},
@@ -40,6 +44,8 @@ func init() {
 		location{"a8c47e17-4d56-4a56-92bb-de7ea7dc65be", "distributedtask", "pools", "_apis/{area}/{resource}/{poolId}", 1, hostOrg},
 		location{"900fa995-c559-4923-aae7-f8424fe4fbea", "distributedtask", "queues", "{project}/_apis/{area}/{resource}/{queueId}", 1, hostOrg},
 		location{"b5b9a4a4-e6cd-4096-853c-ab7d8b0c4eb2", "pipelinePermissions", "pipelinePermissions", "{project}/_apis/pipelines/{resource}/{resourceType}/{resourceId}", 1, hostOrg},
+		location{"86c8381e-5aee-4cde-8ae4-25c0c7f5eaea", "PipelinesChecks", "configurations", "{project}/_apis/pipelines/checks/{resource}/{id}", 1, hostOrg},
+		location{"5f3d0e64-f943-4584-8811-77eb495e831e", "PipelinesChecks", "queryconfigurations", "{project}/_apis/pipelines/checks/{resource}", 1, hostOrg},
 		location{"af68438b-ed04-4407-9eb6-f1dbae3f922e", "TokenAdmin", "PersonalAccessTokens", "_apis/{area}/{resource}/{subjectDescriptor}", 1, hostVSSPS},
 		location{"a9c08b2c-5466-4e22-8626-1ff304ffdf0f", "TokenAdmin", "Revocations", "_apis/{area}/{resource}", 1, hostVSSPS},
 	)
@@ -71,7 +77,7 @@ func (s *Server) pipelineRoutes() []*route {
 		newRoute(h, http.MethodPatch, "_apis/securityroles/scopes/{scope}/roleassignments/resources/{res}", "securityroles.roleassignments.remove", "vso.security_manage", s.removeRoleAssignments),
 		newRoute(h, http.MethodGet, "{p}/_apis/pipelines/pipelinepermissions/{type}/{id}", "pipelinepermissions.get", "vso.build", s.getPipelinePermissions),
 		newRoute(h, http.MethodPatch, "{p}/_apis/pipelines/pipelinepermissions/{type}/{id}", "pipelinepermissions.update", "vso.pipelineresources_manage", s.updatePipelinePermissions),
-	}, s.tokenRoutes()...)
+	}, append(s.checkRoutes(), s.tokenRoutes()...)...)
 }
 
 func projectRefs(o *Org, ids []string) []map[string]any {
@@ -425,6 +431,9 @@ var pipelineMutationKinds = []mutationKind{
 	{"vargroup.secret", 0, (*mutator).varGroupSecret},
 	{"pat.create", 0, (*mutator).patCreate},
 	{"pat.revoke", 0, (*mutator).patRevoke},
+	{"check.add", 0, (*mutator).checkAdd}, // checks.go
+	{"check.remove", 0, (*mutator).checkRemove},
+	{"check.approvers", 0, (*mutator).checkApprovers},
 }
 
 // PipelineMutationKinds are the kinds above, for tests that want them.

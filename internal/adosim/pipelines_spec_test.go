@@ -2,6 +2,7 @@ package adosim
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -49,6 +50,8 @@ func TestPipelineAnswersHaveTheSpecsFields(t *testing.T) {
 	if p == nil {
 		t.Fatal("no project has a variable group and a connection with pipelines authorized")
 	}
+	ck := o.pipes().checks[0]
+	ckProject := o.projectByID[ck.ProjectID]
 	var holder *Subject
 	for _, pat := range o.pipes().pats {
 		holder = pat.Owner
@@ -59,6 +62,9 @@ func TestPipelineAnswersHaveTheSpecsFields(t *testing.T) {
 		{"distributedTask/7.1/httpExamples/variablegroups/GET_VariableGroupsByIds.json", s.URL() + "/" + p.ID + "/_apis/distributedtask/variablegroups"},
 		{"approvalsAndChecks/7.1/httpExamples/pipelinePermissions/GET__GetPipelinePermissionsForResource.json", s.URL() + "/" + p.ID + "/_apis/pipelines/pipelinepermissions/endpoint/" + ep.ID},
 		{"securityRoles/7.1/httpExamples/roleAssignments/AddRoleAssignments.json", s.URL() + "/_apis/securityroles/scopes/" + roleScopeEndpoint + "/roleassignments/resources/" + endpointResource(p.ID, ep.ID)},
+		{"approvalsAndChecks/7.1/httpExamples/queryconfigurations/POST__QueryCheckConfigurationsOnResources.json", s.URL() + "/" + ckProject.ID + "/_apis/pipelines/checks/queryconfigurations"},
+		{"approvalsAndChecks/7.1/httpExamples/configurations/GET__CheckConfigurationsOnResource.json",
+			s.URL() + "/" + ckProject.ID + "/_apis/pipelines/checks/configurations?resourceType=" + ck.ResType + "&resourceId=" + ck.ResID},
 		{"tokenAdmin/7.1/httpExamples/personalAccessTokens/GetPersonalAccessTokensForAUserInYourOrganization.json", ""}, // on the vssps host, below,
 	} {
 		b, err := os.ReadFile(filepath.Join(dir, c.example))
@@ -77,7 +83,11 @@ func TestPipelineAnswersHaveTheSpecsFields(t *testing.T) {
 		if strings.HasPrefix(c.example, "tokenAdmin") {
 			url = o.hostURL(hostVSSPS) + "/_apis/tokenadmin/personalaccesstokens/" + holder.Descriptor
 		}
-		resp, body := rawRequest{url: url, token: s.Credential("readwrite")}.send(t)
+		req := rawRequest{url: url, token: s.Credential("readwrite")}
+		if strings.Contains(url, "queryconfigurations") {
+			req.method, req.body = http.MethodPost, fmt.Sprintf(`[{"type":%q,"id":%q}]`, ck.ResType, ck.ResID)
+		}
+		resp, body := req.send(t)
 		if resp.StatusCode != http.StatusOK {
 			t.Fatalf("%s: %d %s", url, resp.StatusCode, body)
 		}

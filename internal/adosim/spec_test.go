@@ -196,6 +196,8 @@ func TestAnswersMatchMicrosoftsDefinitions(t *testing.T) {
 	}
 	rule := o.groupRules[0]
 	p := o.projects[0]
+	ck := o.pipes().checks[0]
+	ckRes := fmt.Sprintf(`[{"type":%q,"id":%q}]`, ck.ResType, ck.ResID)
 	var team *Team
 	for _, tm := range o.teams {
 		if tm.ProjectID == p.ID {
@@ -237,6 +239,12 @@ func TestAnswersMatchMicrosoftsDefinitions(t *testing.T) {
 		{"security/7.1/security.json", "get", "/{organization}/_apis/securitynamespaces/{securityNamespaceId}", org + "/_apis/securitynamespaces", ""},
 		{"security/7.1/security.json", "get", "/{organization}/_apis/accesscontrollists/{securityNamespaceId}", org + "/_apis/accesscontrollists/" + gitNS + "?includeExtendedInfo=true&recurse=true", ""},
 		{"git/7.1/git.json", "get", "/{organization}/{project}/_apis/git/repositories", org + "/" + url.PathEscape(p.Name) + "/_apis/git/repositories", ""},
+		{"approvalsAndChecks/7.1/pipelinesChecks.json", "post", "/{organization}/{project}/_apis/pipelines/checks/queryconfigurations",
+			org + "/" + ck.ProjectID + "/_apis/pipelines/checks/queryconfigurations?$expand=settings", ckRes},
+		{"approvalsAndChecks/7.1/pipelinesChecks.json", "get", "/{organization}/{project}/_apis/pipelines/checks/configurations",
+			org + "/" + ck.ProjectID + "/_apis/pipelines/checks/configurations?resourceType=" + ck.ResType + "&resourceId=" + ck.ResID + "&$expand=settings", ""},
+		{"approvalsAndChecks/7.1/pipelinesChecks.json", "get", "/{organization}/{project}/_apis/pipelines/checks/configurations/{id}",
+			org + "/" + ck.ProjectID + "/_apis/pipelines/checks/configurations/" + fmt.Sprint(ck.ID), ""},
 	}
 	specs := map[string]*specDoc{}
 	for _, op := range ops {

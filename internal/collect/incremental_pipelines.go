@@ -12,8 +12,9 @@ import (
 
 // Incremental runs of pipeline resources and tokens. The Audit Log entries
 // of the Library area (service connections, variable groups, secure files,
-// agent pools), the Pipelines and Checks areas (pipeline permissions,
-// environments, checks) and the Token area (personal access tokens), as
+// agent pools), the Pipelines area (pipeline permissions, environments),
+// the Checks area (CheckConfiguration.Created, .Deleted, .Updated: checks
+// and approvals, re-read with the rest of the project) and the Token area (personal access tokens), as
 // Microsoft lists them (https://learn.microsoft.com/azure/devops/organizations/audit/auditing-events),
 // are mapped to re-reads: a project's resources when the entry names a
 // project, the agent pools when it names none, a user's tokens for a token
@@ -42,7 +43,11 @@ func (p *plan) addPipelines(e entry, area string) bool {
 	pp := &p.pipes
 	pp.init()
 	switch {
-	case area == "Library" || area == "Pipelines" || area == "Checks":
+	case area == "CheckSuite":
+		p.mapped--
+		p.ignored[area]++ // a run's checks completed: no configuration changed
+		return true
+	case area == "Library" || area == "Pipelines" || area == "Checks" || area == "CheckConfiguration":
 		if e.projectID != "" {
 			pp.projects[strings.ToLower(e.projectID)] = true
 		} else {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -26,7 +25,8 @@ import (
 // assigned on it (securityroles, with the ones inherited from the project)
 // and its pipeline permissions; and the organization's agent pools with
 // their roles. Requests grow with projects and resources: four lists per
-// project, two reads per resource, never one per user and resource.
+// project, two reads per resource, one query of the checks on all of a
+// project's resources (checks.go), never one per user and resource.
 //
 // Nothing secret is kept: a connection's authorization gives its scheme
 // only, a variable group how many variables and secrets it holds.
@@ -254,66 +254,6 @@ func notFound(err error) bool {
 	return status == http.StatusNotFound
 }
 
-// roleAssignment is one answer row of the securityroles API.
-type roleAssignment struct {
-	Identity struct {
-		ID string `json:"id"`
-	} `json:"identity"`
-	Role struct {
-		Name string `json:"name"`
-	} `json:"role"`
-	Access string `json:"access"`
-}
-
-// roleRows reads the role assignments on one resource.
-func (r *pipeRun) roleRows(ctx context.Context, project, scope, resource string) ([]snapshot.Row, error) {
-	if r.isDenied("role assignments") {
-		return nil, nil
-	}
-	c := r.e.c
-	u := c.Org + "/_apis/securityroles/scopes/" + url.PathEscape(scope) + "/roleassignments/resources/" + url.PathEscape(resource)
-	req, err := c.pipes.org.CreateRequestMessage(ctx, http.MethodGet, u, "7.1-preview.1", nil, "", "application/json", nil)
-	if err != nil {
-		return nil, err
-	}
-	resp, err := c.pipes.org.SendRequest(req)
-	if err != nil {
-		if resp != nil {
-			resp.Body.Close()
-		}
-		if notFound(err) {
-			return nil, nil // the resource went meanwhile
-		}
-		denied, err := r.forbidden("role assignments", "read the role assignments on "+resource, "security", err)
-		if denied {
-			return nil, nil
-		}
-		return nil, err
-	}
-	var list struct {
-		Value []roleAssignment `json:"value"`
-	}
-	if err := decodeBody(resp, &list); err != nil {
-		return nil, fmt.Errorf("read the role assignments on %s: %w", resource, err)
-	}
-	var rows []snapshot.Row
-	for _, a := range list.Value {
-		if a.Identity.ID == "" {
-			continue
-		}
-		rows = append(rows, snapshot.Row{project, scope, resource, strings.ToLower(a.Identity.ID), a.Role.Name,
-			boolInt(a.Access == "inherited")})
-	}
-	return rows, nil
-}
-
-func boolInt(b bool) int64 {
-	if b {
-		return 1
-	}
-	return 0
-}
-
 // permRow reads the pipeline permissions of one resource.
 func (r *pipeRun) permRow(ctx context.Context, project, typ, id string) (snapshot.Row, error) {
 	if r.isDenied("pipeline permissions") {
@@ -358,6 +298,7 @@ func (r *pipeRun) readProject(ctx context.Context, project string) error {
 		perms []snapshot.Row
 	}
 	var got []kindRows
+	var checkRes []checkResource
 	gone := false
 	for _, k := range pipeKinds {
 		if r.isDenied(k.name) {
@@ -382,6 +323,7 @@ func (r *pipeRun) readProject(ctx context.Context, project string) error {
 		kr := kindRows{k: k}
 		for _, x := range res {
 			kr.rows = append(kr.rows, x.row)
+			checkRes = append(checkRes, checkResource{Type: k.permType, ID: x.id})
 			roles, err := r.roleRows(ctx, project, k.roleScope, x.roleRes)
 			if err != nil {
 				return err
@@ -397,9 +339,18 @@ func (r *pipeRun) readProject(ctx context.Context, project string) error {
 		}
 		got = append(got, kr)
 	}
+	checks, withChecks, err := r.checkRows(ctx, project, checkRes)
+	if err != nil {
+		return err
+	}
 	roles, perms := !r.isDenied("role assignments"), !r.isDenied("pipeline permissions")
 	return r.e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, kr := range got {
+			if withChecks {
+				if err := w.ReplaceScope(snapshot.ResourceChecks, []any{project, kr.k.permType}, checksOf(checks, kr.k.permType)); err != nil {
+					return err
+				}
+			}
 			r.e.out.prog.add(kr.k.name, len(kr.rows))
 			if err := w.ReplaceScope(kr.k.table, []any{project}, kr.rows); err != nil {
 				return err
@@ -496,11 +447,11 @@ func (r *pipeRun) closeProjectsGone(ctx context.Context, listed map[string]bool)
 			kinds = append(kinds, k)
 		}
 	}
-	roles, perms := !r.isDenied("role assignments"), !r.isDenied("pipeline permissions")
+	roles, perms, checks := !r.isDenied("role assignments"), !r.isDenied("pipeline permissions"), !r.isDenied(kindChecks)
 	return r.e.out.do(ctx, func(w *snapshot.Writer) error {
 		for _, k := range kinds {
 			stale := map[string]bool{}
-			for _, t := range []*snapshot.Table{k.table, snapshot.ResourceRoles, snapshot.PipelinePermissions} {
+			for _, t := range []*snapshot.Table{k.table, snapshot.ResourceRoles, snapshot.PipelinePermissions, snapshot.ResourceChecks} {
 				if err := w.Current(t, func(row snapshot.Row) error {
 					if p := row[0].(string); p != "" && !listed[p] {
 						stale[p] = true
@@ -521,6 +472,11 @@ func (r *pipeRun) closeProjectsGone(ctx context.Context, listed map[string]bool)
 				}
 				if perms {
 					if err := w.DeleteScope(snapshot.PipelinePermissions, p, k.permType); err != nil {
+						return err
+					}
+				}
+				if checks {
+					if err := w.DeleteScope(snapshot.ResourceChecks, p, k.permType); err != nil {
 						return err
 					}
 				}

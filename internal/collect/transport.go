@@ -113,6 +113,10 @@ func areaOf(r *http.Request) string {
 		return "security"
 	case "accounts", "profile":
 		return "accounts"
+	case "pipelines":
+		if strings.HasPrefix(rest, "pipelines/checks/") {
+			return "checks"
+		}
 	}
 	return seg
 }

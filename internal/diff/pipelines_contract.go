@@ -1,7 +1,7 @@
 package diff
 
 // Pipeline resources and personal access tokens in the contract
-// (sql/migrations/0013_pipelines.sql). They are Optional: a packet written
+// (sql/migrations/0010_pipelines.sql). They are Optional: a packet written
 // before they existed lacks them, and a diff against it skips them.
 const (
 	EntServiceConnections   = "service_connections"
@@ -12,6 +12,7 @@ const (
 	EntPipelinePermissions  = "pipeline_permissions"
 	EntResourceRoles        = "resource_roles"
 	EntPersonalAccessTokens = "personal_access_tokens"
+	EntResourceChecks       = "resource_checks" // sql/migrations/0011_resource_checks.sql
 )
 
 func init() {
@@ -31,6 +32,9 @@ func init() {
 			Compare: join(cols("pipeline_permissions", Flag, "all_pipelines"), cols("pipeline_permissions", Text, "pipelines"))},
 		&PacketTable{Name: EntResourceRoles, Optional: true, Key: cols("resource_roles", Text, "project_id", "scope", "resource_id", "identity"),
 			Compare: join(cols("resource_roles", Text, "role"), cols("resource_roles", Flag, "inherited"))},
+		&PacketTable{Name: EntResourceChecks, Optional: true, Key: cols("resource_checks", Text, "project_id", "resource_type", "resource_id", "check_id"),
+			Compare: join(cols("resource_checks", Text, "type", "display_name", "timeout", "approvers", "min_required_approvers", "created_by"),
+				cols("resource_checks", Flag, "is_disabled"))},
 		&PacketTable{Name: EntPersonalAccessTokens, Optional: true, Key: cols("personal_access_tokens", Text, "owner", "authorization_id"),
 			Compare: join(cols("personal_access_tokens", Text, "display_name", "scope"), cols("personal_access_tokens", Time, "token_valid_from", "token_valid_to"),
 				cols("personal_access_tokens", Flag, "is_global"))},

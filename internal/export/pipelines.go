@@ -9,7 +9,8 @@ import (
 )
 
 // Pipeline resources and personal access tokens in packets and the
-// warehouse (store tables of sql/migrations/0013_pipelines.sql), and the
+// warehouse (store tables of sql/migrations/0010_pipelines.sql, and resource_checks of
+// 0011_resource_checks.sql: pipelines_checks.go), and the
 // findings about them. Never a secret: the store holds none.
 
 func projectCols() []Column {
@@ -140,7 +141,8 @@ var (
 
 // pipelineTables are the tables above in the order they are written:
 // resource tables first, then roles (which name them), then tokens.
-var pipelineTables = []*Table{ServiceConnections, VariableGroupsT, EnvironmentsT, AgentPoolsT, AgentQueuesT, PipelinePermissionsT, ResourceRolesT, PersonalAccessTokensT}
+var pipelineTables = []*Table{ServiceConnections, VariableGroupsT, EnvironmentsT, AgentPoolsT, AgentQueuesT, PipelinePermissionsT, ResourceChecksT,
+	ResourceRolesT, PersonalAccessTokensT}
 
 // Findings about pipeline resources and tokens.
 const (
@@ -173,8 +175,10 @@ func init() {
 
 // pipeState is what the pipeline tables pass on to later ones.
 type pipeState struct {
-	names map[string]string // securityroles resource id → resource name
-	azure map[string]bool   // resource ids of Azure connections
+	names      map[string]string // securityroles resource id → resource name
+	azure      map[string]bool   // resource ids of Azure connections
+	approved   map[string]bool   // "project|type|id" of resources an enabled Approval guards (pipelines_checks.go)
+	checksRead bool              // the run's store holds what needs Build (Read), checks among it
 }
 
 // pipelineProducer returns the producer of a pipeline table, or nil.
@@ -189,17 +193,32 @@ func (j *job) pipelineProducer(t *Table) func(context.Context, func(Row) error) 
 	return func(ctx context.Context, emit func(Row) error) error {
 		switch t {
 		case ServiceConnections:
-			return queryRows(ctx, j.st, id, t, "export_service_connections", j.connection, emit)
+			// Loaded before the table's query, not inside it: the store's
+			// reads may share one connection.
+			if _, _, err := j.approvals(ctx); err != nil {
+				return err
+			}
+			return queryRows(ctx, j.st, id, t, "export_service_connections", func(r Row, extra map[string]any) error {
+				if err := j.connection(r, extra); err != nil {
+					return err
+				}
+				return j.azureApproval(ctx, r)
+			}, emit)
 		case VariableGroupsT:
 			return queryRows(ctx, j.st, id, t, "export_variable_groups", j.varGroup, emit)
 		case EnvironmentsT:
-			return queryRows(ctx, j.st, id, t, "export_environments", j.namedResource(t), emit)
+			if _, _, err := j.approvals(ctx); err != nil {
+				return err
+			}
+			return queryRows(ctx, j.st, id, t, "export_environments", j.environment(ctx), emit)
 		case AgentPoolsT:
 			return queryRows(ctx, j.st, id, t, "export_agent_pools", nil, emit)
 		case AgentQueuesT:
 			return queryRows(ctx, j.st, id, t, "export_agent_queues", j.namedResource(t), emit)
 		case PipelinePermissionsT:
 			return queryRows(ctx, j.st, id, t, "export_pipeline_permissions", nil, emit)
+		case ResourceChecksT:
+			return queryRows(ctx, j.st, id, t, "export_resource_checks", nil, emit)
 		case ResourceRolesT:
 			return queryRows(ctx, j.st, id, t, "export_resource_roles", j.resourceRole, emit)
 		default: // PersonalAccessTokensT

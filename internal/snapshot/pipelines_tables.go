@@ -1,7 +1,7 @@
 package snapshot
 
 // Pipeline resources and personal access tokens
-// (sql/migrations/0013_pipelines.sql). Project-scoped tables are replaced a
+// (sql/migrations/0010_pipelines.sql). Project-scoped tables are replaced a
 // project at a time; role assignments and pipeline permissions a project
 // and a kind of resource at a time (a kind the credential may not read is
 // left as it was); tokens an owner at a time.
@@ -17,11 +17,16 @@ var (
 		"role", "inherited"}}
 	PipelinePermissions = &Table{Name: "pipeline_permissions", Key: []string{"project_id", "resource_type", "resource_id"}, Scope: 2, Attrs: []string{
 		"all_pipelines", "pipelines"}}
+	// ResourceChecks are the checks and approvals on those resources
+	// (sql/migrations/0011_resource_checks.sql), replaced a project and a
+	// kind of resource at a time, as pipeline permissions.
+	ResourceChecks = &Table{Name: "resource_checks", Key: []string{"project_id", "resource_type", "resource_id", "check_id"}, Scope: 2, Attrs: []string{
+		"type", "display_name", "is_disabled", "timeout", "approvers", "min_required_approvers", "created_by"}}
 	PersonalAccessTokens = &Table{Name: "personal_access_tokens", Key: []string{"owner", "authorization_id"}, Scope: 1, Attrs: []string{
 		"display_name", "scope", "token_valid_from", "token_valid_to", "is_global"}}
 )
 
 // PipelineTables are the tables of pipeline resources and tokens.
-var PipelineTables = []*Table{ServiceConnections, VariableGroups, Environments, AgentPools, AgentQueues, ResourceRoles, PipelinePermissions, PersonalAccessTokens}
+var PipelineTables = []*Table{ServiceConnections, VariableGroups, Environments, AgentPools, AgentQueues, ResourceRoles, PipelinePermissions, ResourceChecks, PersonalAccessTokens}
 
 func init() { Tables = append(Tables, PipelineTables...) }
