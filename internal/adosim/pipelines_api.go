@@ -425,6 +425,8 @@ var pipelineMutationKinds = []mutationKind{
 	{"vargroup.secret", 0, (*mutator).varGroupSecret},
 	{"pat.create", 0, (*mutator).patCreate},
 	{"pat.revoke", 0, (*mutator).patRevoke},
+	{"ssh.create", 0, (*mutator).sshCreate},
+	{"ssh.revoke", 0, (*mutator).sshRevoke},
 }
 
 // PipelineMutationKinds are the kinds above, for tests that want them.
@@ -541,7 +543,12 @@ func (m *mutator) patCreate() (Mutation, bool) {
 }
 
 func (m *mutator) patRevoke() (Mutation, bool) {
-	pats := m.o.pipes().pats
+	var pats []*PAT
+	for _, t := range m.o.pipes().pats {
+		if !t.SSH {
+			pats = append(pats, t)
+		}
+	}
 	if len(pats) == 0 {
 		return Mutation{}, false
 	}

@@ -1,7 +1,7 @@
 package snapshot
 
 // Pipeline resources and personal access tokens
-// (sql/migrations/0013_pipelines.sql). Project-scoped tables are replaced a
+// (sql/migrations/0010_pipelines.sql). Project-scoped tables are replaced a
 // project at a time; role assignments and pipeline permissions a project
 // and a kind of resource at a time (a kind the credential may not read is
 // left as it was); tokens an owner at a time.
@@ -17,7 +17,10 @@ var (
 		"role", "inherited"}}
 	PipelinePermissions = &Table{Name: "pipeline_permissions", Key: []string{"project_id", "resource_type", "resource_id"}, Scope: 2, Attrs: []string{
 		"all_pipelines", "pipelines"}}
-	PersonalAccessTokens = &Table{Name: "personal_access_tokens", Key: []string{"owner", "authorization_id"}, Scope: 1, Attrs: []string{
+	// kind ('pat' or 'ssh') is in the key, not the attributes: it never
+	// changes for an authorization id, and the rows written before it
+	// existed keep their content hash (sql/migrations/0011_token_kind.sql).
+	PersonalAccessTokens = &Table{Name: "personal_access_tokens", Key: []string{"owner", "authorization_id", "kind"}, Scope: 1, Attrs: []string{
 		"display_name", "scope", "token_valid_from", "token_valid_to", "is_global"}}
 )
 
