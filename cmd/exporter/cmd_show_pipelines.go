@@ -20,7 +20,7 @@ func init() {
 	showKinds["service-connections"] = showKind{query: "export_service_connections",
 		table: []string{"project", "name", "type", "auth_scheme", "subscription_name", "all_pipelines", "pipelines", "created_by_name"}}
 	showKinds["pats"] = showKind{query: "export_personal_access_tokens",
-		table: []string{"owner_name", "owner_principal", "display_name", "scope", "token_valid_to", "is_global"}}
+		table: []string{"owner_name", "owner_principal", "kind", "display_name", "scope", "token_valid_to", "is_global"}}
 }
 
 // useRoles are the roles on a connection that let one use it.
