@@ -1,7 +1,7 @@
 package diff
 
 // Pipeline resources and personal access tokens in the contract
-// (sql/migrations/0013_pipelines.sql). They are Optional: a packet written
+// (sql/migrations/0010_pipelines.sql). They are Optional: a packet written
 // before they existed lacks them, and a diff against it skips them.
 const (
 	EntServiceConnections   = "service_connections"
