@@ -121,7 +121,8 @@ A schedule file holds a list of jobs:
       mode: auto                 # the kind's options follow
 
 Kinds and their options (empty options take the command's defaults):
-  sync         mode (auto|full|incremental), full_every (7d), entra_sweep (24h), concurrency,
+  sync         mode (auto|full|incremental), full_every (7d), entra_sweep (24h),
+               token_sweep (every-run|168h|off), concurrency,
                teams (true|false)                    as 'exporter sync'
   packet       to, formats ([csv, parquet, xlsx]), baseline, dormant_days,
                privileged_groups, max_privileged     as 'exporter export packet'

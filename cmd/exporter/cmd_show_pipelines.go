@@ -22,7 +22,7 @@ func init() {
 	showKinds["checks"] = showKind{query: "export_resource_checks", // sql/queries/checks.sql
 		table: []string{"project", "resource_type", "resource_name", "type", "display_name", "is_disabled", "min_required_approvers", "approver_names"}}
 	showKinds["pats"] = showKind{query: "export_personal_access_tokens",
-		table: []string{"owner_name", "owner_principal", "display_name", "scope", "token_valid_to", "is_global"}}
+		table: []string{"owner_name", "owner_principal", "kind", "display_name", "scope", "token_valid_to", "is_global"}}
 }
 
 // useRoles are the roles on a connection that let one use it.

@@ -40,6 +40,7 @@ func newSyncCmd() *Command {
 		parallel    int
 		budget      = durationValue(10 * time.Minute)
 		entraSweep  entraSweepValue
+		tokenSweep  = tokenSweepValue(collect.DefaultTokenSweep)
 		graphURL    string
 	)
 	return &Command{
@@ -47,7 +48,8 @@ func newSyncCmd() *Command {
 		Summary: "read an organization into the snapshot store",
 		Usage: `
 Usage: exporter sync [--org URL] [--db FILE] [--mode auto|full|incremental] [--full-every 7d]
-                     [--entra-sweep every-run|24h] [--concurrency N] [--auth MODE] [--wait]
+                     [--entra-sweep every-run|24h] [--token-sweep every-run|168h|off]
+                     [--concurrency N] [--auth MODE] [--wait]
        exporter sync --org all|NAME,NAME|'GLOB' [--db DIR/] [--org-concurrency N] [--parallel-orgs N]
 
 Read every identity, group, membership, license, project, team and
@@ -140,7 +142,8 @@ Examples:
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
 			fs.BoolVar(&noPerms, "no-permissions", false, "skip security namespaces and access control lists")
 			fs.BoolVar(&noPipes, "no-pipelines", false, "skip service connections, variable groups, environments, agent pools and queues")
-			fs.BoolVar(&noPATs, "no-pats", false, "skip personal access tokens (one request per user)")
+			fs.BoolVar(&noPATs, "no-pats", false, "skip personal access tokens and SSH keys (two requests per user when swept)")
+			fs.Var(&tokenSweep, "token-sweep", "how often a full sync reads every user's personal access tokens and SSH keys (two requests per user); in between it carries them forward and incremental syncs follow the Audit Log's Token entries: every-run, off, or a cadence such as 168h")
 			fs.StringVar(&namespaces, "namespaces", "", "security namespaces whose ACLs to read, comma-separated names or ids (default: Project, Git Repositories, Build, ReleaseManagement, Identity)")
 			fs.BoolVar(&wait, "wait", false, "if another sync holds the store, wait for it instead of failing")
 			fs.Var(mode, "mode", "full, incremental (from the Audit Log), or auto")
@@ -175,7 +178,7 @@ Examples:
 				Mode: mode.String(), FullEvery: time.Duration(fullEvery), AuditOverlap: time.Duration(overlap),
 				AuditRetention: time.Duration(retention), Teams: !noTeams, Wait: wait,
 				Permissions: !noPerms, Namespaces: splitComma(namespaces), EntraSweep: time.Duration(entraSweep),
-				Pipelines: !noPipes, Tokens: !noPATs,
+				Pipelines: !noPipes, Tokens: !noPATs, TokenSweep: time.Duration(tokenSweep),
 			}
 			if opts.Graph, err = sweepGraph(env, entra, graphURL, concurrency); err != nil {
 				return err

@@ -142,10 +142,14 @@ func (j *jobFlags) runSync(env *Env) schedule.Runner {
 		if err := sf.resolve(env); err != nil {
 			return schedule.Result{}, jobError(err)
 		}
+		tokenSweep, err := parseTokenSweep(s.TokenSweep)
+		if err != nil {
+			return schedule.Result{}, schedule.ConfigError(fmt.Errorf("token_sweep: %w", err))
+		}
 		p := syncParams{sf: sf, cred: cred, concurrency: s.Concurrency, opts: collect.SyncOptions{
 			Mode: s.Mode, FullEvery: time.Duration(s.FullEvery), Teams: s.Teams == nil || *s.Teams, Permissions: true,
 			EntraSweep: time.Duration(s.EntraSweep), Graph: graph,
-			Pipelines: true, Tokens: true,
+			Pipelines: true, Tokens: true, TokenSweep: tokenSweep,
 		}}
 		if p.concurrency == 0 {
 			p.concurrency = 8

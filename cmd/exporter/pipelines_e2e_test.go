@@ -52,6 +52,28 @@ func TestShowServiceConnectionsPATsAndWhoCanUse(t *testing.T) {
 	if code != 0 || !strings.Contains(out, "vso.") && !strings.Contains(out, "app_token") {
 		t.Fatalf("show pats: exit %d %q %s", code, out, errs)
 	}
+	// Tokens and SSH keys, told apart; the first sync swept them and said so.
+	code, out, errs = cli(t, env, "show", "pats", "--format", "csv")
+	kinds := map[string]int{}
+	pats, err := csv.NewReader(strings.NewReader(out)).ReadAll()
+	if code != 0 || err != nil || len(pats) < 2 || !slices.Contains(pats[0], "kind") {
+		t.Fatalf("show pats --format csv: exit %d %v %s", code, err, errs)
+	}
+	k := slices.Index(pats[0], "kind")
+	for _, r := range pats[1:] {
+		kinds[r[k]]++
+	}
+	if counts := sim.PipelineCounts(); kinds["ssh"] != counts.SSHKeys || kinds["pat"] != counts.Tokens-counts.SSHKeys || kinds["ssh"] == 0 {
+		t.Errorf("show pats: %v, the organization has %d tokens and %d SSH keys", kinds, counts.Tokens-counts.SSHKeys, counts.SSHKeys)
+	}
+	// A second full sync within the default cadence (168h) reads no token
+	// and says when the last sweep was.
+	if code, _, errs := cli(t, env, "sync", "--mode", "full"); code != 0 {
+		t.Fatalf("second sync: %s", errs)
+	}
+	if code, out, errs := cli(t, env, "runs", "--format", "json"); code != 0 || !strings.Contains(out, "tokens not swept (--token-sweep 168h0m0s): carried forward from the sweep of run 1") {
+		t.Errorf("runs after a full sync within the token cadence: exit %d %s %s", code, out, errs)
+	}
 	code, out, errs = cli(t, env, "show", "who-can", "use", id, "--format", "csv")
 	if code != 0 {
 		t.Fatalf("who-can use %s: exit %d %s", id, code, errs)

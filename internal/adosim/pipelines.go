@@ -323,6 +323,7 @@ func (g *generator) genPipelines(seed uint64) {
 	}
 	g.genPATs(r)
 	g.genChecks(seed)
+	g.genSSHKeys()
 }
 
 func pickKind(r *rand.Rand) struct {
@@ -548,7 +549,8 @@ type PipelineCounts struct {
 	Environments   int
 	Queues         int
 	Pools          int
-	Tokens         int // of users still in the organization
+	Tokens         int // tokens and SSH keys of users still in the organization
+	SSHKeys        int // of which SSH keys
 }
 
 func (s *Server) PipelineCounts() PipelineCounts {
@@ -585,6 +587,9 @@ func (s *Server) PipelineCounts() PipelineCounts {
 	for _, t := range pl.pats {
 		if !t.Owner.Deleted {
 			n.Tokens++
+			if t.SSH {
+				n.SSHKeys++
+			}
 		}
 	}
 	return n
@@ -609,7 +614,9 @@ func (s *Server) Secrets() []string {
 			}
 		}
 		for _, t := range pl.pats {
-			out = append(out, t.Value)
+			if !t.SSH { // an SSH key has no secret the service holds
+				out = append(out, t.Value)
+			}
 		}
 		o.mu.RUnlock()
 	}

@@ -434,6 +434,8 @@ var pipelineMutationKinds = []mutationKind{
 	{"check.add", 0, (*mutator).checkAdd}, // checks.go
 	{"check.remove", 0, (*mutator).checkRemove},
 	{"check.approvers", 0, (*mutator).checkApprovers},
+	{"ssh.create", 0, (*mutator).sshCreate},
+	{"ssh.revoke", 0, (*mutator).sshRevoke},
 }
 
 // PipelineMutationKinds are the kinds above, for tests that want them.
@@ -550,7 +552,12 @@ func (m *mutator) patCreate() (Mutation, bool) {
 }
 
 func (m *mutator) patRevoke() (Mutation, bool) {
-	pats := m.o.pipes().pats
+	var pats []*PAT
+	for _, t := range m.o.pipes().pats {
+		if !t.SSH {
+			pats = append(pats, t)
+		}
+	}
 	if len(pats) == 0 {
 		return Mutation{}, false
 	}

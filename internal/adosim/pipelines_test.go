@@ -38,7 +38,9 @@ func TestPipelineResourcesThroughV7Clients(t *testing.T) {
 		}
 	}
 	for _, p := range pl.pats {
-		secrets = append(secrets, p.Value)
+		if !p.SSH {
+			secrets = append(secrets, p.Value)
+		}
 	}
 	var answers []string
 	keep := func(v any) {
@@ -95,8 +97,12 @@ func TestPipelineResourcesThroughV7Clients(t *testing.T) {
 
 	// Every token of every holder, through Token Admin; then one revoked.
 	holders := map[*Subject]int{}
+	pats := 0
 	for _, pat := range pl.pats {
-		holders[pat.Owner]++
+		if !pat.SSH { // SSH keys are listed with isPublic=true (tokens_ssh_test.go)
+			holders[pat.Owner]++
+			pats++
+		}
 	}
 	listed := 0
 	var victim *uuid.UUID
@@ -121,8 +127,8 @@ func TestPipelineResourcesThroughV7Clients(t *testing.T) {
 		listed += got
 		victim = (*page.Value)[0].AuthorizationId
 	}
-	if listed != len(pl.pats) {
-		t.Fatalf("listed %d tokens, want %d", listed, len(pl.pats))
+	if listed != pats {
+		t.Fatalf("listed %d tokens, want %d", listed, pats)
 	}
 	before := len(s.PATs())
 	if err := tk.RevokeAuthorizations(ctx, tokenadmin.RevokeAuthorizationsArgs{Revocations: &[]tokenadmin.TokenAdminRevocation{{AuthorizationId: victim}}}); err != nil {

@@ -24,6 +24,10 @@ type PAT struct {
 	ValidTo         time.Time
 	Global          bool   // valid in every organization the user can reach (targetAccounts null)
 	Value           string // the token; never served
+	// SSH marks an SSH public key (tokens_ssh.go): listed and revoked with
+	// isPublic=true, with the public key as publicData and no Value.
+	SSH       bool
+	PublicKey string
 }
 
 // patScopes are the scope sets generated, most narrow, some full access.
@@ -83,15 +87,27 @@ func (o *Org) CreatePAT(owner *Subject, name, scope string, life time.Duration, 
 	return t
 }
 
-// RevokePAT revokes a token; the service stops listing it.
+// RevokePAT revokes a token; the service stops listing it. An SSH key's
+// authorization id is not a token's: it is not found here (RevokeSSHKey).
 func (o *Org) RevokePAT(actor *Subject, authorizationID string) error {
+	return o.revokeToken(actor, authorizationID, false)
+}
+
+func (o *Org) revokeToken(actor *Subject, authorizationID string, ssh bool) error {
 	pl := o.pipes()
 	for i, t := range pl.pats {
-		if t.AuthorizationID == authorizationID {
+		if t.AuthorizationID == authorizationID && t.SSH == ssh {
 			pl.pats = append(pl.pats[:i], pl.pats[i+1:]...)
-			o.record(o.clock.Now(), actor, "Token.PatRevokeEvent", fmt.Sprintf("Personal access token %q of %s was revoked", t.DisplayName, t.Owner.DisplayName), nil, o.patData(t))
+			action, what := "Token.PatRevokeEvent", "Personal access token"
+			if ssh {
+				action, what = "Token.SshRevokeEvent", "SSH key"
+			}
+			o.record(o.clock.Now(), actor, action, fmt.Sprintf("%s %q of %s was revoked", what, t.DisplayName, t.Owner.DisplayName), nil, o.patData(t))
 			return nil
 		}
+	}
+	if ssh {
+		return fmt.Errorf("%w: no SSH key %s", errNotFound, authorizationID)
 	}
 	return fmt.Errorf("%w: no personal access token %s", errNotFound, authorizationID)
 }
@@ -101,7 +117,8 @@ func (o *Org) patData(t *PAT) map[string]any {
 		"UserId": t.Owner.ID, "UserPrincipalName": t.Owner.PrincipalName, "AuthorizationId": t.AuthorizationID}
 }
 
-// PATs lists the live tokens (for tests and the admin API).
+// PATs lists the live tokens and SSH keys (SSH set) (for tests and the
+// admin API).
 func (s *Server) PATs() []PAT {
 	o := s.org
 	o.mu.RLock()
@@ -121,9 +138,14 @@ func (s *Server) tokenRoutes() []*route {
 	}
 }
 
-// listPATs answers a user's tokens, a page at a time (pageSize, default
-// and at most 100; continuationToken). The value is always null.
+// listPATs answers a user's tokens, or with isPublic=true their SSH keys,
+// a page at a time (pageSize, default and at most 100; continuationToken).
+// The value is always null.
 func (s *Server) listPATs(c *call) {
+	public, ok := isPublicParam(c)
+	if !ok {
+		return
+	}
 	o := c.o
 	o.mu.RLock()
 	defer o.mu.RUnlock()
@@ -143,7 +165,7 @@ func (s *Server) listPATs(c *call) {
 	}
 	var mine []*PAT
 	for _, t := range o.pipes().pats {
-		if t.Owner == u {
+		if t.Owner == u && t.SSH == public {
 			mine = append(mine, t)
 		}
 	}
@@ -166,12 +188,16 @@ func (s *Server) listPATs(c *call) {
 		if !t.Global {
 			targets = []string{o.ID}
 		}
+		var publicData any
+		if t.SSH {
+			publicData = t.PublicKey
+		}
 		items = append(items, map[string]any{
 			"clientId": "00000000-0000-0000-0000-000000000000", "accessId": "00000000-0000-0000-0000-000000000000",
 			"authorizationId": t.AuthorizationID, "hostAuthorizationId": "00000000-0000-0000-0000-000000000000",
 			"userId": u.ID, "validFrom": t.ValidFrom.Format("2006-01-02T15:04:05Z"), "validTo": t.ValidTo.Format("2006-01-02T15:04:05Z"),
 			"displayName": t.DisplayName, "scope": t.Scope, "targetAccounts": targets,
-			"token": nil, "alternateToken": nil, "isValid": true, "isPublic": false, "publicData": nil, "source": nil,
+			"token": nil, "alternateToken": nil, "isValid": true, "isPublic": t.SSH, "publicData": publicData, "source": nil,
 		})
 	}
 	var next any
@@ -181,9 +207,14 @@ func (s *Server) listPATs(c *call) {
 	writeJSON(c.w, http.StatusOK, map[string]any{"value": items, "continuationToken": next})
 }
 
-// revokePATs revokes the tokens named (an array of {authorizationId});
-// the service answers 204 whether or not each existed.
+// revokePATs revokes the tokens named (an array of {authorizationId}), or
+// with isPublic=true the SSH keys named; the service answers 204 whether or
+// not each existed, so an SSH key named without isPublic=true stays.
 func (s *Server) revokePATs(c *call) {
+	public, ok := isPublicParam(c)
+	if !ok {
+		return
+	}
 	var body []struct {
 		AuthorizationID string `json:"authorizationId"`
 	}
@@ -200,7 +231,7 @@ func (s *Server) revokePATs(c *call) {
 		}
 	}
 	for _, b := range body {
-		_ = o.RevokePAT(actor, b.AuthorizationID)
+		_ = o.revokeToken(actor, b.AuthorizationID, public)
 	}
 	c.w.WriteHeader(http.StatusNoContent)
 }

@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
@@ -58,7 +59,7 @@ func (p *plan) addPipelines(e entry, area string) bool {
 		keys := dataStrings(e.data, "UserId")
 		if len(keys) == 0 {
 			p.mapped--
-			p.ignored[area]++ // no owner named: SSH keys, revocation rules
+			p.ignored[area]++ // no owner named: revocation rules
 			return true
 		}
 		for _, k := range keys {
@@ -167,7 +168,8 @@ func (inc *incRun) rereadPipelines(ctx context.Context) error {
 	for d := range owners {
 		list = append(list, d)
 	}
-	return r.readOwnersTokens(ctx, list)
+	var requests atomic.Int64
+	return r.readOwnersTokens(ctx, list, &requests)
 }
 
 // store is the store the run writes to.

@@ -73,7 +73,9 @@ func TestPipelinesFullThenRevoked(t *testing.T) {
 	// Revoke one token through the v7 client; the next sync sees it gone.
 	var owner, id string
 	st.Current(context.Background(), snapshot.PersonalAccessTokens, func(r snapshot.Row) error {
-		owner, id = r[0].(string), r[1].(string)
+		if r[2] == TokenKindPAT {
+			owner, id = r[0].(string), r[1].(string)
+		}
 		return nil
 	})
 	tk, err := tokenadmin.NewClient(context.Background(), azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite")))

@@ -29,13 +29,14 @@ func init() {
 }
 
 // HasPAT reads live whether owner (a user's descriptor) still holds the
-// token authorizationID. A user the service no longer knows holds none.
-func (c *Client) HasPAT(ctx context.Context, owner, authorizationID string) (bool, error) {
+// token authorizationID, or with ssh the SSH key. A user the service no
+// longer knows holds none.
+func (c *Client) HasPAT(ctx context.Context, owner, authorizationID string, ssh bool) (bool, error) {
 	size := tokenPage
 	var cont *string
 	for range 10_000 { // a limit: no user holds a million tokens
 		page, err := c.pipes.tokens.ListPersonalAccessTokens(ctx, tokenadmin.ListPersonalAccessTokensArgs{
-			SubjectDescriptor: &owner, PageSize: &size, ContinuationToken: cont})
+			SubjectDescriptor: &owner, PageSize: &size, ContinuationToken: cont, IsPublic: &ssh})
 		if err != nil {
 			if notFound(err) {
 				return false, nil
@@ -56,17 +57,23 @@ func (c *Client) HasPAT(ctx context.Context, owner, authorizationID string) (boo
 	return false, fmt.Errorf("list the personal access tokens of %s: more than 10000 pages", owner)
 }
 
-// RevokePAT revokes one personal access token by its authorization id.
-// The service answers 204 whether or not the token existed.
-func (c *Client) RevokePAT(ctx context.Context, authorizationID string) (int, error) {
+// RevokePAT revokes one personal access token by its authorization id,
+// or with ssh one SSH key: the revocations API takes isPublic=true for SSH
+// keys (tokenAdmin 7.1), and without it leaves a key as it is. The service
+// answers 204 whether or not the token existed.
+func (c *Client) RevokePAT(ctx context.Context, authorizationID string, ssh bool) (int, error) {
+	what := "a personal access token"
+	if ssh {
+		what = "an SSH key"
+	}
 	id, err := uuid.Parse(authorizationID)
 	if err != nil {
-		return 0, fmt.Errorf("revoke a personal access token: authorization id %q is not a GUID", authorizationID)
+		return 0, fmt.Errorf("revoke %s: authorization id %q is not a GUID", what, authorizationID)
 	}
-	err = c.pipes.tokens.RevokeAuthorizations(ctx, tokenadmin.RevokeAuthorizationsArgs{Revocations: &[]tokenadmin.TokenAdminRevocation{{AuthorizationId: &id}}})
+	err = c.pipes.tokens.RevokeAuthorizations(ctx, tokenadmin.RevokeAuthorizationsArgs{Revocations: &[]tokenadmin.TokenAdminRevocation{{AuthorizationId: &id}}, IsPublic: &ssh})
 	if err != nil {
 		status, _ := statusOf(err)
-		return status, describe("revoke a personal access token", "tokenadmin-write", err)
+		return status, describe("revoke "+what, "tokenadmin-write", err)
 	}
 	return http.StatusNoContent, nil
 }

@@ -49,8 +49,14 @@ type SyncOptions struct {
 	// agent pools and queues, their role assignments and pipeline
 	// permissions (pipelines.go).
 	Pipelines bool
-	// Tokens reads every user's personal access tokens (tokens.go).
+	// Tokens reads every user's personal access tokens and SSH keys
+	// (tokens.go).
 	Tokens bool
+	// TokenSweep is how often a full sync reads every user's tokens
+	// (token_sweep.go): 0, every full sync; TokenSweepOff, never; otherwise
+	// when the last sweep is at least this old. In between, full syncs
+	// carry the tokens forward and Audit Log entries keep them.
+	TokenSweep time.Duration
 	// Wait makes a sync wait for another one holding the store to finish,
 	// instead of failing at once.
 	Wait bool

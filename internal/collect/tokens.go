@@ -3,6 +3,7 @@ package collect
 import (
 	"context"
 	"strings"
+	"sync/atomic"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/tokenadmin"
@@ -10,12 +11,20 @@ import (
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
-// Personal access tokens, through the Token Admin API: one listing per user
-// (the API has no organization-wide list), with display name, scopes,
-// validity and target organizations; never the token, which the service
-// does not answer either. Reading needs Token Administration,
-// vso.tokenadministration (the service has no read-only scope for it);
-// without it the run says so and leaves the table as it was.
+// Personal access tokens and SSH keys, through the Token Admin API: one
+// listing per user and kind (the API has no organization-wide list, and
+// isPublic is a boolean: false lists tokens, true SSH keys, so a user's
+// tokens and keys are two requests), with display name, scopes, validity
+// and target organizations; never the token, which the service does not
+// answer either, nor an SSH key's public key (publicData). Reading needs
+// Token Administration, vso.tokenadministration (the service has no
+// read-only scope for it); without it the run says so and leaves the table
+// as it was.
+//
+// A full sync reads every user's (a sweep) only as often as
+// SyncOptions.TokenSweep asks; in between it carries the rows forward as
+// they are (the Audit Log's Token entries, which incremental runs follow,
+// keep them: token_sweep.go).
 
 type tokenadminClient = tokenadmin.Client
 
@@ -28,15 +37,26 @@ const tokenPage = 100
 
 const kindTokens = "personal access tokens"
 
-// patRows lists one user's tokens; a user the service no longer knows
-// (404) has none.
-func (r *pipeRun) patRows(ctx context.Context, owner string) ([]snapshot.Row, error) {
+// Kinds of rows in personal_access_tokens.
+const (
+	TokenKindPAT = "pat"
+	TokenKindSSH = "ssh"
+)
+
+// patRows lists one user's tokens, or with ssh their SSH keys; a user the
+// service no longer knows (404) has none. requests counts the pages read.
+func (r *pipeRun) patRows(ctx context.Context, owner string, ssh bool, requests *atomic.Int64) ([]snapshot.Row, error) {
 	var rows []snapshot.Row
 	size := tokenPage
 	var cont *string
+	kind := TokenKindPAT
+	if ssh {
+		kind = TokenKindSSH
+	}
 	for range 10_000 { // a limit: no user holds a million tokens
+		requests.Add(1)
 		page, err := r.e.c.pipes.tokens.ListPersonalAccessTokens(ctx, tokenadmin.ListPersonalAccessTokensArgs{
-			SubjectDescriptor: &owner, PageSize: &size, ContinuationToken: cont})
+			SubjectDescriptor: &owner, PageSize: &size, ContinuationToken: cont, IsPublic: &ssh})
 		if err != nil {
 			if notFound(err) {
 				return nil, nil
@@ -55,7 +75,7 @@ func (r *pipeRun) patRows(ctx context.Context, owner string) ([]snapshot.Row, er
 				to = formatDate(t.ValidTo.Time)
 			}
 			global := t.TargetAccounts == nil || len(*t.TargetAccounts) == 0
-			rows = append(rows, snapshot.Row{owner, t.AuthorizationId.String(), str(t.DisplayName), str(t.Scope), from, to, boolInt(global)})
+			rows = append(rows, snapshot.Row{owner, t.AuthorizationId.String(), kind, str(t.DisplayName), str(t.Scope), from, to, boolInt(global)})
 		}
 		if page.ContinuationToken == nil {
 			return rows, nil
@@ -66,23 +86,32 @@ func (r *pipeRun) patRows(ctx context.Context, owner string) ([]snapshot.Row, er
 	return rows, nil
 }
 
-// readOwnersTokens re-reads the tokens of some users and replaces what the
-// store holds of them. It reports false when the credential may not.
-func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string) error {
+// readOwnersTokens re-reads the tokens and SSH keys of some users and
+// replaces what the store holds of them. A credential that may not read
+// them is noted (the run goes on); requests counts Token Admin requests.
+func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string, requests *atomic.Int64) error {
 	if len(owners) == 0 || r.isDenied(kindTokens) {
 		return nil
 	}
 	return forEach(ctx, r.e.c.conc, owners, func(ctx context.Context, owner string) error {
-		if r.isDenied(kindTokens) {
-			return nil
-		}
-		rows, err := r.patRows(ctx, owner)
-		if err != nil {
-			denied, err := r.forbidden(kindTokens, "list the personal access tokens of "+owner, "tokenadmin", err)
-			if denied {
+		var rows []snapshot.Row
+		for _, ssh := range []bool{false, true} {
+			if r.isDenied(kindTokens) {
 				return nil
 			}
-			return err
+			got, err := r.patRows(ctx, owner, ssh, requests)
+			if err != nil {
+				what := "list the personal access tokens of " + owner
+				if ssh {
+					what = "list the SSH keys of " + owner
+				}
+				denied, err := r.forbidden(kindTokens, what, "tokenadmin", err)
+				if denied {
+					return nil
+				}
+				return err
+			}
+			rows = append(rows, got...)
 		}
 		return r.e.out.do(ctx, func(w *snapshot.Writer) error {
 			r.e.out.prog.add(kindTokens, len(rows))
@@ -91,8 +120,10 @@ func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string) error {
 	})
 }
 
-// readTokens is the full read: every user's tokens, after the users are
-// read; tokens of owners no longer among the users are closed.
+// readTokens is the full read's step: every user's tokens and SSH keys
+// when a sweep is due (token_sweep.go), the rows carried forward when not;
+// either way the tokens of owners no longer among the users are closed
+// (the service no longer lists them, which costs no request to know).
 func readTokens(ctx context.Context, e *env) error {
 	r := newPipeRun(e)
 	users, err := e.accountsNow(ctx, func(row snapshot.Row) bool {
@@ -102,11 +133,17 @@ func readTokens(ctx context.Context, e *env) error {
 	if err != nil {
 		return err
 	}
-	if err := r.readOwnersTokens(ctx, users); err != nil {
+	sw, err := startTokenSweep(ctx, e)
+	if err != nil {
 		return err
 	}
-	if r.isDenied(kindTokens) {
-		return nil
+	if sw.due {
+		if err := r.readOwnersTokens(ctx, users, &sw.requests); err != nil {
+			return err
+		}
+		if r.isDenied(kindTokens) {
+			return nil
+		}
 	}
 	keep := map[string]bool{}
 	for _, u := range users {
@@ -127,7 +164,7 @@ func readTokens(ctx context.Context, e *env) error {
 				return err
 			}
 		}
-		return nil
+		return sw.finish(w, e, len(users))
 	})
 }
 

@@ -119,13 +119,14 @@ var (
 	}
 	PersonalAccessTokensT = &Table{
 		Name: "personal_access_tokens",
-		Doc:  "One row per personal access token of a user (Token Admin): name, scopes, validity, whether it is global. Never the token.",
+		Doc:  "One row per personal access token or SSH key of a user (Token Admin): kind, name, scopes, validity, whether it is global. Never the token, nor the SSH key.",
 		Key:  []string{"owner", "authorization_id"},
 		Columns: []Column{
 			wide(str("owner", "the user's descriptor; with authorization_id the key"), 30),
 			wide(opt("owner_name", "the user's name"), 24),
 			wide(opt("owner_principal", "the user's principal name"), 28),
 			wide(str("authorization_id", "the token's authorization id (what Token Admin revokes)"), 38),
+			str("kind", "pat: a personal access token; ssh: an SSH public key"),
 			wide(opt("display_name", "the token's name"), 20),
 			wide(opt("scope", "scopes, space-separated; app_token is full access"), 30),
 			stamp("token_valid_from", "valid from"),
@@ -135,7 +136,7 @@ var (
 			num("valid_days", "days between valid from and valid to"),
 			flag("expired", "true: expired at the run's snapshot time"),
 		},
-		Review: true, // Revoke revokes the token ('exporter apply': revoke-pat)
+		Review: true, // Revoke revokes the token or SSH key ('exporter apply': revoke-pat)
 	}
 )
 
@@ -152,6 +153,7 @@ const (
 	FindPATTooLong             = "pat_valid_too_long"
 	FindPATGlobal              = "pat_global"
 	FindPATInactiveOwner       = "pat_of_inactive_account"
+	FindSSHInactiveOwner       = "ssh_key_of_inactive_account"
 	FindRoleToIndividual       = "resource_role_assigned_to_individual"
 	defaultMaxPATDays      int = 90
 )
@@ -162,15 +164,16 @@ func init() {
 	WarehouseTables = PacketTables // set from PacketTables before this init ran
 	sheetOrder = append(sheetOrder, pipelineTables...)
 	FindingKinds = append(FindingKinds, FindOpenToAllPipelines, FindAzureAdminOutside, FindPATFullAccess, FindPATInactiveOwner,
-		FindPATTooLong, FindPATGlobal, FindRoleToIndividual)
+		FindPATTooLong, FindPATGlobal, FindRoleToIndividual, FindSSHInactiveOwner)
 	FindingSeverity[FindOpenToAllPipelines] = severityHigh
 	FindingSeverity[FindAzureAdminOutside] = severityHigh
 	FindingSeverity[FindPATFullAccess] = severityHigh
 	FindingSeverity[FindPATInactiveOwner] = severityHigh
+	FindingSeverity[FindSSHInactiveOwner] = severityHigh
 	FindingSeverity[FindPATTooLong] = severityMd
 	FindingSeverity[FindPATGlobal] = severityMd
 	FindingSeverity[FindRoleToIndividual] = severityLow
-	Findings.Columns[0].Doc += ", " + strings.Join(FindingKinds[len(FindingKinds)-7:], ", ")
+	Findings.Columns[0].Doc += ", " + strings.Join(FindingKinds[len(FindingKinds)-8:], ", ")
 }
 
 // pipeState is what the pipeline tables pass on to later ones.
@@ -297,9 +300,13 @@ func subjectIf(ok bool, s string) string {
 
 // token completes a token row and finds full access, long lives, global
 // tokens and tokens of accounts that are disabled, gone from Entra ID or
-// dormant. Expired tokens are listed but found nothing.
+// dormant. Expired tokens are listed but found nothing. An SSH key (kind
+// ssh) is found only for its account (ssh_key_of_inactive_account): it
+// reaches Git alone, in this organization, so scope, globality and the
+// token lifetime policy do not apply to it.
 func (j *job) token(r Row, extra map[string]any) error {
 	t := PersonalAccessTokensT
+	ssh := r[t.Index("kind")] == "ssh"
 	scope := r[t.Index("scope")].(string)
 	full := slices.Contains(strings.Fields(scope), "app_token")
 	r[t.Index("full_access")] = full
@@ -317,13 +324,19 @@ func (j *job) token(r Row, extra map[string]any) error {
 	}
 	owner, name := r[t.Index("owner")].(string), r[t.Index("owner_name")].(string)
 	what := fmt.Sprintf("token %q (valid to %s)", r[t.Index("display_name")], to.Format("2006-01-02"))
-	if full {
+	if ssh {
+		what = fmt.Sprintf("SSH key %q (valid to %s)", r[t.Index("display_name")], to.Format("2006-01-02"))
+		if to.Year() >= 9999 {
+			what = fmt.Sprintf("SSH key %q (no expiry)", r[t.Index("display_name")])
+		}
+	}
+	if full && !ssh {
 		j.find(FindPATFullAccess, owner, name, "", "", what+" has full access")
 	}
-	if max := j.opts.MaxPATDays; days > int64(max) {
+	if max := j.opts.MaxPATDays; days > int64(max) && !ssh {
 		j.find(FindPATTooLong, owner, name, "", "", fmt.Sprintf("%s is valid for %d days, more than %d", what, days, max))
 	}
-	if r[t.Index("is_global")].(bool) {
+	if r[t.Index("is_global")].(bool) && !ssh {
 		j.find(FindPATGlobal, owner, name, "", "", what+" is valid in every organization the user can reach")
 	}
 	deleted, _ := extra["owner_deleted_in_origin"].(int64)
@@ -340,7 +353,11 @@ func (j *job) token(r Row, extra map[string]any) error {
 		}
 	}
 	if len(why) > 0 {
-		j.find(FindPATInactiveOwner, owner, name, "", "", what+" belongs to an account that is "+strings.Join(why, ", "))
+		kind := FindPATInactiveOwner
+		if ssh {
+			kind = FindSSHInactiveOwner
+		}
+		j.find(kind, owner, name, "", "", what+" belongs to an account that is "+strings.Join(why, ", "))
 	}
 	return nil
 }

@@ -162,8 +162,13 @@ func TestPipelineFindings(t *testing.T) {
 		if r[0] == FindPATTooLong && !strings.Contains(r[6], "more than 60") {
 			t.Errorf("pat_valid_too_long detail %q does not say the limit", r[6])
 		}
+		// SSH keys are found only for their accounts, under a kind of
+		// their own.
+		if (strings.HasPrefix(r[0], "pat_") || r[0] == FindSSHInactiveOwner) && strings.HasPrefix(r[0], "pat_") == strings.Contains(r[6], "SSH key") {
+			t.Errorf("%s: detail %q", r[0], r[6])
+		}
 	}
-	for _, k := range []string{FindOpenToAllPipelines, FindPATFullAccess, FindPATTooLong, FindPATGlobal, FindPATInactiveOwner, FindRoleToIndividual, FindAzureAdminOutside} {
+	for _, k := range []string{FindOpenToAllPipelines, FindPATFullAccess, FindPATTooLong, FindPATGlobal, FindPATInactiveOwner, FindRoleToIndividual, FindAzureAdminOutside, FindSSHInactiveOwner} {
 		if byKind[k] == 0 {
 			t.Errorf("no %s finding (%v)", k, byKind)
 		}

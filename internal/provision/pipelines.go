@@ -16,8 +16,9 @@ import (
 // carried out through the same plan, live reads, rails, journal and
 // verification as memberships:
 //
-//   - revoke-pat: revoke a user's personal access token (Token Admin
-//     revocations, Token Administration scope);
+//   - revoke-pat: revoke a user's personal access token or SSH key (Token
+//     Admin revocations, Token Administration scope; an SSH key with
+//     isPublic=true, which the 7.1 spec documents for SSH keys);
 //   - remove-role: remove an identity's role assignment on a service
 //     connection, variable group, environment, agent queue or pool
 //     (securityroles, Security (Manage));
@@ -60,6 +61,7 @@ type Resource struct {
 	ID       string `json:"id"`                      // the token's authorization id, or the resource's id
 	Identity string `json:"identity,omitempty"`      // remove-role: the identity id holding the role
 	Owner    string `json:"owner,omitempty"`         // revoke-pat: the token's owner (descriptor)
+	Kind     string `json:"kind,omitempty"`          // revoke-pat: "ssh" for an SSH key, else a token
 	Name     string `json:"name,omitempty"`          // the token's or the resource's name
 }
 
@@ -77,12 +79,18 @@ func (r *Resource) key(kind string) []string {
 func (r *Resource) target(kind string) (string, string) {
 	switch kind {
 	case ActRevokePAT:
+		if r.ssh() {
+			return r.ID, "SSH key " + orID(r.Name, r.ID)
+		}
 		return r.ID, "personal access token " + orID(r.Name, r.ID)
 	case ActRemoveRole:
 		return r.Scope + "/" + r.ID, orID(r.Name, r.ID) // "Administrator on prod-azure"
 	}
 	return r.Project + "/" + r.Type + "/" + r.ID, "all pipelines"
 }
+
+// ssh tells a revoke-pat of an SSH key (revoked with isPublic=true).
+func (r *Resource) ssh() bool { return r.Kind == "ssh" }
 
 func orID(name, id string) string {
 	if name == "" {
@@ -198,7 +206,8 @@ func pipeAction(v *view, names map[string]string, table string, row []any) (*Act
 		if acc := v.accounts[owner]; acc != nil {
 			s = subjectOf(acc)
 		}
-		return &Action{Kind: ActRevokePAT, Subject: s, Res: &Resource{Owner: owner, ID: text(row[3]), Name: text(row[4])}}, ""
+		// kind is the query's last column (export_personal_access_tokens).
+		return &Action{Kind: ActRevokePAT, Subject: s, Res: &Resource{Owner: owner, ID: text(row[3]), Name: text(row[4]), Kind: text(row[len(row)-1])}}, ""
 	case TableRoles:
 		if integer(row[7]) != 0 {
 			return nil, "the role is inherited from the project or organization level: it cannot be removed on the resource; remove it where it is set"
@@ -322,12 +331,15 @@ func (l *Live) pipeWanted(ctx context.Context, a *Action) (bool, error) {
 	res := a.Res
 	switch a.Kind {
 	case ActRevokePAT:
-		has, err := l.ADO.HasPAT(ctx, res.Owner, res.ID)
+		has, err := l.ADO.HasPAT(ctx, res.Owner, res.ID, res.ssh())
 		if err != nil {
 			return false, err
 		}
 		if !has {
 			a.Note = "no such token (already revoked, or expired and gone)"
+			if res.ssh() {
+				a.Note = "no such SSH key (already revoked, or expired and gone)"
+			}
 		}
 		return !has, nil
 	case ActRemoveRole:
@@ -420,7 +432,7 @@ func (l *Live) pipeSend(ctx context.Context, a *Action) (int, error) {
 	res := a.Res
 	switch a.Kind {
 	case ActRevokePAT:
-		return l.ADO.RevokePAT(ctx, res.ID)
+		return l.ADO.RevokePAT(ctx, res.ID, res.ssh())
 	case ActRemoveRole:
 		return l.ADO.RemoveRole(ctx, res.Scope, res.ID, res.Identity)
 	}

@@ -223,7 +223,9 @@ func TestPipelineKillBetweenSendAndJournal(t *testing.T) {
 	t.Parallel()
 	e := newPipeEnv(t)
 	me := e.me()
-	toks := e.query(`SELECT owner, authorization_id FROM personal_access_tokens WHERE owner <> :v AND `+atRun+` ORDER BY owner, authorization_id LIMIT 2`, me.Descriptor)
+	// A token, and an SSH key (revoked with isPublic=true).
+	toks := e.query(`SELECT owner, authorization_id FROM personal_access_tokens WHERE owner <> :v AND kind = 'pat' AND `+atRun+` ORDER BY owner, authorization_id LIMIT 1`, me.Descriptor)
+	toks = append(toks, e.query(`SELECT owner, authorization_id FROM personal_access_tokens WHERE owner <> :v AND kind = 'ssh' AND `+atRun+` ORDER BY owner, authorization_id LIMIT 1`, me.Descriptor)...)
 	if len(toks) != 2 {
 		t.Fatalf("tokens: %v", toks)
 	}
@@ -239,7 +241,7 @@ func TestPipelineKillBetweenSendAndJournal(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	if _, err := e.ado.RevokePAT(e.ctx, toks[0][1]); err != nil {
+	if _, err := e.ado.RevokePAT(e.ctx, toks[0][1], false); err != nil {
 		t.Fatal(err)
 	}
 	before := e.requests("tokenadmin.revocations")
@@ -254,6 +256,9 @@ func TestPipelineKillBetweenSendAndJournal(t *testing.T) {
 	j, _ := e.st.Journal(e.ctx, p.ID)
 	if len(j) != 2 || j[0].Status != snapshot.JournalDone || !strings.Contains(j[0].Error, "confirmed") || j[1].Status != snapshot.JournalDone {
 		t.Fatalf("journal after resume: %+v", j)
+	}
+	if has, err := e.ado.HasPAT(e.ctx, toks[1][0], toks[1][1], true); err != nil || has {
+		t.Fatalf("the SSH key after apply: still there %v, %v", has, err)
 	}
 }
 

@@ -46,6 +46,7 @@ type Step struct {
 	Mode        string   `yaml:"mode"`        // auto (default), full or incremental
 	FullEvery   Duration `yaml:"full_every"`  // force a full sync when the last is this old
 	EntraSweep  Duration `yaml:"entra_sweep"` // sweep Entra-side changes at most this often (default every run)
+	TokenSweep  string   `yaml:"token_sweep"` // full syncs read every user's tokens: every-run, off, or at most this often (default 168h)
 	Concurrency int      `yaml:"concurrency"`
 	Teams       *bool    `yaml:"teams"` // read teams (default true)
 
@@ -316,7 +317,7 @@ var (
 	jobKeys  = []string{"name", "description", "schedule", "timezone", "state", "kind", "org", "store"}
 	stepKeys = []string{"kind", "org", "store"}
 	kindKeys = map[string][]string{
-		KindSync:         {"mode", "full_every", "entra_sweep", "concurrency", "teams"},
+		KindSync:         {"mode", "full_every", "entra_sweep", "token_sweep", "concurrency", "teams"},
 		KindPacket:       {"to", "formats", "baseline", "dormant_days", "privileged_groups", "max_privileged", "split_by", "reviewers"},
 		KindWarehouse:    {"to", "dormant_days", "privileged_groups", "max_privileged"},
 		KindDiffReport:   {"to", "from", "effective", "changes", "format", "dormant_days"},
@@ -485,6 +486,11 @@ func checkStep(s *Step, prefix string, check map[string]Checker, fail func(field
 		}
 		if s.EntraSweep < 0 {
 			bad("entra_sweep", "must not be negative")
+		}
+		if v := s.TokenSweep; v != "" && v != "every-run" && v != "off" {
+			if d, err := ParseDuration(v); err != nil || d <= 0 {
+				bad("token_sweep", "%q: want every-run, off, or a duration such as 168h or 7d", v)
+			}
 		}
 		if s.Concurrency < 0 || s.Concurrency > 64 {
 			bad("concurrency", "%d: want 1 to 64", s.Concurrency)

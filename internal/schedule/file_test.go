@@ -16,6 +16,7 @@ jobs:
     kind: sync
     mode: auto
     full_every: 7d
+    token_sweep: 168h
   - name: nightly
     schedule: "CRON_TZ=Europe/Berlin 30 2 * * *"
     kind: warehouse
@@ -90,6 +91,7 @@ func TestParseErrors(t *testing.T) {
 		{"bad mode", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    mode: sometimes\n"), `job "nightly": mode: "sometimes": want auto, full or incremental`},
 		{"bad bool", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    teams: perhaps\n"), `job "nightly": teams: cannot unmarshal !!str ` + "`perhaps`" + ` into bool`},
 		{"bad duration", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    full_every: weekly\n"), `job "nightly": full_every: "weekly": want a duration such as 90m, 12h or 7d`},
+		{"bad token sweep", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    token_sweep: weekly\n"), `job "nightly": token_sweep: "weekly": want every-run, off, or a duration such as 168h or 7d`},
 		{"concurrency", job("    schedule: \"0 2 * * *\"\n    kind: sync\n    concurrency: 500\n"), `job "nightly": concurrency: 500: want 1 to 64`},
 		{"bad format", job("    schedule: \"0 2 * * *\"\n    kind: packet\n    formats: [pdf]\n"), `job "nightly": formats: "pdf": want csv, parquet or xlsx`},
 		{"negative dormant days", job("    schedule: \"0 2 * * *\"\n    kind: warehouse\n    dormant_days: -1\n"), `job "nightly": dormant_days: -1: must not be negative`},

@@ -22,7 +22,10 @@ var (
 	// kind of resource at a time, as pipeline permissions.
 	ResourceChecks = &Table{Name: "resource_checks", Key: []string{"project_id", "resource_type", "resource_id", "check_id"}, Scope: 2, Attrs: []string{
 		"type", "display_name", "is_disabled", "timeout", "approvers", "min_required_approvers", "created_by"}}
-	PersonalAccessTokens = &Table{Name: "personal_access_tokens", Key: []string{"owner", "authorization_id"}, Scope: 1, Attrs: []string{
+	// kind ('pat' or 'ssh') is in the key, not the attributes: it never
+	// changes for an authorization id, and the rows written before it
+	// existed keep their content hash (sql/migrations/0012_token_kind.sql).
+	PersonalAccessTokens = &Table{Name: "personal_access_tokens", Key: []string{"owner", "authorization_id", "kind"}, Scope: 1, Attrs: []string{
 		"display_name", "scope", "token_valid_from", "token_valid_to", "is_global"}}
 )
 

@@ -69,10 +69,12 @@ WHERE r.valid_from <= :run AND (r.valid_to IS NULL OR r.valid_to > :run)
 ORDER BY r.project_id, r.scope, r.resource_id, r.identity;
 
 -- name: export_personal_access_tokens
+-- Tokens and SSH keys (kind); kind comes last so the columns before it
+-- keep their places for apply.
 SELECT t.owner, coalesce(a.display_name, '') AS owner_name, coalesce(a.principal_name, '') AS owner_principal,
        t.authorization_id, t.display_name, t.scope, nullif(t.token_valid_from, '') AS token_valid_from,
        nullif(t.token_valid_to, '') AS token_valid_to, t.is_global,
-       coalesce(a.deleted_in_origin, 0) AS owner_deleted_in_origin
+       coalesce(a.deleted_in_origin, 0) AS owner_deleted_in_origin, t.kind
 FROM personal_access_tokens t
 LEFT JOIN accounts a ON a.descriptor = t.owner AND a.valid_from <= :run AND (a.valid_to IS NULL OR a.valid_to > :run)
 WHERE t.valid_from <= :run AND (t.valid_to IS NULL OR t.valid_to > :run)
