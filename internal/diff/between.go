@@ -125,7 +125,7 @@ func (d *runDiff) direct(ctx context.Context, t *PacketTable) ([]Change, error) 
 	changed := make([]map[string]*ends, len(srcs))
 	for i, s := range srcs {
 		var err error
-		if changed[i], err = changedKeys(ctx, d.st.DB(), s.table, d.a.ID, d.b.ID); err != nil {
+		if changed[i], err = changedKeys(ctx, d.st.DB(), s.table, len(t.Key), d.a.ID, d.b.ID); err != nil {
 			return nil, err
 		}
 	}

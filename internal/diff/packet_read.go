@@ -230,7 +230,15 @@ func (p *parquetTable) text(v parquet.Value) string {
 		return strconv.FormatInt(int64(v.Int32()), 10)
 	case parquet.Int64:
 		if unit, ok := p.units[v.Column()]; ok {
-			return time.Unix(0, 0).Add(time.Duration(v.Int64()) * unit).UTC().Format(time.RFC3339Nano)
+			// In seconds and the rest: far dates (an SSH key valid to
+			// 9999-12-31) overflow a Duration in nanoseconds.
+			perSec := int64(time.Second / unit)
+			n := v.Int64()
+			sec, rest := n/perSec, n%perSec
+			if rest < 0 {
+				sec, rest = sec-1, rest+perSec
+			}
+			return time.Unix(sec, rest*int64(unit)).UTC().Format(time.RFC3339Nano)
 		}
 		return strconv.FormatInt(v.Int64(), 10)
 	case parquet.Float:

@@ -187,7 +187,9 @@ func writeParquet(t testing.TB, path string, pt *PacketTable, rows [][]string) {
 		case Flag:
 			group[c.Name] = parquet.Leaf(parquet.BooleanType)
 		case Time:
-			group[c.Name] = parquet.Optional(parquet.Timestamp(parquet.Nanosecond))
+			// Microseconds, as exports write them: nanoseconds cannot hold
+			// an SSH key's 9999-12-31.
+			group[c.Name] = parquet.Optional(parquet.Timestamp(parquet.Microsecond))
 		default:
 			group[c.Name] = parquet.String()
 		}
@@ -206,7 +208,7 @@ func writeParquet(t testing.TB, path string, pt *PacketTable, rows [][]string) {
 				if err != nil {
 					row = append(row, parquet.ValueOf(nil).Level(0, 0, leaf.ColumnIndex))
 				} else {
-					row = append(row, parquet.ValueOf(tm.UnixNano()).Level(0, 1, leaf.ColumnIndex))
+					row = append(row, parquet.ValueOf(tm.UnixMicro()).Level(0, 1, leaf.ColumnIndex))
 				}
 			default:
 				row = append(row, parquet.ValueOf(r[i]).Level(0, 0, leaf.ColumnIndex))

@@ -38,14 +38,18 @@ func windowQuery(t *snapshot.Table) string {
 // changedKeys returns, for every key of t with a version opened or closed
 // in (a, b], its rows at a and at b. A version that lived only inside the
 // window belongs to neither.
-func changedKeys(ctx context.Context, db *sql.DB, t *snapshot.Table, a, b int64) (map[string]*ends, error) {
+//
+// Keys are the first n key columns (the packet's key, which may leave out a
+// stored key column that never changes for its entity: a token's kind).
+func changedKeys(ctx context.Context, db *sql.DB, t *snapshot.Table, n int, a, b int64) (map[string]*ends, error) {
 	rows, err := db.QueryContext(ctx, windowQuery(t), a, b)
 	if err != nil {
 		return nil, fmt.Errorf("read changed %s: %w", t.Name, err)
 	}
 	defer rows.Close()
 	out := map[string]*ends{}
-	n := len(t.Columns())
+	keyCols := min(n, len(t.Key))
+	n = len(t.Columns())
 	var from int64
 	var to sql.NullInt64
 	ptrs := make([]any, n+2)
@@ -58,7 +62,7 @@ func changedKeys(ctx context.Context, db *sql.DB, t *snapshot.Table, a, b int64)
 		if err := rows.Scan(ptrs...); err != nil {
 			return nil, fmt.Errorf("read changed %s: %w", t.Name, err)
 		}
-		k := rowKey(vals, len(t.Key))
+		k := rowKey(vals, keyCols)
 		e := out[k]
 		if e == nil {
 			e = &ends{}
