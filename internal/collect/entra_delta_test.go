@@ -52,7 +52,7 @@ func TestEntraSweepByDelta(t *testing.T) {
 		}
 		// One groups delta request and one users delta request; a fallback
 		// of both (all tokens expired) adds a request from now to each.
-		limit := 2
+		limit := int64(2)
 		if strings.HasPrefix(what, "expired") {
 			limit = 4
 		}
