@@ -54,7 +54,8 @@ On start it prints, one per line, for scripts to pick up:
   AZURE_AUTHORITY_HOST=https://127.0.0.1:PORT2/   the simulated Microsoft Entra ID
   AZURE_TENANT_ID=…  AZURE_CLIENT_ID=…  AZURE_CLIENT_SECRET=…
                                            an app that may read and write, with
-                                           GroupMember.ReadWrite.All on Graph
+                                           GroupMember.ReadWrite.All and
+                                           User.Read.All on Graph
   SSL_CERT_FILE=…                          the Entra endpoint's certificate, to trust
 
 These credentials exist only inside this simulator. With the AZURE_ and

@@ -77,7 +77,8 @@ state of Entra accounts: about one request per Entra group. With --auth
 entra it asks Microsoft Graph's delta query instead which Entra groups
 changed, and re-reads only those: one request for an unchanged tenant (the
 app needs the Microsoft Graph application permission GroupMember.Read.All;
---msgraph-url none turns this off). --entra-sweep 24h sweeps at most once
+--msgraph-url none turns this off); with User.Read.All too, its users delta
+says which Entra accounts changed, and only those are looked up. --entra-sweep 24h sweeps at most once
 a day instead of every run; each run's note says when Entra ID was last
 swept.
 

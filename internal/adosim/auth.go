@@ -39,8 +39,8 @@ var (
 //	noaudit        PAT, read scopes without Audit Log: Read
 //	expired        PAT that has expired
 //	bearer         Entra access token for Azure DevOps, read and write
-//	msgraph        Microsoft Graph token with GroupMember.ReadWrite.All
-//	msgraph-noperm Microsoft Graph token without it
+//	msgraph        Microsoft Graph token with GroupMember.ReadWrite.All and User.Read.All
+//	msgraph-noperm Microsoft Graph token with User.Read.All only
 func DefaultCredentials() []Credential {
 	var noAudit []string
 	for _, sc := range readScopes {
@@ -54,7 +54,7 @@ func DefaultCredentials() []Credential {
 		{Name: "noaudit", Token: randomToken(32), Scopes: noAudit},
 		{Name: "expired", Token: randomToken(32), Scopes: writeScopes, Expired: true},
 		{Name: "bearer", Token: "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9." + randomToken(48), Bearer: true, Scopes: writeScopes},
-		{Name: "msgraph", Token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjEifQ." + randomToken(48), Bearer: true, Scopes: []string{"GroupMember.ReadWrite.All"}},
+		{Name: "msgraph", Token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjEifQ." + randomToken(48), Bearer: true, Scopes: []string{"GroupMember.ReadWrite.All", "User.Read.All"}},
 		{Name: "msgraph-noperm", Token: "eyJ0eXAiOiJKV1QiLCJub25jZSI6IjIifQ." + randomToken(48), Bearer: true, Scopes: []string{"User.Read.All"}},
 	}
 }
@@ -139,6 +139,7 @@ var scopeNames = map[string]string{
 	"vso.profile":                           "User Profile (Read)",
 	"GroupMember.ReadWrite.All":             "GroupMember.ReadWrite.All (application permission)",
 	"GroupMember.Read.All":                  "GroupMember.Read.All (application permission)",
+	"User.Read.All":                         "User.Read.All (application permission)",
 }
 
 func scopeMessage(scope string) string {

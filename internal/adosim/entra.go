@@ -68,10 +68,10 @@ type FederatedCredential struct {
 }
 
 // DefaultEntraApp is the application a new simulator registers: a client
-// secret, read and write on Azure DevOps, GroupMember.ReadWrite.All on
-// Microsoft Graph.
+// secret, read and write on Azure DevOps, GroupMember.ReadWrite.All and
+// User.Read.All on Microsoft Graph.
 func DefaultEntraApp() EntraApp {
-	return EntraApp{ClientID: uuid.NewString(), Secret: randomToken(24), GraphRoles: []string{"GroupMember.ReadWrite.All"}}
+	return EntraApp{ClientID: uuid.NewString(), Secret: randomToken(24), GraphRoles: []string{"GroupMember.ReadWrite.All", "User.Read.All"}}
 }
 
 type entraPlatform struct {

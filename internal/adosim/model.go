@@ -230,6 +230,7 @@ type Org struct {
 	retention time.Duration
 
 	entraDelta entraDeltaLog // Entra membership changes, for Microsoft Graph delta queries (msgraph_delta.go)
+	entraUsers entraDeltaLog // Entra user changes, for the users delta query (msgraph_users_delta.go)
 
 	// Well-known groups and the administrator that scripted changes run as.
 	pca, pcvu, pcsa, pcbsa *Subject

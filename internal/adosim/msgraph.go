@@ -38,6 +38,7 @@ func (s *Server) msgraphRoutes() []*route {
 		newRoute(h, http.MethodDelete, "v1.0/groups/{id}/members/{objectId}/$ref", "msgraph.members.remove", rw, s.removeEntraMember),
 		newRoute(h, http.MethodGet, "v1.0/groups/{id}/members", "msgraph.members.list", r, s.listEntraMembers),
 		newRoute(h, http.MethodGet, "v1.0/groups/delta", "msgraph.groups.delta", r, s.groupsDelta),
+		newRoute(h, http.MethodGet, "v1.0/users/delta", "msgraph.users.delta", "User.Read.All", s.usersDelta),
 	}
 }
 

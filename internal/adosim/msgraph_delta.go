@@ -58,9 +58,11 @@ func (l *entraDeltaLog) init() {
 }
 
 // record notes that member's membership of group g changed.
-func (l *entraDeltaLog) record(g, m *Subject) {
+func (l *entraDeltaLog) record(g, m *Subject) { l.add(entraDeltaChange{g.seq, m.seq}) }
+
+func (l *entraDeltaLog) add(ch entraDeltaChange) {
 	l.init()
-	l.changes = append(l.changes, entraDeltaChange{g.seq, m.seq})
+	l.changes = append(l.changes, ch)
 	if len(l.changes) > deltaMaxLog {
 		drop := len(l.changes) - deltaMaxLog/2
 		l.changes = slices.Delete(l.changes, 0, drop)
@@ -71,7 +73,8 @@ func (l *entraDeltaLog) record(g, m *Subject) {
 // end is the position after the last change.
 func (l *entraDeltaLog) end() int { return l.base + len(l.changes) }
 
-// ExpireEntraDeltaTokens forgets every delta token issued so far, as
+// ExpireEntraDeltaTokens forgets every delta token issued so far (groups
+// and users), as
 // Microsoft Graph does after seven days or when its state is reset: the
 // next call with one answers 410 Gone.
 func (s *Server) ExpireEntraDeltaTokens() {
@@ -80,6 +83,8 @@ func (s *Server) ExpireEntraDeltaTokens() {
 	defer o.mu.Unlock()
 	o.entraDelta.init()
 	o.entraDelta.epoch = randomToken(6)
+	o.entraUsers.init()
+	o.entraUsers.epoch = randomToken(6)
 }
 
 // deltaState is what a delta or skip token carries: the round resumes
@@ -138,14 +143,7 @@ func (s *Server) groupsDelta(c *call) {
 	sel := strings.ToLower(c.query("$select"))
 	withMembers := sel == "" || slices.Contains(strings.Split(sel, ","), "members")
 	withName := sel == "" || slices.Contains(strings.Split(sel, ","), "displayname")
-	size := deltaDefaultPage
-	for _, p := range strings.Split(c.r.Header.Get("Prefer"), ",") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "odata.maxpagesize="); ok {
-			if n, err := strconv.Atoi(v); err == nil && n > 0 {
-				size = min(n, graphMaxTop)
-			}
-		}
-	}
+	size := deltaPageSize(c)
 	o := c.o
 	o.mu.Lock() // the log's epoch may be set
 	defer o.mu.Unlock()
@@ -154,7 +152,7 @@ func (s *Server) groupsDelta(c *call) {
 	var st deltaState
 	switch tok, skip := c.query("$deltatoken"), c.query("$skiptoken"); {
 	case tok == "latest":
-		s.writeDeltaPage(c, l, nil, deltaState{-1, l.end(), 0}, true, sel)
+		s.writeDeltaPage(c, "groups", l, []deltaGroup{}, deltaState{-1, l.end(), 0}, true, sel)
 		return
 	case tok != "" || skip != "":
 		var ok bool
@@ -211,7 +209,21 @@ func (s *Server) groupsDelta(c *call) {
 	if len(groups) > 0 {
 		st.after = groups[len(groups)-1].seq
 	}
-	s.writeDeltaPage(c, l, out, st, last, sel)
+	s.writeDeltaPage(c, "groups", l, out, st, last, sel)
+}
+
+// deltaPageSize is how many objects a delta page holds: Prefer:
+// odata.maxpagesize, or deltaDefaultPage.
+func deltaPageSize(c *call) int {
+	size := deltaDefaultPage
+	for _, p := range strings.Split(c.r.Header.Get("Prefer"), ",") {
+		if v, ok := strings.CutPrefix(strings.TrimSpace(p), "odata.maxpagesize="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				size = min(n, graphMaxTop)
+			}
+		}
+	}
+	return size
 }
 
 // memberChanges is the net change of g's members in the log's range.
@@ -233,28 +245,26 @@ func (l *entraDeltaLog) memberChanges(o *Org, g *Subject, st deltaState) []delta
 	return out
 }
 
-// writeDeltaPage writes one page: a nextLink to the rest of the round, or
-// the deltaLink that resumes from where the round ends.
-func (s *Server) writeDeltaPage(c *call, l *entraDeltaLog, groups []deltaGroup, st deltaState, last bool, sel string) {
+// writeDeltaPage writes one page of the delta of resource (groups,
+// users): a nextLink to the rest of the round, or the deltaLink that
+// resumes from where the round ends. value is a slice, never nil.
+func (s *Server) writeDeltaPage(c *call, resource string, l *entraDeltaLog, value any, st deltaState, last bool, sel string) {
 	page := struct {
-		Context   string       `json:"@odata.context"`
-		NextLink  string       `json:"@odata.nextLink,omitempty"`
-		DeltaLink string       `json:"@odata.deltaLink,omitempty"`
-		Value     []deltaGroup `json:"value"`
-	}{Context: "https://graph.microsoft.com/v1.0/$metadata#groups", Value: groups}
-	if page.Value == nil {
-		page.Value = []deltaGroup{}
-	}
+		Context   string `json:"@odata.context"`
+		NextLink  string `json:"@odata.nextLink,omitempty"`
+		DeltaLink string `json:"@odata.deltaLink,omitempty"`
+		Value     any    `json:"value"`
+	}{Context: "https://graph.microsoft.com/v1.0/$metadata#" + resource, Value: value}
 	q := url.Values{}
 	if sel != "" {
 		q.Set("$select", c.query("$select"))
 	}
 	if last {
 		q.Set("$deltatoken", l.token(deltaState{-1, st.to, 0}))
-		page.DeltaLink = s.MicrosoftGraphURL() + "/groups/delta?" + q.Encode()
+		page.DeltaLink = s.MicrosoftGraphURL() + "/" + resource + "/delta?" + q.Encode()
 	} else {
 		q.Set("$skiptoken", l.token(st))
-		page.NextLink = s.MicrosoftGraphURL() + "/groups/delta?" + q.Encode()
+		page.NextLink = s.MicrosoftGraphURL() + "/" + resource + "/delta?" + q.Encode()
 	}
 	writeGraphJSON(c.w, http.StatusOK, page)
 }

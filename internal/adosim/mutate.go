@@ -84,6 +84,9 @@ var mutationKinds = []mutationKind{
 	{"entra.membership.add", 56, (*mutator).entraMemberAdd},
 	{"entra.membership.remove", 45, (*mutator).entraMemberRemove},
 	{"entra.user.disable", 4, (*mutator).entraUserDisable},
+	// Renamed in Entra ID: not in the default mix (that would change every
+	// seed's draw); named, it is drawn.
+	{"entra.user.rename", 0, (*mutator).entraUserRename},
 }
 
 type mutator struct {

@@ -46,6 +46,16 @@ func (m *mutator) entraUserDisable() (Mutation, bool) {
 	return Mutation{Summary: u.PrincipalName + " deleted in Entra ID (still in the organization)", Target: u.Descriptor}, true
 }
 
+func (m *mutator) entraUserRename() (Mutation, bool) {
+	u := m.pick(func(s *Subject) bool { return entraMemberCandidate(s) && s != m.o.admin })
+	if u == nil {
+		return Mutation{}, false
+	}
+	before := u.DisplayName
+	m.o.RenameEntraUser(u, fmt.Sprintf("%s %c.", before, 'A'+rune(m.r.IntN(26))))
+	return Mutation{Summary: fmt.Sprintf("%s renamed %s in Entra ID", before, u.DisplayName), Target: u.Descriptor}, true
+}
+
 // DeleteEntraUser deletes (or disables) a user in Entra ID: Azure DevOps
 // keeps the account and its access, marks the subject isDeletedInOrigin,
 // and the user leaves its Entra groups; no Azure DevOps audit entry.
@@ -53,6 +63,7 @@ func (m *mutator) entraUserDisable() (Mutation, bool) {
 func (o *Org) DeleteEntraUser(u *Subject) {
 	u.DeletedOrigin = true
 	u.changed() // its Graph answers are cached until it changes
+	o.recordEntraUser(u)
 	for _, g := range o.subjects {
 		if entraGroup(g) && !g.Deleted && o.isMember(g, u) {
 			o.RemoveEntraMember(g, u)

@@ -41,10 +41,18 @@ const groupsDeltaLatest = "/groups/delta?$select=displayName,members&$deltatoken
 // whose members or name changed, or that were deleted), in the order Graph
 // gave them, and how many requests it took.
 func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []string, deltaLink string, requests int, err error) {
+	return g.delta(ctx, "groups", "GroupMember.Read.All", link)
+}
+
+// delta follows a delta round of resource (groups, users) from link to
+// its deltaLink and returns the object ids it lists, in Graph's order,
+// once each; permission names what a 403 lacks.
+func (g *MSGraph) delta(ctx context.Context, resource, permission, link string) (changed []string, deltaLink string, requests int, err error) {
 	next, ok := g.relative(link)
 	if !ok {
 		return nil, "", 0, fmt.Errorf("%w: it is not under %s", errDeltaExpired, g.base)
 	}
+	what := "Microsoft Graph delta query of " + resource
 	seen := map[string]bool{}
 	for requests < maxDeltaPages {
 		var page struct {
@@ -61,10 +69,10 @@ func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []strin
 			return nil, "", requests, fmt.Errorf("%w: %w", errDeltaExpired, ge)
 		}
 		if errors.Is(err, ErrMissingGraphPermission) {
-			return nil, "", requests, errors.New("Microsoft Graph delta query of groups: missing application permission GroupMember.Read.All (with admin consent)")
+			return nil, "", requests, fmt.Errorf("%s: missing application permission %s (with admin consent)", what, permission)
 		}
 		if err != nil {
-			return nil, "", requests, fmt.Errorf("Microsoft Graph delta query of groups: %w", err)
+			return nil, "", requests, fmt.Errorf("%s: %w", what, err)
 		}
 		for _, v := range page.Value {
 			if v.ID != "" && !seen[v.ID] {
@@ -75,17 +83,17 @@ func (g *MSGraph) GroupsDelta(ctx context.Context, link string) (changed []strin
 		switch {
 		case page.DeltaLink != "":
 			if len(page.DeltaLink) > maxDeltaLinkLen {
-				return nil, "", requests, fmt.Errorf("Microsoft Graph delta query of groups: a deltaLink of %d characters (at most %d)", len(page.DeltaLink), maxDeltaLinkLen)
+				return nil, "", requests, fmt.Errorf("%s: a deltaLink of %d characters (at most %d)", what, len(page.DeltaLink), maxDeltaLinkLen)
 			}
 			return changed, page.DeltaLink, requests, nil
 		case page.NextLink == "":
-			return nil, "", requests, errors.New("Microsoft Graph delta query of groups: a page with neither nextLink nor deltaLink")
+			return nil, "", requests, fmt.Errorf("%s: a page with neither nextLink nor deltaLink", what)
 		}
 		if next, ok = g.relative(page.NextLink); !ok {
-			return nil, "", requests, fmt.Errorf("Microsoft Graph delta query of groups: a nextLink outside %s", g.base)
+			return nil, "", requests, fmt.Errorf("%s: a nextLink outside %s", what, g.base)
 		}
 	}
-	return nil, "", requests, fmt.Errorf("Microsoft Graph delta query of groups: more than %d pages", maxDeltaPages)
+	return nil, "", requests, fmt.Errorf("%s: more than %d pages", what, maxDeltaPages)
 }
 
 // relative turns a link Graph gave (absolute, under g.base) into a path.

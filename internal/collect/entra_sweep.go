@@ -21,7 +21,9 @@ import (
 //     Azure DevOps Graph memberships, one request per group (the groups'
 //     metadata in one subject lookup per 1,000 groups);
 //   - the Entra-backed accounts (origin aad), by subject lookup, 1,000 per
-//     request: isDeletedInOrigin, and names changed in Entra;
+//     request: isDeletedInOrigin, and names changed in Entra; with
+//     Microsoft Graph, only those the users delta names
+//     (entra_users_delta.go);
 //   - the access levels of the users who joined or left a group that a
 //     group rule grants a license through.
 //
@@ -48,6 +50,13 @@ type entraSweep struct {
 	deltaLink     string
 	graphRequests int
 	fallback      string
+	// The same for the accounts and the users delta: whether the delta
+	// chose them, the users deltaLink to record, its requests, and why the
+	// sweep looked up every account, if it did.
+	usersByDelta  bool
+	usersLink     string
+	usersRequests int
+	usersFallback string
 	// ruleMembers are the direct members, before this run, of the groups
 	// that group rules grant licenses through.
 	ruleMembers map[string]map[string]bool
@@ -117,14 +126,25 @@ func (r *incRun) startEntraSweep(ctx context.Context) (*entraSweep, error) {
 // renamed there). It runs after the users the Audit Log named: the store
 // then no longer holds those that left.
 func (r *incRun) sweepEntraAccounts(ctx context.Context, sw *entraSweep) error {
-	if _, full := r.p.full[kindAccounts]; full {
+	_, full := r.p.full[kindAccounts]
+	var named map[string]bool // nil: every Entra-backed account
+	if r.opts.Graph != nil {
+		var err error
+		if named, err = r.usersByDelta(ctx, sw, full); err != nil {
+			return err
+		}
+	}
+	if full {
 		return nil // every account is read anyway
+	}
+	if named != nil && len(named) == 0 {
+		return nil // nothing changed in Entra ID
 	}
 	stored := map[string]snapshot.Row{}
 	var list []string
 	err := r.query(ctx, func(w *snapshot.Writer) error {
 		return w.Current(snapshot.Accounts, func(row snapshot.Row) error {
-			if row[3] == "aad" {
+			if row[3] == "aad" && (named == nil || named[strings.ToLower(fmt.Sprint(row[4]))]) {
 				d := row[0].(string)
 				stored[d] = row
 				list = append(list, d)
@@ -242,7 +262,7 @@ func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 		return nil
 	}
 	if err := r.out.do(ctx, func(w *snapshot.Writer) error {
-		return w.RecordEntraSweep(sw.at, sw.method, sw.deltaLink)
+		return w.RecordEntraSweep(snapshot.EntraSweep{SweptAt: sw.at, Method: sw.method, DeltaLink: sw.deltaLink, UsersDeltaLink: sw.usersLink})
 	}); err != nil {
 		return err
 	}
@@ -252,8 +272,15 @@ func (r *incRun) finishEntraSweep(ctx context.Context, sw *entraSweep) error {
 	} else if sw.fallback != "" {
 		how = " in full (" + sw.fallback + ")"
 	}
-	r.notes.add(fmt.Sprintf("Entra ID swept%s (its changes have no Audit Log entries): members of %d Entra groups re-read, %d Entra accounts (%d changed), access levels of %d users whose group-rule group changed",
-		how, sw.groups, sw.accounts, sw.accountsChanged, sw.ruleUsers))
+	accounts := ""
+	switch {
+	case sw.usersByDelta:
+		accounts = fmt.Sprintf(" named by the Microsoft Graph users delta (%d request%s)", sw.usersRequests, plural(sw.usersRequests))
+	case r.opts.Graph != nil && sw.usersFallback != "":
+		accounts = " (all: " + sw.usersFallback + ")"
+	}
+	r.notes.add(fmt.Sprintf("Entra ID swept%s (its changes have no Audit Log entries): members of %d Entra groups re-read, %d Entra accounts%s (%d changed), access levels of %d users whose group-rule group changed",
+		how, sw.groups, sw.accounts, accounts, sw.accountsChanged, sw.ruleUsers))
 	return nil
 }
 

@@ -109,12 +109,22 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 				if _, err := sim.Mutate(adosim.MutateRequest{Count: 1 + n/5, Seed: uint64(seed*100 + round), Kinds: adosim.PipelineMutationKinds()}); err != nil {
 					t.Fatal(err)
 				}
+				// Users renamed and deleted in Entra ID (renames are not in
+				// the default mix), which only the users delta names.
+				users, err := sim.Mutate(adosim.MutateRequest{Count: 2, Seed: uint64(seed*100 + round), Kinds: []string{"entra.user.rename", "entra.user.disable"}})
+				if err != nil {
+					t.Fatal(err)
+				}
+				entra += len(users.Applied)
 				inc := syncWith("incremental")
 				if inc.Kind != "incremental" {
 					t.Fatalf("round %d: run kind %s", round, inc.Kind)
 				}
 				if graph != nil && !strings.Contains(inc.Note, "through a Microsoft Graph delta query") {
 					t.Fatalf("round %d: the sweep did not use the delta query: %s", round, inc.Note)
+				}
+				if graph != nil && !strings.Contains(inc.Note, "named by the Microsoft Graph users delta") {
+					t.Fatalf("round %d: the account sweep did not use the users delta: %s", round, inc.Note)
 				}
 				fresh := openStore(t)
 				full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")

@@ -413,10 +413,15 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	if err != nil {
 		notes.add("no Microsoft Graph deltaLink for the next Entra sweep, which will read every Entra group: " + err.Error())
 	}
+	usersLink, err := opts.usersDeltaLatest(ctx, snapshotTime)
+	if err != nil {
+		notes.add("no Microsoft Graph users deltaLink for the next Entra sweep, which will look up every Entra account: " + err.Error())
+	}
 	if err := withWriter(ctx, c, w, ids, opts, notes, runPhases); err != nil {
 		return snapshot.Run{}, err
 	}
-	if err := w.RecordEntraSweep(snapshotTime, entraSweepFull, deltaLink); err != nil { // it read Entra groups in full
+	// It read Entra groups and accounts in full.
+	if err := w.RecordEntraSweep(snapshot.EntraSweep{SweptAt: snapshotTime, Method: entraSweepFull, DeltaLink: deltaLink, UsersDeltaLink: usersLink}); err != nil {
 		return snapshot.Run{}, err
 	}
 	return commit(c, w, snapshotTime, cur, notes.append(note))

@@ -123,12 +123,14 @@ func testIncrementalSeesEntraChanges(t *testing.T, withDelta bool) {
 		t.Fatalf("run %s: %q", b.Kind, b.Note)
 	}
 	if withDelta {
-		// One delta request names the changed groups (the rule's group and
-		// those the deleted user left), the full sync having started the
-		// round.
+		// One groups delta request names the changed groups (the rule's
+		// group and those the deleted user left), one users delta request
+		// the user deleted in Entra ID, the full sync having started both
+		// rounds.
 		n, _ := sweepGraph.Stats.Requests()
-		if n-deltaBefore != 1 || !strings.Contains(b.Note, "through a Microsoft Graph delta query (1 request)") {
-			t.Errorf("the delta sweep made %d Microsoft Graph requests, want 1; note %q", n-deltaBefore, b.Note)
+		if n-deltaBefore != 2 || !strings.Contains(b.Note, "through a Microsoft Graph delta query (1 request)") ||
+			!strings.Contains(b.Note, "1 Entra accounts named by the Microsoft Graph users delta (1 request)") {
+			t.Errorf("the delta sweep made %d Microsoft Graph requests, want 2; note %q", n-deltaBefore, b.Note)
 		}
 	}
 	var got []Change
