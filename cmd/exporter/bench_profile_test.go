@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -32,11 +33,12 @@ import (
 var readSecurity = []string{"vso.graph", "vso.memberentitlementmanagement", "vso.project", "vso.code", "vso.auditlog", "vso.identity", "vso.profile", "vso.security_manage"}
 
 type profileSim struct {
-	sim   *adosim.Server
-	flat  time.Duration
-	areas map[string]adosim.Duration
-	env   []string // but EXPORTER_DB
-	conc  int
+	entraEnv []string // env for the code under test: the simulator's Entra app
+	sim      *adosim.Server
+	flat     time.Duration
+	areas    map[string]adosim.Duration
+	env      []string // but EXPORTER_DB
+	conc     int
 }
 
 func startProfileSim(b *testing.B, preset string) *profileSim {
@@ -61,6 +63,20 @@ func startProfileSim(b *testing.B, preset string) *profileSim {
 	b.Cleanup(func() { sim.Close() })
 	p := &profileSim{sim: sim, flat: flat.D(), areas: areas, conc: 8}
 	p.env = []string{"ADO_ORG_URL=" + sim.URL(), "ADO_PAT=" + sim.Credential("readsecurity"), "EXPORTER_LOG_LEVEL=warn"}
+	// The code under test signs in as the simulator's Entra app, as a
+	// deployment with Microsoft Graph permissions would: incremental runs
+	// then learn Entra-side changes from Graph's delta queries (see
+	// BenchmarkEntraSweepLarge for the sweep without them).
+	if err := sim.StartEntra(""); err != nil {
+		b.Fatal(err)
+	}
+	cert := filepath.Join(b.TempDir(), "entra.pem")
+	if err := os.WriteFile(cert, sim.EntraCertPEM(), 0o600); err != nil {
+		b.Fatal(err)
+	}
+	app := sim.EntraApps()[0]
+	p.entraEnv = append(slices.Clip(p.env), "ADO_PAT=", "MSGRAPH_URL="+sim.MicrosoftGraphURL(), "AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(),
+		"AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID, "AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert)
 	benchLine("profile.latency_default", p.flat.Seconds()*1000, "ms")
 	for a, d := range areas {
 		benchLine("profile.latency."+a, d.D().Seconds()*1000, "ms")
@@ -94,12 +110,14 @@ func (p *profileSim) sync(b *testing.B, name, bin, db, mode string) profiled {
 	pages := func() int64 { return p.sim.Stats().Requests["entitlements.users.search"] }
 	pages0, cpu0 := pages(), selfCPU()
 	args := []string{"sync", "--mode", mode, "--no-permissions", "--concurrency", strconv.Itoa(p.conc)}
+	env := p.env
 	if !strings.Contains(name, "baseline") {
 		// The same reads as the baseline, which knows no pipeline
 		// resources or tokens (BenchmarkPipelinesLarge measures those).
-		args = append(args, "--no-pipelines", "--no-pats")
+		args = append(args, "--no-pipelines", "--no-pats", "--auth", "entra")
+		env = p.entraEnv
 	}
-	proc := runMeasured(b, bin, append(p.env, "EXPORTER_DB="+db), args...)
+	proc := runMeasured(b, bin, append(slices.Clip(env), "EXPORTER_DB="+db), args...)
 	out := profiled{proc: proc, simCPU: selfCPU() - cpu0, wall: proc.wall}
 	st, err := snapshot.Open(context.Background(), db) // a baseline's store may be of an older schema
 	if err != nil {
@@ -157,10 +175,24 @@ func BenchmarkSyncProfileLarge(b *testing.B) {
 		p.baseline(b, "profile.large.before")
 		db := filepath.Join(b.TempDir(), "large.db")
 		after := p.sync(b, "profile.large.after", bin, db, "full")
-		if _, err := p.sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1)}); err != nil {
+		// 1,000 audited changes (the realistic mix without the Entra-side
+		// kinds, which have no Audit Log entry): the target's measure.
+		var audited []string
+		for _, k := range adosim.MutationKinds() {
+			if !strings.HasPrefix(k, "entra.") {
+				audited = append(audited, k)
+			}
+		}
+		if _, err := p.sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 1), Kinds: audited}); err != nil {
 			b.Fatal(err)
 		}
 		inc := p.sync(b, "profile.large.incremental", bin, db, "incremental")
+		// Then 1,000 of the whole mix, one in five made in Entra ID: each
+		// Entra group whose members changed is re-read (one request).
+		if _, err := p.sim.Mutate(adosim.MutateRequest{Count: 1000, Seed: uint64(i + 101)}); err != nil {
+			b.Fatal(err)
+		}
+		p.sync(b, "profile.large.incremental_with_entra", bin, db, "incremental")
 		// Against the full sync before the changes: a second full sync of
 		// large would take minutes more on a loaded machine, and the tests
 		// prove the incremental runs exact.
