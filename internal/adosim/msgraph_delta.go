@@ -148,44 +148,11 @@ func (s *Server) groupsDelta(c *call) {
 	o.mu.Lock() // the log's epoch may be set
 	defer o.mu.Unlock()
 	l := &o.entraDelta
-	l.init()
-	var st deltaState
-	switch tok, skip := c.query("$deltatoken"), c.query("$skiptoken"); {
-	case tok == "latest":
-		s.writeDeltaPage(c, "groups", l, []deltaGroup{}, deltaState{-1, l.end(), 0}, true, sel)
+	groups, st, last, done := s.deltaSubjects(c, "groups", l, []deltaGroup{}, sel, size, func(g *Subject) bool {
+		return entraGroup(g) && !g.Deleted
+	})
+	if done {
 		return
-	case tok != "" || skip != "":
-		var ok bool
-		if st, ok = l.parse(tok + skip); !ok || (tok != "" && skip != "") {
-			writeGraphError(c.w, http.StatusGone, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.")
-			return
-		}
-		if tok != "" { // a deltaLink: the changes since, up to now
-			st = deltaState{st.to, l.end(), -1}
-		}
-	default:
-		st = deltaState{-1, l.end(), -1}
-	}
-	var groups []*Subject
-	if st.from < 0 {
-		for _, g := range o.subjects {
-			if entraGroup(g) && !g.Deleted && g.seq > st.after {
-				groups = append(groups, g)
-			}
-		}
-	} else {
-		seen := map[int32]bool{}
-		for _, ch := range l.changes[st.from-l.base : st.to-l.base] {
-			if !seen[ch.group] && ch.group > st.after {
-				seen[ch.group] = true
-				groups = append(groups, o.subjects[ch.group])
-			}
-		}
-		slices.SortFunc(groups, func(a, b *Subject) int { return int(a.seq - b.seq) })
-	}
-	last := len(groups) <= size
-	if !last {
-		groups = groups[:size]
 	}
 	out := make([]deltaGroup, 0, len(groups))
 	for _, g := range groups {
@@ -210,6 +177,52 @@ func (s *Server) groupsDelta(c *call) {
 		st.after = groups[len(groups)-1].seq
 	}
 	s.writeDeltaPage(c, "groups", l, out, st, last, sel)
+}
+
+// deltaSubjects reads a delta request's token and picks the subjects of
+// its page: on a new round those initial accepts, then the ones the log
+// changed since the token, each once, in the log's order. done: it has
+// answered already ($deltatoken=latest, or a token it does not know).
+func (s *Server) deltaSubjects(c *call, what string, l *entraDeltaLog, none any, sel string, size int, initial func(*Subject) bool) (subs []*Subject, st deltaState, last, done bool) {
+	o := c.o
+	l.init()
+	switch tok, skip := c.query("$deltatoken"), c.query("$skiptoken"); {
+	case tok == "latest":
+		s.writeDeltaPage(c, what, l, none, deltaState{-1, l.end(), 0}, true, sel)
+		return nil, st, true, true
+	case tok != "" || skip != "":
+		var ok bool
+		if st, ok = l.parse(tok + skip); !ok || (tok != "" && skip != "") {
+			writeGraphError(c.w, http.StatusGone, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.")
+			return nil, st, true, true
+		}
+		if tok != "" { // a deltaLink: the changes since, up to now
+			st = deltaState{st.to, l.end(), -1}
+		}
+	default:
+		st = deltaState{-1, l.end(), -1}
+	}
+	if st.from < 0 {
+		for _, x := range o.subjects {
+			if initial(x) && x.seq > st.after {
+				subs = append(subs, x)
+			}
+		}
+	} else {
+		seen := map[int32]bool{}
+		for _, ch := range l.changes[st.from-l.base : st.to-l.base] {
+			if !seen[ch.group] && ch.group > st.after {
+				seen[ch.group] = true
+				subs = append(subs, o.subjects[ch.group])
+			}
+		}
+		slices.SortFunc(subs, func(a, b *Subject) int { return int(a.seq - b.seq) })
+	}
+	last = len(subs) <= size
+	if !last {
+		subs = subs[:size]
+	}
+	return subs, st, last, false
 }
 
 // deltaPageSize is how many objects a delta page holds: Prefer:

@@ -83,44 +83,11 @@ func (s *Server) usersDelta(c *call) {
 	o.mu.Lock() // the log's epoch may be set
 	defer o.mu.Unlock()
 	l := &o.entraUsers
-	l.init()
-	var st deltaState
-	switch tok, skip := c.query("$deltatoken"), c.query("$skiptoken"); {
-	case tok == "latest":
-		s.writeDeltaPage(c, "users", l, []deltaUser{}, deltaState{-1, l.end(), 0}, true, sel)
+	users, st, last, done := s.deltaSubjects(c, "users", l, []deltaUser{}, sel, size, func(u *Subject) bool {
+		return entraUser(u) && !u.Deleted && !u.DeletedOrigin
+	})
+	if done {
 		return
-	case tok != "" || skip != "":
-		var ok bool
-		if st, ok = l.parse(tok + skip); !ok || (tok != "" && skip != "") {
-			writeGraphError(c.w, http.StatusGone, "syncStateNotFound", "The sync state generation is not found. The delta token is expired and data must be synchronized again.")
-			return
-		}
-		if tok != "" {
-			st = deltaState{st.to, l.end(), -1}
-		}
-	default:
-		st = deltaState{-1, l.end(), -1}
-	}
-	var users []*Subject
-	if st.from < 0 {
-		for _, u := range o.subjects {
-			if entraUser(u) && !u.Deleted && !u.DeletedOrigin && u.seq > st.after {
-				users = append(users, u)
-			}
-		}
-	} else {
-		seen := map[int32]bool{}
-		for _, ch := range l.changes[st.from-l.base : st.to-l.base] {
-			if !seen[ch.group] && ch.group > st.after {
-				seen[ch.group] = true
-				users = append(users, o.subjects[ch.group])
-			}
-		}
-		slices.SortFunc(users, func(a, b *Subject) int { return int(a.seq - b.seq) })
-	}
-	last := len(users) <= size
-	if !last {
-		users = users[:size]
 	}
 	out := make([]deltaUser, 0, len(users))
 	for _, u := range users {
