@@ -258,8 +258,11 @@ func idempotent(r *http.Request) bool {
 	case http.MethodGet, http.MethodHead, http.MethodOptions:
 		return true
 	case http.MethodPost:
+		// Reads that take their question in a body (Check Configurations -
+		// Query needs only vso.build, a read scope).
 		p := strings.ToLower(r.URL.Path)
-		return strings.HasSuffix(p, "/_apis/identitybatch") || strings.HasSuffix(p, "/_apis/graph/subjectlookup")
+		return strings.HasSuffix(p, "/_apis/identitybatch") || strings.HasSuffix(p, "/_apis/graph/subjectlookup") ||
+			strings.HasSuffix(p, "/_apis/pipelines/checks/queryconfigurations")
 	}
 	return false
 }
