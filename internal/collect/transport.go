@@ -251,7 +251,14 @@ type retryTransport struct {
 	// answered is set once the service has answered anything at all.
 	answered atomic.Bool
 	log      *slog.Logger
+	// maxAnswer bounds one answer's body (0: maxAnswerBytes).
+	maxAnswer int64
 }
+
+// maxAnswerBytes is the most one answer may hold: far above the largest
+// page or ACL query the service sends, it only stops a body that never
+// ends from filling the memory.
+const maxAnswerBytes = 512 << 20
 
 func idempotent(r *http.Request) bool {
 	switch r.Method {
@@ -338,8 +345,15 @@ func (t *retryTransport) RoundTrip(r *http.Request) (*http.Response, error) {
 			t.answered.Store(true)
 			// Read the whole body here, so that a connection cut halfway
 			// through is retried like one cut before the answer.
-			b, rerr := io.ReadAll(resp.Body)
+			limit := t.maxAnswer
+			if limit <= 0 {
+				limit = maxAnswerBytes
+			}
+			b, rerr := io.ReadAll(io.LimitReader(resp.Body, limit+1))
 			resp.Body.Close()
+			if rerr == nil && int64(len(b)) > limit {
+				return nil, fmt.Errorf("%s %s: the answer is larger than %d MiB, the most one answer may hold", r.Method, redactURL(r), limit>>20)
+			}
 			if rerr == nil {
 				resp.Body = io.NopCloser(bytes.NewReader(b))
 				resp.ContentLength = int64(len(b))

@@ -1,6 +1,7 @@
 package collect
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"io"
@@ -330,4 +331,30 @@ func TestChainOwnsASlot(t *testing.T) {
 	waitFor("the chain's slot to go to the reads", func() bool { return slow.Load() == 3 })
 	close(block)
 	wg.Wait()
+}
+
+// An answer larger than the limit is refused, not read into memory whole,
+// and the error says which limit and which request (a body that never ends
+// would otherwise fill the memory).
+func TestAnswerOverTheLimitIsRefused(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Write(bytes.Repeat([]byte("x"), 3<<20))
+	}))
+	defer srv.Close()
+	stats := &Stats{byArea: map[string]int64{}}
+	rt := &retryTransport{policy: RetryPolicy{BaseDelay: time.Millisecond}.withDefaults(), stats: stats, maxAnswer: 2 << 20,
+		next: &countTransport{stats: stats, next: &http.Transport{}}}
+	_, err := (&http.Client{Transport: rt}).Get(srv.URL + "/org/_apis/projects")
+	if err == nil || !strings.Contains(err.Error(), "larger than 2 MiB") || !strings.Contains(err.Error(), "/org/_apis/projects") {
+		t.Fatalf("a 3 MiB answer under a 2 MiB limit: %v", err)
+	}
+	if total, _ := stats.Requests(); total != 1 {
+		t.Fatalf("sent %d times, want once (too large is not retried)", total)
+	}
+	rt.maxAnswer = 4 << 20
+	resp, err := (&http.Client{Transport: rt}).Get(srv.URL + "/org/_apis/projects")
+	if err != nil {
+		t.Fatalf("a 3 MiB answer under a 4 MiB limit: %v", err)
+	}
+	resp.Body.Close()
 }
