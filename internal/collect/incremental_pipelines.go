@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
@@ -168,8 +167,7 @@ func (inc *incRun) rereadPipelines(ctx context.Context) error {
 	for d := range owners {
 		list = append(list, d)
 	}
-	var requests atomic.Int64
-	return r.readOwnersTokens(ctx, list, &requests)
+	return r.readOwnersTokens(ctx, list)
 }
 
 // store is the store the run writes to.

@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"fmt"
-	"sync/atomic"
 	"time"
 
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -30,18 +29,25 @@ const TokenSweepOff = time.Duration(-1)
 // DefaultTokenSweep is the command line's default cadence: weekly.
 const DefaultTokenSweep = 7 * 24 * time.Hour
 
-// tokenSweep is one full sync's decision and count.
+// tokenSweep is one full sync's decision.
 type tokenSweep struct {
-	due      bool
-	at       time.Time
-	last     snapshot.TokenSweep
-	hasLast  bool
-	requests atomic.Int64
+	due     bool
+	at      time.Time
+	last    snapshot.TokenSweep
+	hasLast bool
+	// before is the client's Token Admin requests when the sweep began:
+	// in a full sync only the sweep asks that area.
+	before int64
+}
+
+func tokenAdminRequests(e *env) int64 {
+	_, by := e.c.Stats.Requests()
+	return by["tokenadmin"]
 }
 
 // startTokenSweep decides whether this full sync reads every user's tokens.
 func startTokenSweep(ctx context.Context, e *env) (*tokenSweep, error) {
-	sw := &tokenSweep{at: e.c.Stats.ServerNow()}
+	sw := &tokenSweep{at: e.c.Stats.ServerNow(), before: tokenAdminRequests(e)}
 	done := make(chan error, 1)
 	if err := e.out.do(ctx, func(w *snapshot.Writer) error {
 		var err error
@@ -75,7 +81,7 @@ func startTokenSweep(ctx context.Context, e *env) (*tokenSweep, error) {
 // this run did with tokens.
 func (sw *tokenSweep) finish(w *snapshot.Writer, e *env, owners int) error {
 	if sw.due {
-		n := sw.requests.Load()
+		n := tokenAdminRequests(e) - sw.before
 		e.notes.add(fmt.Sprintf("tokens swept: the personal access tokens and SSH keys of %d users read (%d Token Admin requests, one per user and kind)", owners, n))
 		return w.RecordTokenSweep(sw.at, int64(owners), n)
 	}

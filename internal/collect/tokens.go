@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"strings"
-	"sync/atomic"
 
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/tokenadmin"
@@ -44,8 +43,8 @@ const (
 )
 
 // patRows lists one user's tokens, or with ssh their SSH keys; a user the
-// service no longer knows (404) has none. requests counts the pages read.
-func (r *pipeRun) patRows(ctx context.Context, owner string, ssh bool, requests *atomic.Int64) ([]snapshot.Row, error) {
+// service no longer knows (404) has none.
+func (r *pipeRun) patRows(ctx context.Context, owner string, ssh bool) ([]snapshot.Row, error) {
 	var rows []snapshot.Row
 	size := tokenPage
 	var cont *string
@@ -54,7 +53,6 @@ func (r *pipeRun) patRows(ctx context.Context, owner string, ssh bool, requests 
 		kind = TokenKindSSH
 	}
 	for range 10_000 { // a limit: no user holds a million tokens
-		requests.Add(1)
 		page, err := r.e.c.pipes.tokens.ListPersonalAccessTokens(ctx, tokenadmin.ListPersonalAccessTokensArgs{
 			SubjectDescriptor: &owner, PageSize: &size, ContinuationToken: cont, IsPublic: &ssh})
 		if err != nil {
@@ -88,8 +86,8 @@ func (r *pipeRun) patRows(ctx context.Context, owner string, ssh bool, requests 
 
 // readOwnersTokens re-reads the tokens and SSH keys of some users and
 // replaces what the store holds of them. A credential that may not read
-// them is noted (the run goes on); requests counts Token Admin requests.
-func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string, requests *atomic.Int64) error {
+// them is noted (the run goes on).
+func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string) error {
 	if len(owners) == 0 || r.isDenied(kindTokens) {
 		return nil
 	}
@@ -99,7 +97,7 @@ func (r *pipeRun) readOwnersTokens(ctx context.Context, owners []string, request
 			if r.isDenied(kindTokens) {
 				return nil
 			}
-			got, err := r.patRows(ctx, owner, ssh, requests)
+			got, err := r.patRows(ctx, owner, ssh)
 			if err != nil {
 				what := "list the personal access tokens of " + owner
 				if ssh {
@@ -138,7 +136,7 @@ func readTokens(ctx context.Context, e *env) error {
 		return err
 	}
 	if sw.due {
-		if err := r.readOwnersTokens(ctx, users, &sw.requests); err != nil {
+		if err := r.readOwnersTokens(ctx, users); err != nil {
 			return err
 		}
 		if r.isDenied(kindTokens) {

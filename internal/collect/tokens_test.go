@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -69,6 +70,10 @@ func TestTokenSweepCadence(t *testing.T) {
 	}
 	if !strings.Contains(first.Note, "tokens swept") {
 		t.Errorf("first full sync's note: %q", first.Note)
+	}
+	// The note counts the sweep's requests as the run counts them.
+	if want := fmt.Sprintf("(%d Token Admin requests", first.RequestsByArea["tokenadmin"]); !strings.Contains(first.Note, want) {
+		t.Errorf("first full sync's note %q does not say %s", first.Note, want)
 	}
 	for _, p := range sim.PATs() {
 		if p.SSH {
