@@ -129,7 +129,7 @@ func (r *incRun) sweepByDelta(ctx context.Context, sw *entraSweep, groupsFull bo
 	} else if !groupsFull {
 		sw.fallback = "no Microsoft Graph deltaLink yet"
 	}
-	next, err := r.opts.entraDeltaLatest(ctx, sw.at)
+	next, err := r.opts.deltaFromNow(ctx, sw.at, (*MSGraph).GroupsDelta, groupsDeltaLatest)
 	if err != nil {
 		if ctx.Err() != nil {
 			return false, ctx.Err()
@@ -173,14 +173,14 @@ func (r *incRun) queueEntraGroups(ctx context.Context, sw *entraSweep, objectIDs
 	return nil
 }
 
-// entraDeltaLatest starts a delta round from now (the service's clock
-// says at), for a sweep that reads every Entra group: one request. Without
-// Graph it is "".
-func (o SyncOptions) entraDeltaLatest(ctx context.Context, at time.Time) (string, error) {
+// deltaFromNow starts a delta round from now (the service's clock says
+// at) with ask (MSGraph.GroupsDelta or UsersDelta) from start, for a sweep
+// that reads everything anyway: one request. Without Graph it is "".
+func (o SyncOptions) deltaFromNow(ctx context.Context, at time.Time, ask func(*MSGraph, context.Context, string) ([]string, string, int, error), start string) (string, error) {
 	if o.Graph == nil {
 		return "", nil
 	}
-	_, link, _, err := o.Graph.GroupsDelta(ctx, groupsDeltaLatest)
+	_, link, _, err := ask(o.Graph, ctx, start)
 	if err != nil {
 		return "", err
 	}

@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"strings"
-	"time"
 )
 
 // Microsoft Graph's delta query over the tenant's users
@@ -28,19 +27,6 @@ const usersDeltaFromNow = "/users/delta?$select=displayName,userPrincipalName,ma
 // deleted since), and how many requests it took.
 func (g *MSGraph) UsersDelta(ctx context.Context, link string) (changed []string, deltaLink string, requests int, err error) {
 	return g.delta(ctx, "users", "User.Read.All", link)
-}
-
-// usersDeltaLatest starts a users delta round from now (the service's
-// clock says at): one request. Without Graph it is "".
-func (o SyncOptions) usersDeltaLatest(ctx context.Context, at time.Time) (string, error) {
-	if o.Graph == nil {
-		return "", nil
-	}
-	_, link, _, err := o.Graph.UsersDelta(ctx, usersDeltaFromNow)
-	if err != nil {
-		return "", err
-	}
-	return deltaLinks{base: issuedLink{link, at}}.String(), nil
 }
 
 // usersByDelta is the account sweep's question to the users delta. It
@@ -73,7 +59,7 @@ func (r *incRun) usersByDelta(ctx context.Context, sw *entraSweep, accountsFull 
 	}
 	// A new round from now, asked before the accounts are looked up:
 	// what changes after is for the next sweep.
-	next, err := r.opts.usersDeltaLatest(ctx, sw.at)
+	next, err := r.opts.deltaFromNow(ctx, sw.at, (*MSGraph).UsersDelta, usersDeltaFromNow)
 	sw.usersRequests++
 	if err != nil {
 		if ctx.Err() != nil {

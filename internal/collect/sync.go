@@ -410,11 +410,11 @@ func fullSync(ctx context.Context, c *Client, w *snapshot.Writer, opts SyncOptio
 	defer ids.loading.abandon() // a no-op once the run has used it
 	notes := &runNotes{}
 	// Entra changes from now on are what the next sweep asks Graph for.
-	deltaLink, err := opts.entraDeltaLatest(ctx, snapshotTime)
+	deltaLink, err := opts.deltaFromNow(ctx, snapshotTime, (*MSGraph).GroupsDelta, groupsDeltaLatest)
 	if err != nil {
 		notes.add("no Microsoft Graph deltaLink for the next Entra sweep, which will read every Entra group: " + err.Error())
 	}
-	usersLink, err := opts.usersDeltaLatest(ctx, snapshotTime)
+	usersLink, err := opts.deltaFromNow(ctx, snapshotTime, (*MSGraph).UsersDelta, usersDeltaFromNow)
 	if err != nil {
 		notes.add("no Microsoft Graph users deltaLink for the next Entra sweep, which will look up every Entra account: " + err.Error())
 	}
