@@ -188,3 +188,20 @@ func TestCheckMutationsWriteChecksEntries(t *testing.T) {
 		}
 	}
 }
+
+// A request body over the limit is refused before it is read whole, as
+// the service refuses one; a body under it is answered.
+func TestRequestBodyOverTheLimitIsRefused(t *testing.T) {
+	s := startSim(t, Options{})
+	p := s.Org().projects[0]
+	u := s.URL() + "/" + p.ID + "/_apis/pipelines/checks/queryconfigurations"
+	huge := `[{"type":"environment","id":"` + strings.Repeat("1", maxRequestBody) + `"}]`
+	resp, b := rawRequest{method: http.MethodPost, url: u, token: s.Credential("readwrite"), body: huge}.send(t)
+	if resp.StatusCode != http.StatusBadRequest || !strings.Contains(string(b), "too large") {
+		t.Fatalf("a body of %d bytes: %d %.200s", len(huge), resp.StatusCode, b)
+	}
+	resp, b = rawRequest{method: http.MethodPost, url: u, token: s.Credential("readwrite"), body: `[]`}.send(t)
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("an empty query: %d %s", resp.StatusCode, b)
+	}
+}

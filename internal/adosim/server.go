@@ -699,12 +699,17 @@ func (c *call) fail(err error) {
 }
 
 func (c *call) decode(v any) bool {
-	if err := json.NewDecoder(c.r.Body).Decode(v); err != nil {
+	// The service refuses large request bodies too; 16 MiB is far above
+	// any body a client sends (a query names at most a few hundred ids).
+	if err := json.NewDecoder(http.MaxBytesReader(c.w, c.r.Body, maxRequestBody)).Decode(v); err != nil {
 		writeError(c.w, http.StatusBadRequest, "VssRequestContentException", "The request body could not be read: "+err.Error())
 		return false
 	}
 	return true
 }
+
+// maxRequestBody is the most a request body may hold.
+const maxRequestBody = 16 << 20
 
 // Continuation tokens are opaque to clients; inside they carry the list
 // they belong to, the position to resume at, and when they were issued
