@@ -368,13 +368,9 @@ func TestApplyEntraGroupThroughMicrosoftGraph(t *testing.T) {
 	dir := t.TempDir()
 	plan := filepath.Join(dir, "plan.csv")
 	os.WriteFile(plan, []byte("action,subject,target,approver\r\nrevoke,"+principal+",\""+groupName+"\",owner@fabrikam.example\r\n"), 0o644)
-	cert := filepath.Join(dir, "entra.pem")
-	os.WriteFile(cert, sim.EntraCertPEM(), 0o644)
 	app := sim.EntraApps()[0]
 	cmd := osexec.Command(bin, "apply", "--decisions", plan, "--apply", "--auth", "entra", "--entra-group-provisioning")
-	cmd.Env = append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "EXPORTER_DB="+env["EXPORTER_DB"], "MSGRAPH_URL="+sim.MicrosoftGraphURL(),
-		"AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(), "AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID,
-		"AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert, "ADO_PAT=")
+	cmd.Env = append(append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "EXPORTER_DB="+env["EXPORTER_DB"]), entraAppEnv(t, sim)...)
 	out, err := cmd.CombinedOutput()
 	if err != nil || !strings.Contains(string(out), "1 done") {
 		t.Fatalf("apply --auth entra: %v\n%s", err, out)

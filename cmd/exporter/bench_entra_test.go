@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -67,18 +65,7 @@ func BenchmarkEntraSweepLarge(b *testing.B) {
 // benchEntraSweepDelta is BenchmarkEntraSweepLarge's Microsoft Graph case,
 // run after a full sync with a PAT (so the store has no deltaLink yet).
 func benchEntraSweepDelta(b *testing.B, bin string, sim *adosim.Server, env []string, lastRun func() snapshot.Run, i int) {
-	if sim.EntraAuthorityHost() == "" {
-		if err := sim.StartEntra(""); err != nil {
-			b.Fatal(err)
-		}
-	}
-	cert := filepath.Join(b.TempDir(), "entra.pem")
-	if err := os.WriteFile(cert, sim.EntraCertPEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	app := sim.EntraApps()[0]
-	entra := append(slices.Clip(env), "ADO_PAT=", "MSGRAPH_URL="+sim.MicrosoftGraphURL(), "AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(),
-		"AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID, "AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert)
+	entra := append(slices.Clip(env), entraAppEnv(b, sim)...)
 	deltas := func() int64 { return sim.Stats().Requests["msgraph.groups.delta"] }
 	runMeasured(b, bin, entra, "sync", "--mode", "incremental", "--auth", "entra") // no deltaLink yet: every group, and a new round
 	if r := lastRun(); !strings.Contains(r.Note, "no Microsoft Graph deltaLink yet") {

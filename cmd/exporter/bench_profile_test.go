@@ -67,16 +67,7 @@ func startProfileSim(b *testing.B, preset string) *profileSim {
 	// deployment with Microsoft Graph permissions would: incremental runs
 	// then learn Entra-side changes from Graph's delta queries (see
 	// BenchmarkEntraSweepLarge for the sweep without them).
-	if err := sim.StartEntra(""); err != nil {
-		b.Fatal(err)
-	}
-	cert := filepath.Join(b.TempDir(), "entra.pem")
-	if err := os.WriteFile(cert, sim.EntraCertPEM(), 0o600); err != nil {
-		b.Fatal(err)
-	}
-	app := sim.EntraApps()[0]
-	p.entraEnv = append(slices.Clip(p.env), "ADO_PAT=", "MSGRAPH_URL="+sim.MicrosoftGraphURL(), "AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(),
-		"AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID, "AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert)
+	p.entraEnv = append(slices.Clip(p.env), entraAppEnv(b, sim)...)
 	benchLine("profile.latency_default", p.flat.Seconds()*1000, "ms")
 	for a, d := range areas {
 		benchLine("profile.latency."+a, d.D().Seconds()*1000, "ms")

@@ -4,7 +4,6 @@ import (
 	"context"
 	"os"
 	osexec "os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -19,20 +18,12 @@ import (
 func TestSyncEntraSweepThroughMicrosoftGraphDelta(t *testing.T) {
 	bin := exporterBinary(t)
 	sim, env := simEnv(t, adosim.Options{Preset: "small"})
-	if err := sim.StartEntra(""); err != nil {
-		t.Fatal(err)
-	}
-	cert := filepath.Join(t.TempDir(), "entra.pem")
-	if err := os.WriteFile(cert, sim.EntraCertPEM(), 0o600); err != nil {
-		t.Fatal(err)
-	}
+	entra := entraAppEnv(t, sim)
 	app := sim.EntraApps()[0]
 	sync := func(mode string) snapshot.Run {
 		t.Helper()
 		cmd := osexec.Command(bin, "sync", "--mode", mode, "--auth", "entra")
-		cmd.Env = append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "EXPORTER_DB="+env["EXPORTER_DB"], "MSGRAPH_URL="+sim.MicrosoftGraphURL(),
-			"AZURE_AUTHORITY_HOST="+sim.EntraAuthorityHost(), "AZURE_TENANT_ID="+sim.TenantID(), "AZURE_CLIENT_ID="+app.ClientID,
-			"AZURE_CLIENT_SECRET="+app.Secret, "SSL_CERT_FILE="+cert, "ADO_PAT=")
+		cmd.Env = append(append(os.Environ(), "ADO_ORG_URL="+env["ADO_ORG_URL"], "EXPORTER_DB="+env["EXPORTER_DB"]), entra...)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Fatalf("sync --mode %s --auth entra: %v\n%s", mode, err, out)
 		}
