@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"sync"
 	"time"
 
@@ -26,7 +27,8 @@ type Applier struct {
 	// Attempts is how many times a write is sent when it fails for a
 	// passing reason (throttled, a server error, a cut connection); the
 	// item is read again before every new send, so a write that did
-	// happen is not repeated (default 4).
+	// happen is not repeated (default 4). Throttled answers (429) do not
+	// count: an action may be throttled maxThrottled times.
 	Attempts int
 	Backoff  time.Duration // before the second send, doubling (default 500ms)
 	Log      *slog.Logger
@@ -166,6 +168,10 @@ func entry(p *Plan, a *Action) snapshot.JournalEntry {
 		Approver: a.Approver, Ticket: a.Ticket, Reason: a.Reason}
 }
 
+// maxThrottled is how many throttled answers one action may get before it
+// fails; the waits between them double from Backoff.
+const maxThrottled = 10
+
 // carryOut sends an action's write. When it fails for a passing reason
 // the item is read again: if the write happened after all, it is done;
 // if not, it is sent again, up to Attempts times.
@@ -177,8 +183,16 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 	if backoff <= 0 {
 		backoff = 500 * time.Millisecond
 	}
+	// A throttled answer (429) says the service refused the request before
+	// acting on it, so it spends its own, larger budget: under a burst of
+	// throttling an action waits its turn instead of failing.
+	throttled := 0
 	for attempt := 1; ; attempt++ {
 		status, err := ap.send(ctx, a)
+		if max(status, collect.HTTPStatus(err)) == http.StatusTooManyRequests && throttled < maxThrottled {
+			throttled++
+			attempt-- // does not count against Attempts
+		}
 		switch {
 		case err == nil:
 			return Outcome{Action: a, Status: snapshot.JournalDone, HTTPStatus: status}
@@ -201,7 +215,7 @@ func (ap *Applier) carryOut(ctx context.Context, a *Action) Outcome {
 		select {
 		case <-ctx.Done():
 			return Outcome{Action: a, Status: snapshot.JournalFailed, HTTPStatus: status, Err: err.Error()}
-		case <-time.After(backoff << (attempt - 1)):
+		case <-time.After(backoff << min(max(attempt-1, throttled), 5)):
 		}
 	}
 }
