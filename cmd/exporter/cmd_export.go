@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
-	"runtime/debug"
 	"slices"
 	"strconv"
 	"strings"
@@ -317,9 +316,7 @@ func exportFrom(ctx context.Context, env *Env, st *snapshot.Store, p exportParam
 	// An export holds little but streams a lot: collecting more often
 	// keeps the peak RSS of a large organization's packet near 380 MiB
 	// instead of 480, at no measurable cost in time.
-	if env.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(50))
-	}
+	defer leanGC(env, 50)()
 	r, err := pickRun(ctx, st, p.run)
 	if err != nil {
 		return nil, nil, err

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"os"
-	"runtime/debug"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -49,9 +48,7 @@ func runCampaignExport(ctx context.Context, env *Env, p exportParams) error {
 // exportCampaign writes a campaign from the store, as the command and
 // scheduled jobs do. It writes nothing to stdout.
 func exportCampaign(ctx context.Context, env *Env, p exportParams) (*review.Campaign, export.Sink, error) {
-	if env.Getenv("GOGC") == "" {
-		defer debug.SetGCPercent(debug.SetGCPercent(50))
-	}
+	defer leanGC(env, 50)()
 	var reviewers map[string][]review.Reviewer
 	if p.reviewers != "" {
 		var err error

@@ -258,6 +258,10 @@ func syncStore(ctx context.Context, env *Env, p syncParams) (snapshot.Run, *coll
 	}
 	defer cleanup()
 	defer st.Close()
+	// Collecting more often kept the peak RSS of a first sync of the large
+	// organization near 330 MiB instead of 365, in the same wall time
+	// (README, performance).
+	defer leanGC(env, 60)()
 	prog := collect.NewProgress()
 	p.opts.Progress = prog
 	stop := showProgress(env, prog, client.Stats)

@@ -191,6 +191,9 @@ func TestEntitlementSearchPagesThroughMedium(t *testing.T) {
 		{"name", guests, func(e memberentitlementmanagement.UserEntitlement) string {
 			return strings.ToLower(*e.User.DisplayName)
 		}, false},
+		{"name desc", guests, func(e memberentitlementmanagement.UserEntitlement) string {
+			return strings.ToLower(*e.User.DisplayName)
+		}, true},
 	}
 	for _, tc := range orders {
 		t.Run("orderBy "+tc.orderBy, func(t *testing.T) {
@@ -385,5 +388,31 @@ func TestEntitlementSearchSeesChanges(t *testing.T) {
 	after, _ := searchEntitlements(t, raw, "", "")
 	if len(after) != len(before)+1 || len(after) != s.Stats().Counts.Entitlements {
 		t.Fatalf("entitlements %d before, %d after 3 adds and 2 removals; Stats says %d", len(before), len(after), s.Stats().Counts.Entitlements)
+	}
+}
+
+// A search ordered by name is sorted once and kept while the same users
+// keep the same names (nameOrders); a rename or a new user is seen at once.
+func TestEntitlementSearchByNameSeesChanges(t *testing.T) {
+	t.Parallel()
+	s := startSim(t, Options{})
+	_, raw := rawEntitlementClient(t, patConn(s, "readonly"))
+	first := func() string {
+		got, _ := searchEntitlements(t, raw, "", "name asc")
+		return *got[0].User.DisplayName
+	}
+	if name := first(); name == "\x01 First" {
+		t.Fatalf("the generated organization already has %q", name)
+	}
+	s.PlantNamesakes("\x01 First", 1) // renames the first user in model order
+	if name := first(); name != "\x01 First" {
+		t.Fatalf("after a rename the name order starts with %q", name)
+	}
+	if _, err := s.Mutate(MutateRequest{Count: 1, Seed: 5, Kinds: []string{"user.add"}}); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := searchEntitlements(t, raw, "", "name asc")
+	if len(got) != s.Stats().Counts.Entitlements {
+		t.Fatalf("ordered search found %d after a user was added; Stats says %d", len(got), s.Stats().Counts.Entitlements)
 	}
 }

@@ -232,6 +232,8 @@ type Org struct {
 	entraDelta entraDeltaLog // Entra membership changes, for Microsoft Graph delta queries (msgraph_delta.go)
 	entraUsers entraDeltaLog // Entra user changes, for the users delta query (msgraph_users_delta.go)
 
+	byName nameOrders // user entitlement searches ordered by name (entitlements.go)
+
 	// Well-known groups and the administrator that scripted changes run as.
 	pca, pcvu, pcsa, pcbsa *Subject
 	buildService           map[string]*Subject // project id → its build service identity

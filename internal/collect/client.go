@@ -276,6 +276,16 @@ func (c *Client) ownSlot(ctx context.Context) (_ context.Context, release func()
 	return context.WithValue(ctx, slotHeld{}, true), func() { once.Do(func() { <-c.slots }) }, nil
 }
 
+// ends is how many ends a chain read from both ends is read from: two
+// when the client has slots enough for each to hold one of its own and
+// leave at least two for everything else.
+func (c *Client) ends() int {
+	if c.slots == nil || cap(c.slots) >= 4 {
+		return 2
+	}
+	return 1
+}
+
 // Identity is an identity as the location service names it.
 type Identity struct {
 	ID          string // identity id (storage key)

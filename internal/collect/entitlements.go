@@ -3,7 +3,6 @@ package collect
 import (
 	"context"
 	"net/http"
-	"net/url"
 
 	"github.com/google/uuid"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7"
@@ -21,11 +20,6 @@ import (
 // puts in the body (azure-devops-go-api #191), so the search is called
 // through the same client and decoded here.
 var locUserEntitlements = uuid.MustParse("387f832c-dbf2-4643-88e9-c1aa94dbb737")
-
-type userEntitlementPage struct {
-	Members           []memberentitlementmanagement.UserEntitlement `json:"members"`
-	ContinuationToken *string                                       `json:"continuationToken"`
-}
 
 func (c *Client) entitlements() memberentitlementmanagement.Client {
 	return &memberentitlementmanagement.ClientImpl{Client: *c.vsaex}
@@ -67,85 +61,6 @@ func entitlementRow(descriptor string, a *licensing.AccessLevel, rules *[]member
 		date = formatDate(created.Time)
 	}
 	return snapshot.Row{descriptor, lt, src, msdn, name, status, assign, rule, date}
-}
-
-// readUserEntitlements pages through every user entitlement: the access
-// level (versioned), the last access (volatile) and the storage key.
-// The pages are the sync's one long chain: it holds a request slot of its
-// own (see Client.ownSlot).
-func readUserEntitlements(ctx context.Context, e *env) error {
-	ctx, release, err := e.c.ownSlot(ctx)
-	if err != nil {
-		return err
-	}
-	defer release()
-	const restarts = 3
-	for attempt := 0; ; attempt++ {
-		n, err := e.pageUserEntitlements(ctx)
-		if err != nil && isExpiredToken(err) && attempt < restarts {
-			e.out.prog.add("entitlements", -n) // the pass starts over: count it once
-			continue
-		}
-		if err != nil {
-			return describe("list user entitlements", "entitlements", err)
-		}
-		return nil
-	}
-}
-
-// pagesAhead is how many pages of user entitlements the chain may read
-// ahead of the writer: the next page is asked for at once, not after the
-// rows of this one have queued behind other tables' writes.
-const pagesAhead = 32
-
-// pageUserEntitlements reads every page; it returns how many entitlements
-// it put, even when it fails.
-func (e *env) pageUserEntitlements(ctx context.Context) (int, error) {
-	pages := make(chan []memberentitlementmanagement.UserEntitlement, pagesAhead)
-	n := 0
-	putErr := make(chan error, 1)
-	go func() {
-		var err error
-		for members := range pages {
-			for _, m := range members {
-				if err != nil {
-					break // drain after a failure
-				}
-				err = e.putEntitlement(ctx, m.User.Descriptor, m.Id, m.AccessLevel, m.GroupAssignments, m.DateCreated, m.LastAccessedDate)
-				if err == nil && m.User.Descriptor != nil && *m.User.Descriptor != "" {
-					n++
-				}
-			}
-		}
-		putErr <- err
-	}()
-	err := func() error {
-		token := ""
-		for {
-			q := url.Values{}
-			if token != "" {
-				q.Set("continuationToken", token)
-			}
-			var page userEntitlementPage
-			if err := sendJSON(ctx, e.c.vsaex, http.MethodGet, locUserEntitlements, "7.1-preview.3", nil, q, &page); err != nil {
-				return err
-			}
-			select {
-			case pages <- page.Members:
-			case <-ctx.Done():
-				return ctx.Err()
-			}
-			if page.ContinuationToken == nil || *page.ContinuationToken == "" {
-				return nil
-			}
-			token = *page.ContinuationToken
-		}
-	}()
-	close(pages)
-	if perr := <-putErr; err == nil {
-		err = perr
-	}
-	return n, err
 }
 
 func (e *env) putEntitlement(ctx context.Context, descriptor *string, id *uuid.UUID, a *licensing.AccessLevel, rules *[]memberentitlementmanagement.GroupEntitlement, created, last *azuredevops.Time) error {
