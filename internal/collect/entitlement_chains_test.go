@@ -137,3 +137,47 @@ func equalLines(a, b []string) bool {
 	}
 	return true
 }
+
+// The ends have met only when one gets a row the other delivered and the
+// distinct rows reach the total; a row an end delivered itself (after it
+// started over) is not a meeting.
+func TestBothEndsMeet(t *testing.T) {
+	row := func(d string) chainEntitlement {
+		m := chainEntitlement{}
+		m.User = &struct {
+			Descriptor *string `json:"descriptor"`
+		}{Descriptor: &d}
+		return m
+	}
+	page := func(total int, ds ...string) *chainPage {
+		p := &chainPage{TotalCount: total}
+		for _, d := range ds {
+			p.Members = append(p.Members, row(d))
+		}
+		return p
+	}
+	b := &bothEnds{seen: map[string]byte{}}
+	if fresh, done := b.take(0, page(6, "a", "b")); len(fresh) != 2 || done {
+		t.Fatalf("first page: %d fresh, done %v", len(fresh), done)
+	}
+	if fresh, done := b.take(0, page(6, "a", "b")); len(fresh) != 0 || done || b.met {
+		t.Fatalf("an end reading its own rows again: %d fresh, done %v, met %v", len(fresh), done, b.met)
+	}
+	if fresh, done := b.take(1, page(6, "f", "e")); len(fresh) != 2 || done {
+		t.Fatalf("other end: %d fresh, done %v", len(fresh), done)
+	}
+	// Crossed (b is the other end's) but c and d are still missing: a run
+	// of tied names can put rows beyond a crossing.
+	if fresh, done := b.take(1, page(6, "b")); len(fresh) != 0 || done || !b.met {
+		t.Fatalf("crossing short of the total: %d fresh, done %v, met %v", len(fresh), done, b.met)
+	}
+	if fresh, done := b.take(0, page(6, "c", "d")); len(fresh) != 2 || !done {
+		t.Fatalf("every row in: %d fresh, done %v", len(fresh), done)
+	}
+	// Without a total the rows are never known complete from a crossing.
+	b = &bothEnds{seen: map[string]byte{}}
+	b.take(0, page(0, "a"))
+	if _, done := b.take(1, page(0, "a")); done {
+		t.Fatal("complete without a totalCount")
+	}
+}
