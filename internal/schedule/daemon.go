@@ -107,11 +107,18 @@ func (d *Daemon) Serve(ctx context.Context) error {
 			defer running.Store(false)
 			select {
 			case turn <- struct{}{}:
-				defer func() { <-turn }()
-			case <-stopped:
-				notStarting()
-				return
+			default:
+				// Another job's run holds the same store: wait for it,
+				// and say so, since the run starts late.
+				d.Logger.Info("waiting: another run on the same store is going", "job", job.Name)
+				select {
+				case turn <- struct{}{}:
+				case <-stopped:
+					notStarting()
+					return
+				}
 			}
+			defer func() { <-turn }()
 			if d.stopping.Load() {
 				notStarting()
 				return

@@ -306,7 +306,13 @@ func TestDaemonStopLogsDroppedRunsAndNoNextRun(t *testing.T) {
 	}
 	stop, _ := serve(t, d)
 	first := <-started
-	time.Sleep(60 * time.Millisecond) // the other job is due and waits for the store
+	// The other job is due and waits for the store (on a loaded machine
+	// its tick may come late: wait for it, not for a fixed time).
+	for deadline := time.Now().Add(10 * time.Second); !strings.Contains(logs.String(), "waiting: another run on the same store"); time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the other job never waited for the store:\n%s", logs.String())
+		}
+	}
 	stop()
 	out := logs.String()
 	i := strings.Index(out, "stopping: no new runs")
