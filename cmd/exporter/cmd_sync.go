@@ -139,7 +139,7 @@ Examples:
 			sf.register(fs)
 			fs.StringVar(&patFile, "pat-file", "", "read the PAT from this file instead of ADO_PAT")
 			fs.Var(auth, "auth", "how to authenticate")
-			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once")
+			fs.IntVar(&concurrency, "concurrency", 8, "requests in flight at once (from 4, the user-entitlement pages are read from both ends, one slot each)")
 			fs.BoolVar(&noTeams, "no-teams", false, "skip teams and team members (saves one request per team)")
 			fs.BoolVar(&noPerms, "no-permissions", false, "skip security namespaces and access control lists")
 			fs.BoolVar(&noPipes, "no-pipelines", false, "skip service connections, variable groups, environments, agent pools and queues")
