@@ -58,6 +58,10 @@ func (l *entraDeltaLog) init() {
 }
 
 // record notes that member's membership of group g changed.
+// expire forgets every token the log issued: the next call with one is
+// refused as expired.
+func (l *entraDeltaLog) expire() { l.epoch = randomToken(6) }
+
 func (l *entraDeltaLog) record(g, m *Subject) { l.add(entraDeltaChange{g.seq, m.seq}) }
 
 func (l *entraDeltaLog) add(ch entraDeltaChange) {
@@ -81,10 +85,8 @@ func (s *Server) ExpireEntraDeltaTokens() {
 	o := s.org
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.entraDelta.init()
-	o.entraDelta.epoch = randomToken(6)
-	o.entraUsers.init()
-	o.entraUsers.epoch = randomToken(6)
+	o.entraDelta.expire()
+	o.entraUsers.expire()
 }
 
 // deltaState is what a delta or skip token carries: the round resumes

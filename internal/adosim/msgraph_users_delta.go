@@ -64,8 +64,7 @@ func (s *Server) ExpireEntraUsersDeltaTokens() {
 	o := s.org
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	o.entraUsers.init()
-	o.entraUsers.epoch = randomToken(6)
+	o.entraUsers.expire()
 }
 
 // usersDelta serves GET /users/delta.

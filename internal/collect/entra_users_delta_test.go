@@ -31,15 +31,10 @@ func TestEntraUsersDelta(t *testing.T) {
 	aad := 0
 	sync := func(what string, maxGraph int64, wantNote string) snapshot.Run {
 		t.Helper()
-		before, _ := g.Stats.Requests()
-		r, err := Sync(ctx, c, st, SyncOptions{Mode: "incremental", Graph: g})
-		if err != nil {
-			t.Fatal(err)
-		}
-		after, _ := g.Stats.Requests()
-		t.Logf("%s: %d Microsoft Graph requests, Azure DevOps requests by area %v", what, after-before, r.RequestsByArea)
-		if after-before > maxGraph {
-			t.Errorf("%s: %d Microsoft Graph requests, want at most %d", what, after-before, maxGraph)
+		r, n := incrementalWithGraph(t, c, st, g)
+		t.Logf("%s: %d Microsoft Graph requests, Azure DevOps requests by area %v", what, n, r.RequestsByArea)
+		if n > maxGraph {
+			t.Errorf("%s: %d Microsoft Graph requests, want at most %d", what, n, maxGraph)
 		}
 		if !strings.Contains(r.Note, wantNote) {
 			t.Fatalf("%s: note %q, want %q", what, r.Note, wantNote)
