@@ -438,6 +438,9 @@ type nameOrders struct {
 	lists map[string]*nameOrder
 }
 
+// maxNameOrders bounds the orders kept, one per filter and direction.
+const maxNameOrders = 16
+
 type nameOrder struct {
 	users  []*Subject // the search's users, in model order
 	names  []string   // their display names then
@@ -464,8 +467,8 @@ func (n *nameOrders) sorted(list string, users []*Subject, desc bool) []*Subject
 		}
 		return strings.Compare(lower[a], lower[b])
 	})
-	if n.lists == nil {
-		n.lists = map[string]*nameOrder{}
+	if n.lists == nil || len(n.lists) >= maxNameOrders {
+		n.lists = map[string]*nameOrder{} // each filter keeps one; a client trying many starts over
 	}
 	n.lists[list] = c
 	return c.sorted
