@@ -7,6 +7,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/google/uuid"
+
 	"github.com/ado-access/ado-access/internal/snapshot"
 )
 
@@ -34,7 +36,7 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		steps = append(steps, step{name: "groups", run: readGroups},
 			step{name: "memberships", after: []string{"groups"}, run: readMemberships})
 		fullTables = append(fullTables, snapshot.Groups, snapshot.Memberships)
-		p.groupKeys, p.groups, p.scopes = map[string]bool{}, map[string]bool{}, map[string]bool{}
+		p.groupKeys, p.groups, p.scopes, p.created = map[string]bool{}, map[string]bool{}, map[string]bool{}, map[string][]string{}
 	}
 	if _, ok := p.full[kindProjects]; ok {
 		steps = append(steps, step{name: "projects", run: readProjects}, step{name: "repositories", run: readRepositories})
@@ -71,7 +73,7 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if err := view.loading.wait(ctx); err != nil {
 		return fmt.Errorf("read the store: %w", err)
 	}
-	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
+	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, newTeams: map[string]uuid.UUID{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
 		groups: view.groups, teams: view.teams, orgID: view.orgID, subjects: map[string]bool{}}
 	sweep, err := inc.startEntraSweep(ctx)
 	if err != nil {
@@ -84,13 +86,22 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	on := func(fn func(context.Context) error) func(context.Context, *env) error {
 		return func(ctx context.Context, _ *env) error { return fn(ctx) }
 	}
+	// The groups created in projects wait for the team lists: a new team's
+	// group is read by the team's id, without its project's group list.
+	teamLists := e.opts.Teams && len(p.teamsOf) > 0
+	var createdAfter []string
+	if teamLists {
+		createdAfter = []string{"team lists"}
+	}
 	steps = append(steps,
 		step{name: "users", run: on(inc.rereadUsers)},
 		step{name: "group lists", run: on(inc.rereadScopes)},
+		step{name: "created groups", after: createdAfter, run: on(inc.rereadCreated)},
 		step{name: "group keys", run: on(inc.resolveGroupKeys)},
 		step{name: "named groups", after: []string{"group keys"}, run: on(inc.rereadGroups)},
 		// New groups the lists found need not wait for the named ones.
-		step{name: "listed groups", after: []string{"group lists"}, run: on(inc.rereadGroups)})
+		step{name: "listed groups", after: []string{"group lists"}, run: on(inc.rereadGroups)},
+		step{name: "new groups", after: []string{"created groups"}, run: on(inc.rereadGroups)})
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
 	}
@@ -105,7 +116,7 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if p.pipes.on(e.opts) {
 		steps = append(steps, step{name: "pipeline resources", run: on(inc.rereadPipelines)})
 	}
-	if e.opts.Teams {
+	if teamLists {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
 	}
 	start := time.Now()
@@ -153,6 +164,7 @@ type incRun struct {
 	p            *plan
 	mu           sync.Mutex
 	renamedTeams map[string]bool           // teams whose group was renamed or redescribed
+	newTeams     map[string]uuid.UUID      // teams the team lists found that the store had not: project id + "\\" + lower-case name → id
 	groupsRead   map[string]bool           // groups re-read already
 	readMembers  map[string][]snapshot.Row // direct members of the groups re-read
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"net/http"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -28,7 +29,13 @@ func (r *incRun) resolveGroupKeys(ctx context.Context) error {
 			unknown = append(unknown, id)
 		}
 	}
-	return forEach(ctx, r.c.conc, chunks(unknown, identityBatch), func(ctx context.Context, batch []uuid.UUID) error {
+	return r.readGroupsByKey(ctx, unknown)
+}
+
+// readGroupsByKey resolves groups' storage keys to descriptors through the
+// Identities API, many keys per call, and marks the groups to be re-read.
+func (r *incRun) readGroupsByKey(ctx context.Context, keys []uuid.UUID) error {
+	return forEach(ctx, r.c.conc, chunks(keys, identityBatch), func(ctx context.Context, batch []uuid.UUID) error {
 		ids, err := r.c.Identity.ReadIdentityBatch(ctx, identity.ReadIdentityBatchArgs{BatchInfo: &identity.IdentityBatchInfo{
 			IdentityIds: &batch, QueryMembership: &queryNone,
 		}})
@@ -50,25 +57,59 @@ func (r *incRun) resolveGroupKeys(ctx context.Context) error {
 	})
 }
 
-// rereadScopes re-reads the group lists of the scopes where groups were
-// created or projects changed, and marks the groups a scope no longer has
-// (they are closed as gone after a lookup). New groups have their members
-// read; existing ones only their row. Scopes are listed side by side; the
-// full list, whose pages follow one another, is read instead only when
-// the scopes would cost several times its requests.
+// rereadScopes re-reads the group lists of the scopes where projects
+// changed or groups were created outside projects (rereadCreated does
+// the projects' new groups).
 func (r *incRun) rereadScopes(ctx context.Context) error {
-	if len(r.p.scopes) == 0 {
+	var scopes []string
+	for s := range r.p.scopes {
+		scopes = append(scopes, s)
+	}
+	return r.listScopes(ctx, scopes)
+}
+
+// rereadCreated finds the groups created in projects, named by their
+// Group.CreateGroups entries, once the team lists are in: one named as a
+// team the lists found new in its project is that team's group, read by
+// its id, the team's; for any other the project's group list is read. A
+// team and a group of a project cannot share a name, in the service as in
+// the simulator.
+func (r *incRun) rereadCreated(ctx context.Context) error {
+	var ids []uuid.UUID
+	var scopes []string
+	r.mu.Lock()
+	for project, names := range r.p.created {
+		for _, name := range names {
+			_, inScope, _ := strings.Cut(name, `]\`) // "[Project]\Name"
+			if id, ok := r.newTeams[teamKey(project, inScope)]; ok && inScope != "" {
+				ids = append(ids, id)
+			} else if !r.p.scopes[project] && !slices.Contains(scopes, project) {
+				scopes = append(scopes, project) // not listed by rereadScopes
+			}
+		}
+	}
+	r.mu.Unlock()
+	if err := r.readGroupsByKey(ctx, ids); err != nil {
+		return err
+	}
+	return r.listScopes(ctx, scopes)
+}
+
+// listScopes re-reads the group lists of scopes (project ids, "" for the
+// organization) and marks the groups a scope no longer has (they are
+// closed as gone after a lookup). New groups have their members read;
+// existing ones only their row. Scopes are listed side by side; the full
+// list, whose pages follow one another, is read instead only when the
+// scopes would cost several times its requests.
+func (r *incRun) listScopes(ctx context.Context, scopes []string) error {
+	if len(scopes) == 0 {
 		return nil
 	}
 	r.mu.Lock()
 	groupCount := len(r.groups)
 	r.mu.Unlock()
-	if len(r.p.scopes) > 3*(groupCount/graphPage+1) {
+	if len(scopes) > 3*(groupCount/graphPage+1) {
 		return r.rereadGroupList(ctx, "", nil)
-	}
-	var scopes []string
-	for s := range r.p.scopes {
-		scopes = append(scopes, s)
 	}
 	return forEach(ctx, r.c.conc, scopes, func(ctx context.Context, project string) error {
 		id := project
@@ -82,6 +123,12 @@ func (r *incRun) rereadScopes(ctx context.Context) error {
 		scope := "scp." + base64.RawURLEncoding.EncodeToString([]byte(id))
 		return r.rereadGroupList(ctx, scope, &project)
 	})
+}
+
+// teamKey names a team by its project and name, as rereadCreated matches
+// them.
+func teamKey(project, name string) string {
+	return strings.ToLower(project) + `\` + strings.ToLower(name)
 }
 
 // graphPage is how many subjects a Graph list page holds.
@@ -149,7 +196,7 @@ func (r *incRun) rereadTeamLists(ctx context.Context) error {
 	teamCount := len(r.teams)
 	r.mu.Unlock()
 	if len(r.p.teamsOf) > 3*(teamCount/teamListPage+2) {
-		return r.reconcileTeams(ctx, nil, func(top, skip int) (*[]core.WebApiTeam, error) {
+		return r.reconcileTeams(ctx, nil, teamCount, func(top, skip int) (*[]core.WebApiTeam, error) {
 			return r.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
 		})
 	}
@@ -158,17 +205,17 @@ func (r *incRun) rereadTeamLists(ctx context.Context) error {
 		projects = append(projects, p)
 	}
 	return forEach(ctx, r.c.conc, projects, func(ctx context.Context, project string) error {
-		return r.reconcileTeams(ctx, &project, func(top, skip int) (*[]core.WebApiTeam, error) {
+		return r.reconcileTeams(ctx, &project, 0, func(top, skip int) (*[]core.WebApiTeam, error) {
 			return r.c.Core.GetTeams(ctx, core.GetTeamsArgs{ProjectId: &project, Top: &top, Skip: &skip})
 		})
 	})
 }
 
 // reconcileTeams pages through a team list (of one project, or all) and
-// makes the store's teams match it.
-func (r *incRun) reconcileTeams(ctx context.Context, project *string, list func(top, skip int) (*[]core.WebApiTeam, error)) error {
+// makes the store's teams match it; expected is how many it likely holds.
+func (r *incRun) reconcileTeams(ctx context.Context, project *string, expected int, list func(top, skip int) (*[]core.WebApiTeam, error)) error {
 	listed := map[string]bool{}
-	err := pageTeams(func(top, skip int) ([]core.WebApiTeam, error) {
+	err := pageTeams(ctx, expected, func(top, skip int) ([]core.WebApiTeam, error) {
 		teams, err := list(top, skip)
 		if status, _ := statusOf(err); status == http.StatusNotFound {
 			return nil, nil // the project is gone
@@ -184,6 +231,9 @@ func (r *incRun) reconcileTeams(ctx context.Context, project *string, list func(
 		listed[id] = true
 		row := snapshot.Row{id, pid, str(t.Name), str(t.Description)}
 		r.mu.Lock()
+		if _, known := r.teams[id]; !known {
+			r.newTeams[teamKey(pid, str(t.Name))] = *t.Id
+		}
 		r.teams[id] = row
 		r.mu.Unlock()
 		return r.out.put(ctx, snapshot.Teams, "teams", row)

@@ -10,26 +10,27 @@ import (
 
 // plan is what an incremental run re-reads.
 type plan struct {
-	groupKeys  map[string]bool   // storage keys of groups named by entries
-	groups     map[string]bool   // descriptors of groups to re-read: metadata and direct members
-	users      map[string]bool   // principal names (lower case): account and access level
-	scopes     map[string]bool   // project ids ("" = organization) whose group list to re-read
-	teamsOf    map[string]bool   // project ids whose teams to re-read
-	teams      map[string]bool   // team ids whose members and administrators to re-read
-	projects   bool              // re-read the project list
-	svc        bool              // re-read the service accounts (a new project brings a build identity)
-	repos      bool              // re-read the repositories
-	groupRules bool              // re-read the group rules
-	acl        *aclPlan          // permissions (incremental_perms.go)
-	pipes      pipePlan          // pipeline resources and tokens (incremental_pipelines.go)
-	full       map[string]string // resource kind → why it is re-read in full
-	mapped     int               // entries that led to re-reads
-	ignored    map[string]int    // actions that touch nothing collected, by area
+	groupKeys  map[string]bool     // storage keys of groups named by entries
+	groups     map[string]bool     // descriptors of groups to re-read: metadata and direct members
+	users      map[string]bool     // principal names (lower case): account and access level
+	scopes     map[string]bool     // project ids ("" = organization) whose group list to re-read
+	created    map[string][]string // project id → names of the groups created there (see createdGroups)
+	teamsOf    map[string]bool     // project ids whose teams to re-read
+	teams      map[string]bool     // team ids whose members and administrators to re-read
+	projects   bool                // re-read the project list
+	svc        bool                // re-read the service accounts (a new project brings a build identity)
+	repos      bool                // re-read the repositories
+	groupRules bool                // re-read the group rules
+	acl        *aclPlan            // permissions (incremental_perms.go)
+	pipes      pipePlan            // pipeline resources and tokens (incremental_pipelines.go)
+	full       map[string]string   // resource kind → why it is re-read in full
+	mapped     int                 // entries that led to re-reads
+	ignored    map[string]int      // actions that touch nothing collected, by area
 }
 
 func newPlan(opts SyncOptions) *plan {
 	return &plan{groupKeys: map[string]bool{}, groups: map[string]bool{}, users: map[string]bool{},
-		scopes: map[string]bool{}, teamsOf: map[string]bool{}, teams: map[string]bool{},
+		scopes: map[string]bool{}, created: map[string][]string{}, teamsOf: map[string]bool{}, teams: map[string]bool{},
 		full: map[string]string{}, ignored: map[string]int{}, acl: newACLPlan(opts)}
 }
 
@@ -92,9 +93,16 @@ func (p *plan) add(e entry) {
 			p.groupKeys[strings.ToLower(k)] = true
 		}
 	case e.action == "Group.CreateGroups":
-		// The entry names the group, not its id: re-read the groups of its
-		// scope; a new project group may be a new team.
-		p.scopes[e.projectID] = true
+		// The entry names the group, not its id. A new team's group is
+		// found through its project's team list, which a new project group
+		// makes the run read anyway (the team's id is its group's); any
+		// other through the group list of its scope (createdGroups).
+		names := dataStrings(e.data, "GroupName")
+		if e.projectID == "" || len(names) == 0 {
+			p.scopes[e.projectID] = true
+		} else {
+			p.created[e.projectID] = append(p.created[e.projectID], names...)
+		}
 		if e.projectID != "" {
 			p.teamsOf[e.projectID] = true
 		}

@@ -2,6 +2,7 @@ package collect
 
 import (
 	"context"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"slices"
@@ -295,6 +296,50 @@ func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
 // A team created and given a member in one window: its members come from
 // its group, whichever of the group and the team list is read first. The
 // team list is slowed down so that the group is read before it.
+// A Group.CreateGroups entry names the group, not its id. A new team's
+// group is read by the team's id, which the team list the entry makes the
+// run read anyway gives; only a plain group's project has its group list
+// read again.
+func TestNewTeamGroupIsReadByTheTeamsID(t *testing.T) {
+	t.Parallel()
+	sim := startSim(t, adosim.Options{Spec: &propertySpec})
+	c := dial(t, sim, "readonly")
+	st := openStore(t)
+	syncMode(t, c, st, "full")
+
+	ctx := context.Background()
+	rw := azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite"))
+	cc, _ := core.NewClient(ctx, rw)
+	gc, _ := graph.NewClient(ctx, rw)
+	projects, err := cc.GetProjects(ctx, core.GetProjectsArgs{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"Night Shift", "Day Shift"} {
+		pid := projects.Value[0].Id.String()
+		if _, err := cc.CreateTeam(ctx, core.CreateTeamArgs{ProjectId: &pid, Team: &core.WebApiTeam{Name: &name}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	scope := "scp." + base64.RawURLEncoding.EncodeToString([]byte(projects.Value[1].Id.String()))
+	name := "Release Approvers"
+	if _, err := gc.CreateGroupVsts(ctx, graph.CreateGroupVstsArgs{ScopeDescriptor: &scope,
+		CreationContext: &graph.GraphGroupVstsCreationContext{DisplayName: &name}}); err != nil {
+		t.Fatal(err)
+	}
+	before := sim.Stats().Requests
+	inc := syncMode(t, c, st, "incremental")
+	after := sim.Stats().Requests
+	if n := after["graph.groups.list"] - before["graph.groups.list"]; n != 1 {
+		t.Errorf("group lists read: %d, want 1 (the plain group's project; the teams' groups by id)\nnote: %s", n, inc.Note)
+	}
+	fresh := openStore(t)
+	full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
+	if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+		t.Fatalf("%s\nnote: %s", d, inc.Note)
+	}
+}
+
 func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
 	t.Parallel()
 	sim := startSim(t, adosim.Options{Spec: &propertySpec})

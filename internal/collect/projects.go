@@ -22,16 +22,42 @@ const projectPage = 1000
 const teamPage = 100
 
 // teamListPage is what a team list asks for per page. The service may cap
-// $top silently, so a short page proves nothing: the list ends only at an
-// empty page, which costs one request and holds whatever the cap is.
+// $top silently, so a short page ends the list only once a full page has
+// shown the cap is not below teamListPage; before that, only an empty page
+// does (and holds whatever the cap is).
 const teamListPage = 1000
 
-// pageTeams pages a team list by $top/$skip until an empty page.
-func pageTeams(list func(top, skip int) ([]core.WebApiTeam, error), each func(core.WebApiTeam) error) error {
-	for skip := 0; ; {
-		teams, err := list(teamListPage, skip)
-		if err != nil {
+// pageTeams pages a team list by $top/$skip. The pages that expected teams
+// fill (what the store holds; 0 when unknown) are asked side by side: the
+// list has no continuation token to chain, and a full sync or an incremental
+// run would otherwise wait one round trip a page. A prefetched page is used
+// only where the pages before it were full, so a service capping $top
+// lower is read on one page after another from where the cap showed.
+func pageTeams(ctx context.Context, expected int, list func(top, skip int) ([]core.WebApiTeam, error), each func(core.WebApiTeam) error) error {
+	ahead := make([][]core.WebApiTeam, max(expected, 0)/teamListPage+1)
+	if len(ahead) > 1 {
+		pages := make([]int, len(ahead))
+		for i := range pages {
+			pages[i] = i
+		}
+		if err := forEach(ctx, len(pages), pages, func(_ context.Context, i int) error {
+			teams, err := list(teamListPage, i*teamListPage)
+			ahead[i] = teams
 			return err
+		}); err != nil {
+			return err
+		}
+	}
+	full := false // a page held teamListPage teams: the cap is not below it
+	for skip := 0; ; {
+		var teams []core.WebApiTeam
+		if i := skip / teamListPage; len(ahead) > 1 && skip%teamListPage == 0 && i < len(ahead) {
+			teams = ahead[i]
+		} else {
+			var err error
+			if teams, err = list(teamListPage, skip); err != nil {
+				return err
+			}
 		}
 		if len(teams) == 0 {
 			return nil
@@ -44,6 +70,10 @@ func pageTeams(list func(top, skip int) ([]core.WebApiTeam, error), each func(co
 				return err
 			}
 		}
+		if len(teams) < teamListPage && full {
+			return nil
+		}
+		full = full || len(teams) >= teamListPage
 		skip += len(teams)
 	}
 }
@@ -108,7 +138,7 @@ func readRepositories(ctx context.Context, e *env) error {
 type teamRef struct{ id, project string }
 
 func readTeams(ctx context.Context, e *env) error {
-	err := pageTeams(func(top, skip int) ([]core.WebApiTeam, error) {
+	err := pageTeams(ctx, 0, func(top, skip int) ([]core.WebApiTeam, error) {
 		teams, err := e.c.Core.GetAllTeams(ctx, core.GetAllTeamsArgs{Top: &top, Skip: &skip})
 		return deref2(teams), err
 	}, func(t core.WebApiTeam) error {

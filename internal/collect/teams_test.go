@@ -5,7 +5,11 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
+
+	"github.com/google/uuid"
+	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/core"
 
 	"github.com/ado-access/ado-access/internal/adosim"
 	"github.com/ado-access/ado-access/internal/snapshot"
@@ -93,5 +97,51 @@ func TestDerivedTeamMembersAfterEachChangeKind(t *testing.T) {
 		if !slices.Equal(d, a) {
 			t.Fatalf("after %s: %s", kind, diffDigests(map[string][]string{"team_members": d}, map[string][]string{"team_members": a}))
 		}
+	}
+}
+
+// pageTeams reads every team once, in order, whatever the service caps $top
+// at and however far the expected count is off; a full page proves the cap,
+// so the short page after it ends the list without an empty page.
+func TestPageTeams(t *testing.T) {
+	for _, tc := range []struct {
+		name               string
+		teams, cap, expect int
+		calls              int
+	}{
+		{"no teams", 0, 1000, 0, 1},
+		{"one short page: only an empty page ends it", 300, 1000, 300, 2},
+		{"a full page, then a short one", 1491, 1000, 0, 2},
+		{"both pages asked side by side", 1491, 1000, 1491, 2},
+		{"more teams than expected", 2000, 1000, 1491, 3},
+		{"fewer teams than expected: a short first page proves nothing", 900, 1000, 1491, 3},
+		{"a service capping $top at 100", 1491, 100, 1491, 2 + 14}, // the page at 1000 is used
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			all := make([]core.WebApiTeam, tc.teams)
+			for i := range all {
+				id := uuid.New()
+				all[i] = core.WebApiTeam{Id: &id}
+			}
+			var calls atomic.Int32
+			list := func(top, skip int) ([]core.WebApiTeam, error) {
+				calls.Add(1)
+				return all[min(skip, len(all)):min(skip+min(top, tc.cap), len(all))], nil
+			}
+			var got []core.WebApiTeam
+			err := pageTeams(context.Background(), tc.expect, list, func(team core.WebApiTeam) error {
+				got = append(got, team)
+				return nil
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.EqualFunc(got, all, func(a, b core.WebApiTeam) bool { return *a.Id == *b.Id }) {
+				t.Fatalf("read %d teams, want the %d in order", len(got), len(all))
+			}
+			if int(calls.Load()) != tc.calls {
+				t.Errorf("%d requests, want %d", calls.Load(), tc.calls)
+			}
+		})
 	}
 }
