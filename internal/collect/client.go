@@ -24,6 +24,7 @@ import (
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/graph"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/identity"
 	"github.com/microsoft/azure-devops-go-api/azuredevops/v7/security"
+	"golang.org/x/sync/errgroup"
 )
 
 // Credential is how the collector authenticates: a PAT or an Entra token source.
@@ -129,11 +130,22 @@ func Dial(ctx context.Context, orgURL string, cred Credential, opts Options) (*C
 	}
 	root := clientAt(conn.BaseUrl)
 	c.Security = &security.ClientImpl{Client: *root}
-	areas, err := root.GetResourceAreas(ctx)
-	if err != nil {
+	// The services' locations and the connection data, side by side once
+	// the root's route templates are in (both need them): a round trip less
+	// before every run.
+	if err := warmLocations(ctx, root); err != nil {
 		return nil, describe("discover the organization's services", "", err)
 	}
-	if err := c.connect(ctx, root); err != nil {
+	var areas *[]azuredevops.ResourceAreaInfo
+	g, gctx := errgroup.WithContext(ctx)
+	g.Go(func() (err error) {
+		if areas, err = root.GetResourceAreas(gctx); err != nil {
+			return describe("discover the organization's services", "", err)
+		}
+		return nil
+	})
+	g.Go(func() error { return c.connect(gctx, root) })
+	if err := g.Wait(); err != nil {
 		return nil, err
 	}
 	where := map[uuid.UUID]string{}

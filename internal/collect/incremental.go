@@ -73,7 +73,7 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	if err := view.loading.wait(ctx); err != nil {
 		return fmt.Errorf("read the store: %w", err)
 	}
-	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, newTeams: map[string]uuid.UUID{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{},
+	inc := &incRun{env: e, p: p, renamedTeams: map[string]bool{}, newTeams: map[string]uuid.UUID{}, groupsRead: map[string]bool{}, readMembers: map[string][]snapshot.Row{}, adminRows: map[string][]snapshot.Row{},
 		groups: view.groups, teams: view.teams, orgID: view.orgID, subjects: map[string]bool{}}
 	sweep, err := inc.startEntraSweep(ctx)
 	if err != nil {
@@ -99,9 +99,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 		step{name: "created groups", after: createdAfter, run: on(inc.rereadCreated)},
 		step{name: "group keys", run: on(inc.resolveGroupKeys)},
 		step{name: "named groups", after: []string{"group keys"}, run: on(inc.rereadGroups)},
-		// New groups the lists found need not wait for the named ones.
-		step{name: "listed groups", after: []string{"group lists"}, run: on(inc.rereadGroups)},
-		step{name: "new groups", after: []string{"created groups"}, run: on(inc.rereadGroups)})
+		// New groups the lists found need not wait for the named ones; the
+		// lists' and the new teams' are read together, in fewer batches.
+		step{name: "listed groups", after: []string{"group lists", "created groups"}, run: on(inc.rereadGroups)})
 	if p.svc {
 		steps = append(steps, step{name: "service accounts", run: on(inc.rereadServiceAccounts)})
 	}
@@ -118,6 +118,9 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 	}
 	if teamLists {
 		steps = append(steps, step{name: "team lists", run: on(inc.rereadTeamLists)})
+	}
+	if e.opts.Teams && len(p.teams) > 0 {
+		steps = append(steps, step{name: "team administrators", run: on(inc.readTeamAdmins)})
 	}
 	start := time.Now()
 	if err := runSteps(ctx, e, steps); err != nil {
@@ -153,7 +156,7 @@ func runIncremental(ctx context.Context, e *env, p *plan, view *storeView) error
 				return err
 			}
 		}
-		return inc.rereadTeams(ctx)
+		return inc.writeTeams(ctx)
 	}
 	return nil
 }
@@ -167,6 +170,7 @@ type incRun struct {
 	newTeams     map[string]uuid.UUID      // teams the team lists found that the store had not: project id + "\\" + lower-case name → id
 	groupsRead   map[string]bool           // groups re-read already
 	readMembers  map[string][]snapshot.Row // direct members of the groups re-read
+	adminRows    map[string][]snapshot.Row // team id → its members as the team API gave them
 
 	// What the store holds as the run starts (see storeView), kept up to
 	// date as the run writes.

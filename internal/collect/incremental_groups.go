@@ -507,30 +507,41 @@ func (r *incRun) recordNewSubjects(ctx context.Context, members map[string]bool)
 	return nil
 }
 
-// rereadTeams reads through the team API the teams whose administrators
-// changed, and the names of teams whose group was renamed.
-func (r *incRun) rereadTeams(ctx context.Context) error {
-	type target struct{ id, project string }
-	var targets []target
+// readTeamAdmins reads through the team API, beside the other reads, the
+// members of the teams whose administrators changed (Identity namespace
+// entries); writeTeams writes them once the group-derived members are.
+func (r *incRun) readTeamAdmins(ctx context.Context) error {
+	var targets []teamRef
+	r.mu.Lock()
 	for id := range r.p.teams {
-		var project string
-		if err := r.query(ctx, func(w *snapshot.Writer) error {
-			return w.CurrentWhere(snapshot.Teams, "id", id, func(row snapshot.Row) error {
-				project = row[1].(string)
-				return nil
-			})
-		}); err != nil {
-			return err
-		}
-		if project != "" {
-			targets = append(targets, target{id, project})
+		if row, ok := r.teams[id]; ok {
+			targets = append(targets, teamRef{id: id, project: row[1].(string)})
 		}
 	}
-	err := forEach(ctx, r.c.conc, targets, func(ctx context.Context, t target) error {
-		return r.readTeam(ctx, teamRef{id: t.id, project: t.project})
+	r.mu.Unlock()
+	return forEach(ctx, r.c.conc, targets, func(ctx context.Context, t teamRef) error {
+		rows, found, err := r.teamMembers(ctx, t)
+		if err != nil || !found {
+			return err
+		}
+		r.mu.Lock()
+		r.adminRows[t.id] = rows
+		r.mu.Unlock()
+		return nil
 	})
-	if err != nil {
-		return err
+}
+
+// writeTeams writes the members readTeamAdmins read, over the ones derived
+// from their groups, of the teams still there, and re-reads the names of
+// teams whose group was renamed.
+func (r *incRun) writeTeams(ctx context.Context) error {
+	for id, rows := range r.adminRows {
+		if _, ok := r.teams[id]; !ok {
+			continue // deleted meanwhile
+		}
+		if err := r.out.replace(ctx, snapshot.TeamMembers, "team members", id, rows); err != nil {
+			return err
+		}
 	}
 	var renamed []string
 	for id := range r.renamedTeams {

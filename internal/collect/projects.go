@@ -166,17 +166,26 @@ func readTeamMembers(ctx context.Context, e *env) error {
 
 // readTeam reads one team's members with their administrator flag.
 func (e *env) readTeam(ctx context.Context, t teamRef) error {
+	rows, found, err := e.teamMembers(ctx, t)
+	if err != nil || !found {
+		return err
+	}
+	return e.out.replace(ctx, snapshot.TeamMembers, "team members", t.id, rows)
+}
+
+// teamMembers reads one team's members through the team members API; found
+// is false when the team was deleted since it was listed.
+func (e *env) teamMembers(ctx context.Context, t teamRef) (rows []snapshot.Row, found bool, err error) {
 	top := teamPage
-	var rows []snapshot.Row
 	for skip := 0; ; {
 		ms, err := e.c.Core.GetTeamMembersWithExtendedProperties(ctx, core.GetTeamMembersWithExtendedPropertiesArgs{
 			ProjectId: &t.project, TeamId: &t.id, Top: &top, Skip: &skip,
 		})
 		if status, _ := statusOf(err); status == 404 {
-			return nil // deleted since it was listed
+			return nil, false, nil
 		}
 		if err != nil {
-			return describe("read the members of team "+t.id, "core", err)
+			return nil, false, describe("read the members of team "+t.id, "core", err)
 		}
 		for _, m := range deref2(ms) {
 			if m.Identity == nil || m.Identity.Descriptor == nil {
@@ -185,9 +194,8 @@ func (e *env) readTeam(ctx context.Context, t teamRef) error {
 			rows = append(rows, snapshot.Row{t.id, *m.Identity.Descriptor, flag(m.IsTeamAdmin)})
 		}
 		if len(deref2(ms)) < top {
-			break
+			return rows, true, nil
 		}
 		skip += len(deref2(ms))
 	}
-	return e.out.replace(ctx, snapshot.TeamMembers, "team members", t.id, rows)
 }
