@@ -118,11 +118,16 @@ func (p *profileSim) sync(b *testing.B, name, bin, db, mode string) profiled {
 	runs, _ := st.Runs(context.Background())
 	st.Close()
 	out.run = runs[len(runs)-1]
-	// The code under test reads the chain from both ends at once, the
-	// baseline from one: the floor is the longer end, at best half.
+	// The code under test reads the chain from both ends at once: the
+	// floor is the longer end, at best half. A baseline reads it from one
+	// end unless BENCH_BASELINE_ENDS says otherwise (commits from 2c771ab
+	// on read both).
 	ends := int64(2)
 	if strings.Contains(name, "baseline") || strings.Contains(name, "before") {
 		ends = 1
+		if n, err := strconv.ParseInt(os.Getenv("BENCH_BASELINE_ENDS"), 10, 64); err == nil && n > 0 {
+			ends = n
+		}
 	}
 	out.floor = time.Duration((pages()-pages0+ends-1)/ends) * p.latency("entitlements")
 	var work time.Duration
