@@ -53,6 +53,15 @@ func diffDigests(a, b map[string][]string) string {
 
 func head(s []string) []string { return s[:min(len(s), 3)] }
 
+// diffFromFresh syncs the organization afresh, in full, with the credential
+// cred, and names the first table where run of st differs from it.
+func diffFromFresh(t *testing.T, sim *adosim.Server, cred string, st *snapshot.Store, run int64) string {
+	t.Helper()
+	fresh := openStore(t)
+	full := syncMode(t, dial(t, sim, cred), fresh, "full")
+	return diffDigests(digest(t, st, run), digest(t, fresh, full.ID))
+}
+
 // The invariant of incremental sync: for any sequence of changes, an
 // incremental sync gives the same snapshot, table by table, as a fresh full
 // sync of the same organization.
@@ -127,9 +136,7 @@ func TestIncrementalEqualsFreshFullSync(t *testing.T) {
 				if graph != nil && !strings.Contains(inc.Note, "named by the Microsoft Graph users delta") {
 					t.Fatalf("round %d: the account sweep did not use the users delta: %s", round, inc.Note)
 				}
-				fresh := openStore(t)
-				full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")
-				if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+				if d := diffFromFresh(t, sim, "readwrite", st, inc.ID); d != "" {
 					t.Fatalf("round %d (%d changes): incremental differs from a fresh full sync: %s\nnote: %s", round, n, d, inc.Note)
 				}
 			}
@@ -154,9 +161,7 @@ func TestIncrementalByChangeKind(t *testing.T) {
 				t.Fatal(err)
 			}
 			inc := syncMode(t, c, st, "incremental")
-			fresh := openStore(t)
-			full := syncMode(t, dial(t, sim, "readwrite"), fresh, "full")
-			if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+			if d := diffFromFresh(t, sim, "readwrite", st, inc.ID); d != "" {
 				t.Fatalf("%s: %s\nnote: %s", kind, d, inc.Note)
 			}
 		})
@@ -278,9 +283,7 @@ func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
 	syncMode(t, c, st, "incremental")
 	sim.Advance(3 * time.Minute)
 	late := syncMode(t, c, st, "incremental")
-	fresh := openStore(t)
-	full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
-	if d := diffDigests(digest(t, st, late.ID), digest(t, fresh, full.ID)); d != "" {
+	if d := diffFromFresh(t, sim, "readonly", st, late.ID); d != "" {
 		t.Fatalf("late entries were lost: %s\nnote: %s", d, late.Note)
 	}
 	// Nothing new since: the next run reads the overlap again, handles nothing.
@@ -293,28 +296,14 @@ func TestOverlapCatchesLateEntriesAndSkipsHandledOnes(t *testing.T) {
 	}
 }
 
-// A team created and given a member in one window: its members come from
-// its group, whichever of the group and the team list is read first. The
-// team list is slowed down so that the group is read before it.
 // A Group.CreateGroups entry names the group, not its id. A new team's
 // group is read by the team's id, which the team list the entry makes the
 // run read anyway gives; only a plain group's project has its group list
 // read again.
 func TestNewTeamGroupIsReadByTheTeamsID(t *testing.T) {
 	t.Parallel()
-	sim := startSim(t, adosim.Options{Spec: &propertySpec})
-	c := dial(t, sim, "readonly")
-	st := openStore(t)
-	syncMode(t, c, st, "full")
-
-	ctx := context.Background()
-	rw := azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite"))
-	cc, _ := core.NewClient(ctx, rw)
-	gc, _ := graph.NewClient(ctx, rw)
-	projects, err := cc.GetProjects(ctx, core.GetProjectsArgs{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	w := newTeamWindow(t)
+	sim, c, st, ctx, cc, gc, projects := w.sim, w.c, w.st, w.ctx, w.core, w.graph, w.projects
 	for _, name := range []string{"Night Shift", "Day Shift"} {
 		pid := projects.Value[0].Id.String()
 		if _, err := cc.CreateTeam(ctx, core.CreateTeamArgs{ProjectId: &pid, Team: &core.WebApiTeam{Name: &name}}); err != nil {
@@ -333,34 +322,51 @@ func TestNewTeamGroupIsReadByTheTeamsID(t *testing.T) {
 	if n := after["graph.groups.list"] - before["graph.groups.list"]; n != 1 {
 		t.Errorf("group lists read: %d, want 1 (the plain group's project; the teams' groups by id)\nnote: %s", n, inc.Note)
 	}
-	fresh := openStore(t)
-	full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
-	if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+	if d := diffFromFresh(t, sim, "readonly", st, inc.ID); d != "" {
 		t.Fatalf("%s\nnote: %s", d, inc.Note)
 	}
 }
 
-func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
-	t.Parallel()
-	sim := startSim(t, adosim.Options{Spec: &propertySpec})
-	c := dial(t, sim, "readonly")
-	st := openStore(t)
-	syncMode(t, c, st, "full")
+// teamWindow is an organization synced in full, with clients that change
+// it, for tests of what one window of changes to teams and groups does.
+type teamWindow struct {
+	sim      *adosim.Server
+	c        *Client // read only
+	st       *snapshot.Store
+	ctx      context.Context
+	core     core.Client
+	graph    graph.Client
+	projects *core.GetProjectsResponseValue
+}
 
-	ctx := context.Background()
-	rw := azuredevops.NewPatConnection(sim.URL(), sim.Credential("readwrite"))
-	cc, _ := core.NewClient(ctx, rw)
-	projects, err := cc.GetProjects(ctx, core.GetProjectsArgs{})
-	if err != nil {
+func newTeamWindow(t *testing.T) teamWindow {
+	t.Helper()
+	w := teamWindow{sim: startSim(t, adosim.Options{Spec: &propertySpec}), st: openStore(t), ctx: context.Background()}
+	w.c = dial(t, w.sim, "readonly")
+	syncMode(t, w.c, w.st, "full")
+	rw := azuredevops.NewPatConnection(w.sim.URL(), w.sim.Credential("readwrite"))
+	w.core, _ = core.NewClient(w.ctx, rw)
+	w.graph, _ = graph.NewClient(w.ctx, rw)
+	var err error
+	if w.projects, err = w.core.GetProjects(w.ctx, core.GetProjectsArgs{}); err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+// A team created and given a member in one window: its members come from
+// its group, whichever of the group and the team list is read first. The
+// team list is slowed down so that the group is read before it.
+func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
+	t.Parallel()
+	w := newTeamWindow(t)
+	sim, c, st, ctx, cc, gc, projects := w.sim, w.c, w.st, w.ctx, w.core, w.graph, w.projects
 	pid := projects.Value[0].Id.String()
 	name := "Late Squad"
 	team, err := cc.CreateTeam(ctx, core.CreateTeamArgs{ProjectId: &pid, Team: &core.WebApiTeam{Name: &name}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	gc, _ := graph.NewClient(ctx, rw)
 	users, err := gc.ListUsers(ctx, graph.ListUsersArgs{})
 	if err != nil {
 		t.Fatal(err)
@@ -376,9 +382,7 @@ func TestNewTeamWithAMemberInOneWindow(t *testing.T) {
 	sim.SetFaults(adosim.Faults{Latency: adosim.Duration(300 * time.Millisecond), Paths: []string{"/teams"}})
 	inc := syncMode(t, c, st, "incremental")
 	sim.SetFaults(adosim.Faults{})
-	fresh := openStore(t)
-	full := syncMode(t, dial(t, sim, "readonly"), fresh, "full")
-	if d := diffDigests(digest(t, st, inc.ID), digest(t, fresh, full.ID)); d != "" {
+	if d := diffFromFresh(t, sim, "readonly", st, inc.ID); d != "" {
 		t.Fatalf("%s\nnote: %s", d, inc.Note)
 	}
 }
